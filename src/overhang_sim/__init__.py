@@ -1,0 +1,79 @@
+"""overhang-sim: how many copies of a newly trained model can its training hardware run?
+
+The pipeline in three calls::
+
+    from overhang_sim import load_experiment, simulate, summarize
+    experiment = load_experiment("experiments/baseline.toml")
+    run = simulate(experiment, seed=1)        # xarray.Dataset, dims (chain, draw)
+    summary = summarize(run)                  # xarray.Dataset of intervals and errors
+"""
+
+from importlib.metadata import version
+
+__version__ = version("overhang-sim")
+
+from .config import Experiment, Prior, SummarySpec, load_experiment, load_priors  # noqa: E402
+from .distributions import (  # noqa: E402
+    Beta,
+    Empirical,
+    Fixed,
+    LogNormal,
+    LogUniform,
+    Mixture,
+    Normal,
+    Pert,
+    Truncated,
+    Uniform,
+    describe,
+    implied,
+)
+from .errors import (  # noqa: E402
+    ConfigError,
+    DomainError,
+    ModelInputError,
+    OverhangError,
+    PriorError,
+    StorageError,
+)
+from .models import MODELS, QUANTITIES, Model  # noqa: E402
+from .simulate import simulate  # noqa: E402
+from .storage import load, save  # noqa: E402
+from .summaries import summarize  # noqa: E402
+
+__all__ = [
+    "__version__",
+    # pipeline
+    "load_experiment",
+    "load_priors",
+    "simulate",
+    "summarize",
+    "save",
+    "load",
+    # specs
+    "Experiment",
+    "Prior",
+    "SummarySpec",
+    "Model",
+    "MODELS",
+    "QUANTITIES",
+    # distributions
+    "Beta",
+    "Empirical",
+    "Fixed",
+    "LogNormal",
+    "LogUniform",
+    "Mixture",
+    "Normal",
+    "Pert",
+    "Truncated",
+    "Uniform",
+    "describe",
+    "implied",
+    # errors
+    "OverhangError",
+    "ConfigError",
+    "DomainError",
+    "ModelInputError",
+    "PriorError",
+    "StorageError",
+]

@@ -1,0 +1,106 @@
+"""The ``overhang`` command: argument parsing and printing only."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+
+from . import __version__
+from .config import load_experiment
+from .designs import METHODS
+from .distributions import describe, implied
+from .errors import ConfigError, OverhangError
+from .simulate import simulate
+from .storage import check_writable, save
+from .summaries import summarize
+from .tables import format_value, summary_json, summary_table
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage mistakes are one line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"overhang: error: {message}\n")
+
+
+def _whole(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return int(value)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="overhang", description="Monte Carlo simulator for the compute overhang: "
+                     "how many copies of a newly trained model its training hardware can run.")
+    parser.add_argument("--version", action="version", version=f"overhang-sim {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="run an experiment and print its credible intervals")
+    run.add_argument("experiment", nargs="?", help="experiment TOML file (default: the embedded baseline)")
+    run.add_argument("--out", help="save the run as netCDF to this path")
+    run.add_argument("--samples", type=_whole, help="total samples (overrides the file); 1e6 is accepted")
+    run.add_argument("--chains", type=_whole, help="independent chains (overrides the file)")
+    run.add_argument("--seed", type=_whole, help="random seed (overrides the file)")
+    run.add_argument("--method", choices=METHODS, help="sampling design (overrides the file)")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
+
+    priors = commands.add_parser("priors", help="list an experiment's priors with their implied quantiles")
+    priors.add_argument("experiment", nargs="?", help="experiment TOML file (default: the embedded baseline)")
+
+    return parser
+
+
+def _run(args) -> None:
+    experiment = load_experiment(args.experiment)
+    overrides = {k: getattr(args, k) for k in ("samples", "chains", "method") if getattr(args, k) is not None}
+    try:
+        experiment = dataclasses.replace(experiment, **overrides)
+    except OverhangError as error:
+        raise ConfigError(error.problem, file="command line", key=f"--{error.key}") from None
+    if args.out:
+        check_writable(args.out)
+    result = simulate(experiment, seed=args.seed)
+    summary = summarize(result, experiment.summary)
+    if args.out:
+        save(result, args.out)
+    print(summary_json(summary) if args.json else summary_table(summary))
+    if args.out and not args.json:
+        print(f"\nsaved {args.out}")
+
+
+def _priors(args) -> None:
+    experiment = load_experiment(args.experiment)
+    print(f"{experiment.name}: priors of the {experiment.model} model")
+    header = f"{'input':<28}{'unit':<20}{'p01':>11}{'p50':>11}{'p99':>11}{'mean':>11}  prior"
+    print(header)
+    for name, prior in sorted(experiment.priors.items()):
+        stats = implied(prior.dist)
+        cells = "".join(f"{format_value(stats[k]):>11}" for k in ("p01", "p50", "p99", "mean"))
+        print(f"{name:<28}{prior.unit:<20}{cells}  {describe(prior.dist)}")
+        if prior.source:
+            print(f"{'':<28}source: {prior.source}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``overhang`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        {"run": _run, "priors": _priors}[args.command](args)
+    except OverhangError as error:
+        print(f"overhang: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- silence the flush at exit
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,410 @@
+"""TOML files -> frozen :class:`Prior` and :class:`Experiment` specs.
+
+Every problem is reported as one :class:`~overhang_sim.errors.OverhangError` that
+names the file, the dotted key and what is wrong; nothing is sampled before the
+whole experiment has been checked. The file formats are documented in README.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from . import distributions as d
+from .designs import METHODS, pearson_from_spearman
+from .errors import ConfigError, DomainError, ModelInputError, OverhangError, did_you_mean
+from .models import MODELS, QUANTITIES, Model
+
+__all__ = [
+    "Correlation",
+    "Experiment",
+    "Prior",
+    "SummarySpec",
+    "default_experiment_path",
+    "load_experiment",
+    "load_priors",
+    "parse_distribution",
+]
+
+# family -> (class, required parameters, optional parameters)
+FAMILIES = {
+    "fixed": (d.Fixed, ("value",), ()),
+    "lognormal": (d.LogNormal, ("p05", "p95"), ()),
+    "normal": (d.Normal, ("mean", "sd"), ()),
+    "uniform": (d.Uniform, ("low", "high"), ()),
+    "loguniform": (d.LogUniform, ("low", "high"), ()),
+    "beta": (d.Beta, ("alpha", "beta"), ("low", "high")),
+    "pert": (d.Pert, ("low", "mode", "high"), ("lam",)),
+    "empirical": (d.Empirical, ("values",), ("weights",)),
+    "mixture": (d.Mixture, ("components", "weights"), ()),
+}
+PRIOR_KEYS = ("dist", "unit", "source", "note", "lower", "upper")
+EXPERIMENT_KEYS = ("name", "description", "model", "priors", "overrides", "samples", "chains",
+                   "method", "seed", "correlations", "summary")
+SUMMARY_KEYS = ("outputs", "quantiles", "intervals", "thresholds")
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A distribution for one model input, with its unit and where it comes from."""
+
+    name: str
+    dist: d.Distribution
+    unit: str
+    source: str = ""
+    file: str = ""
+
+    def __post_init__(self):
+        quantity = QUANTITIES.get(self.name)
+        if quantity is None:
+            raise ConfigError(f"is not a model quantity{did_you_mean(self.name, QUANTITIES)}", key=self.name)
+        if self.unit != quantity.unit:
+            raise ConfigError(f"unit is {self.unit!r} but {self.name} is in {quantity.unit!r}",
+                              key=f"{self.name}.unit")
+        low, high = self.dist.support()
+        if low < quantity.low or high > quantity.high:
+            raise DomainError(
+                f"prior reaches [{low:g}, {high:g}], outside the physical domain "
+                f"[{quantity.low:g}, {quantity.high:g}]; truncate it with lower/upper",
+                key=self.name,
+            )
+
+    @property
+    def fixed(self) -> bool:
+        """True when the prior is a single known value."""
+        return isinstance(self.dist, d.Fixed)
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """A Spearman rank correlation between two sampled inputs."""
+
+    inputs: tuple[str, str]
+    rank: float
+
+    def __post_init__(self):
+        if len(self.inputs) != 2 or self.inputs[0] == self.inputs[1]:
+            raise ConfigError(f"must name two different inputs, not {list(self.inputs)}", key="inputs")
+        if not (isinstance(self.rank, (int, float)) and -1 < self.rank < 1):
+            raise ConfigError(f"must be a number in (-1, 1), not {self.rank!r}", key="rank")
+
+
+@dataclass(frozen=True)
+class SummarySpec:
+    """What to summarise: outputs, quantile probabilities, interval masses, thresholds."""
+
+    outputs: tuple[str, ...] = ()
+    quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
+    intervals: tuple[float, ...] = (0.5, 0.9)
+    thresholds: tuple[float, ...] = (1e5, 1e6, 1e7, 1e8)
+
+    def __post_init__(self):
+        _probabilities("quantiles", self.quantiles, closed=True)
+        _probabilities("intervals", self.intervals, closed=False)
+        for i, t in enumerate(self.thresholds):
+            if not _number(t) or t <= 0:
+                raise ConfigError(f"must be a positive number, not {t!r}", key=f"thresholds[{i}]")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A complete, checked experiment: model, priors, design and summary.
+
+    Build one with :func:`load_experiment`; change it with :func:`dataclasses.replace`
+    (the checks run again).
+    """
+
+    name: str
+    model: str
+    priors: Mapping[str, Prior]
+    samples: int = 100_000
+    chains: int = 8
+    method: str = "mc"
+    seed: int = 0
+    correlations: tuple[Correlation, ...] = ()
+    summary: SummarySpec = field(default_factory=SummarySpec)
+    description: str = ""
+    text: str = ""
+    path: str = ""
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r}{did_you_mean(self.model, MODELS)}; "
+                              f"choose one of {', '.join(MODELS)}", key="model")
+        for key in ("samples", "chains"):
+            value = getattr(self, key)
+            if not _integer(value) or value < 1:
+                raise ConfigError(f"must be a positive whole number, not {value!r}", key=key)
+        if self.samples < self.chains:
+            raise ConfigError(f"must be at least chains = {self.chains}, not {self.samples}", key="samples")
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown method {self.method!r}{did_you_mean(str(self.method), METHODS)}; "
+                              f"choose one of {', '.join(METHODS)}", key="method")
+        if not _integer(self.seed) or self.seed < 0:
+            raise ConfigError(f"must be a whole number >= 0, not {self.seed!r}", key="seed")
+        self.model_spec.check_inputs(set(self.priors))
+        for output in self.summary.outputs:
+            if output not in self.model_spec.outputs:
+                hint = did_you_mean(output, self.model_spec.outputs)
+                raise ConfigError(f"{output!r} is not an output of the {self.model} model{hint}",
+                                  key="summary.outputs")
+        self.cholesky  # noqa: B018 -- validates the correlations
+
+    @property
+    def model_spec(self) -> Model:
+        """The :class:`~overhang_sim.models.Model` named by :attr:`model`."""
+        return MODELS[self.model]
+
+    @property
+    def sampled(self) -> tuple[str, ...]:
+        """Inputs drawn from a distribution, in a stable (sorted) order."""
+        return tuple(sorted(n for n, p in self.priors.items() if not p.fixed))
+
+    @property
+    def draws(self) -> int:
+        """Draws per chain (``samples / chains``, rounded up)."""
+        return -(-self.samples // self.chains)
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the experiment text."""
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    @property
+    def cholesky(self) -> np.ndarray | None:
+        """Cholesky factor of the copula correlation over :attr:`sampled`, or None."""
+        if not self.correlations:
+            return None
+        names = self.sampled
+        matrix = np.eye(len(names))
+        for i, c in enumerate(self.correlations):
+            for name in c.inputs:
+                if name not in names:
+                    why = "is fixed" if name in self.priors else "has no prior"
+                    raise ConfigError(f"{name!r} {why}; only sampled inputs can be correlated",
+                                      key=f"correlations[{i}].inputs")
+            a, b = (names.index(n) for n in c.inputs)
+            matrix[a, b] = matrix[b, a] = pearson_from_spearman(c.rank)
+        try:
+            return np.linalg.cholesky(matrix)
+        except np.linalg.LinAlgError:
+            raise ConfigError("the rank correlations together are not a valid (positive definite) "
+                              "correlation matrix", key="correlations") from None
+
+
+def default_experiment_path() -> Path:
+    """Path of the baseline experiment shipped inside the package.
+
+    A wheel carries it under ``overhang_sim/data``; an editable install of a source
+    checkout reads it from the checkout's ``experiments/`` folder.
+    """
+    packaged = Path(str(resources.files("overhang_sim") / "data" / "experiments" / "baseline.toml"))
+    checkout = Path(__file__).resolve().parents[2] / "experiments" / "baseline.toml"
+    return packaged if packaged.exists() or not checkout.exists() else checkout
+
+
+def load_priors(path: str | Path) -> dict[str, Prior]:
+    """Read a priors file: one table per input.
+
+    Raises
+    ------
+    OverhangError
+        Naming the file and the key, for any malformed entry.
+    """
+    text, table = _read_toml(path)
+    try:
+        return {name: parse_prior(name, entry, file=str(path)) for name, entry in table.items()}
+    except OverhangError as error:
+        raise error.located(file=str(path)) from None
+
+
+def parse_prior(name: str, entry: object, file: str = "") -> Prior:
+    """Build a :class:`Prior` from one TOML table."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"must be a table like [{name}], not {type(entry).__name__}", key=name)
+    try:
+        dist = parse_distribution(entry)
+        unit = entry.get("unit")
+        if not isinstance(unit, str):
+            raise ConfigError("is missing; every prior states its unit", key="unit")
+        source = entry.get("source", "")
+        if not isinstance(source, str):
+            raise ConfigError("must be a string", key="source")
+    except OverhangError as error:
+        raise error.located(prefix=name) from None
+    return Prior(name, dist, unit, source, file)
+
+
+def parse_distribution(entry: Mapping) -> d.Distribution:
+    """Build a distribution from a TOML table such as ``{dist = "lognormal", p05 = 1, p95 = 10}``."""
+    family = entry.get("dist", "fixed" if "value" in entry else None)
+    if family is None:
+        raise ConfigError("is missing (or give 'value' for a fixed input)", key="dist")
+    if family not in FAMILIES:
+        raise ConfigError(f"unknown family {family!r}{did_you_mean(str(family), FAMILIES)}", key="dist")
+    cls, required, optional = FAMILIES[family]
+    params = {k: v for k, v in entry.items() if k not in PRIOR_KEYS}
+    for key in params:
+        if key not in required + optional:
+            hint = did_you_mean(key, required + optional + PRIOR_KEYS)
+            raise ConfigError(f"unknown key for a {family} prior{hint}", key=key)
+    for key in required:
+        if key not in params:
+            raise ConfigError(f"is missing; a {family} prior needs {', '.join(required)}", key=key)
+    for key in ("values", "weights", "components"):
+        if key in params:
+            params[key] = _sequence(key, params[key])
+    if family == "mixture":
+        params["components"] = tuple(_component(i, c) for i, c in enumerate(params["components"]))
+    dist = cls(**params)
+    if "lower" in entry or "upper" in entry:
+        dist = d.Truncated(dist, entry.get("lower", -math.inf), entry.get("upper", math.inf))
+    return dist
+
+
+def _component(i, entry):
+    if not isinstance(entry, dict):
+        raise ConfigError("must be a table with a 'dist' key", key=f"components[{i}]")
+    try:
+        return parse_distribution(entry)
+    except OverhangError as error:
+        raise error.located(prefix=f"components[{i}]") from None
+
+
+def load_experiment(path: str | Path | None = None) -> Experiment:
+    """Read and check an experiment file (the embedded baseline when `path` is None).
+
+    Prior files are resolved relative to the experiment file; ``[overrides.NAME]``
+    tables replace single priors.
+
+    Examples
+    --------
+    >>> from overhang_sim import load_experiment, simulate, summarize
+    >>> experiment = load_experiment()            # the embedded baseline
+    >>> summary = summarize(simulate(experiment, seed=1))
+    """
+    path = default_experiment_path() if path is None else Path(path)
+    text, table = _read_toml(path)
+    file = str(path)
+    try:
+        _known_keys(table, EXPERIMENT_KEYS)
+        priors = {}
+        for i, prior_file in enumerate(_sequence("priors", table.get("priors", []))):
+            if not isinstance(prior_file, str):
+                raise ConfigError(f"must be a file name, not {prior_file!r}", key=f"priors[{i}]")
+            priors.update(load_priors(path.parent / prior_file))
+        model = table.get("model")
+        if not isinstance(model, str) or model not in MODELS:
+            hint = did_you_mean(str(model), MODELS) if isinstance(model, str) else ""
+            raise ConfigError(f"unknown model {model!r}{hint}; choose one of {', '.join(MODELS)}",
+                              key="model")
+        inputs = MODELS[model].inputs
+        overrides = table.get("overrides", {})
+        if not isinstance(overrides, dict):
+            raise ConfigError("must be a table of [overrides.NAME] tables", key="overrides")
+        for name, entry in overrides.items():
+            try:
+                if name in QUANTITIES and name not in inputs:
+                    raise ModelInputError(f"is not an input of the {model} model", key=name)
+                priors[name] = parse_prior(name, entry, file)
+            except OverhangError as error:
+                raise error.located(prefix="overrides") from None
+        used = {n: p for n, p in priors.items() if n in inputs}
+        options = {k: _whole(table[k]) for k in ("samples", "chains", "method", "seed", "description")
+                   if k in table}
+        return Experiment(
+            name=_string(table, "name"),
+            model=model,
+            priors=used,
+            correlations=_correlations(table.get("correlations", [])),
+            summary=_summary(table.get("summary", {})),
+            text=text,
+            path=file,
+            **options,
+        )
+    except OverhangError as error:
+        if error.file:
+            raise
+        raise error.located(file=file) from None
+
+
+def _correlations(entries):
+    out = []
+    for i, entry in enumerate(_sequence("correlations", entries)):
+        if not isinstance(entry, dict):
+            raise ConfigError("must be a table with inputs and rank", key=f"correlations[{i}]")
+        try:
+            _known_keys(entry, ("inputs", "rank"))
+            out.append(Correlation(tuple(_sequence("inputs", entry.get("inputs", []))), entry.get("rank")))
+        except OverhangError as error:
+            raise error.located(prefix=f"correlations[{i}]") from None
+    return tuple(out)
+
+
+def _summary(entry):
+    if not isinstance(entry, dict):
+        raise ConfigError("must be a table", key="summary")
+    try:
+        _known_keys(entry, SUMMARY_KEYS)
+        return SummarySpec(**{k: tuple(_sequence(k, v)) for k, v in entry.items()})
+    except OverhangError as error:
+        raise error.located(prefix="summary") from None
+
+
+def _read_toml(path: Path | str) -> tuple[str, dict]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
+    except FileNotFoundError:
+        raise ConfigError("no such file", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read: {error}", file=str(path)) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"invalid TOML: {error}", file=str(path)) from None
+
+
+def _known_keys(table, allowed):
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"unknown key{did_you_mean(key, allowed)}", key=key)
+
+
+def _string(table, key):
+    value = table.get(key)
+    if not isinstance(value, str) or not value:
+        raise ConfigError("must be a non-empty string", key=key)
+    return value
+
+
+def _sequence(key, value):
+    if not isinstance(value, list):
+        raise ConfigError(f"must be a list, not {type(value).__name__}", key=key)
+    return value
+
+
+def _whole(value):
+    """``1e6`` in TOML is a float; accept it where a whole number is meant."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _integer(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _probabilities(key, values, closed):
+    for i, p in enumerate(values):
+        inside = _number(p) and (0 <= p <= 1 if closed else 0 < p < 1)
+        if not inside:
+            bounds = "[0, 1]" if closed else "(0, 1)"
+            raise ConfigError(f"must be a probability in {bounds}, not {p!r}", key=f"{key}[{i}]")

@@ -1,0 +1,164 @@
+"""Sampling designs: where the uniforms come from.
+
+A design is anything with ``random(n) -> ndarray`` of shape ``(n, d)`` in [0, 1);
+successive calls continue the same sequence, so drawing a chain in chunks of any
+size gives the same numbers as drawing it at once. :func:`make_design` builds the
+three the package offers from a method name and a :class:`numpy.random.SeedSequence`.
+
+Rank correlations between inputs are imposed afterwards by :func:`gaussian_copula`,
+which works on any design's uniforms.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Protocol
+
+import numpy as np
+from scipy import special
+from scipy.stats import qmc
+
+__all__ = [
+    "METHODS",
+    "Design",
+    "LatinHypercube",
+    "MonteCarlo",
+    "ScrambledSobol",
+    "gaussian_copula",
+    "make_design",
+    "pearson_from_spearman",
+    "stable_key",
+]
+
+
+class Design(Protocol):
+    """A source of uniforms on the unit hypercube."""
+
+    def random(self, n: int) -> np.ndarray:
+        """The next `n` points, shape ``(n, d)``, in [0, 1)."""
+
+
+def stable_key(name: str) -> int:
+    """A 32-bit integer for `name` that is the same on every machine and run."""
+    return zlib.crc32(name.encode())
+
+
+class MonteCarlo:
+    """Plain Monte Carlo with one independent stream per dimension.
+
+    Parameters
+    ----------
+    streams : sequence of numpy.random.SeedSequence
+        One seed per dimension. Keying streams by input name means adding an
+        input leaves the draws of the others unchanged.
+    """
+
+    def __init__(self, streams):
+        self._generators = [np.random.default_rng(s) for s in streams]
+
+    def random(self, n: int) -> np.ndarray:
+        out = np.empty((n, len(self._generators)), order="F")
+        for j, generator in enumerate(self._generators):
+            generator.random(out=out[:, j])
+        return out
+
+
+class ScrambledSobol:
+    """Owen-scrambled Sobol' points (:class:`scipy.stats.qmc.Sobol`).
+
+    Balance is best when each chain's draw count is a power of two.
+    """
+
+    def __init__(self, d: int, seed: np.random.SeedSequence):
+        self._engine = qmc.Sobol(d, scramble=True, rng=np.random.default_rng(seed))
+
+    def random(self, n: int) -> np.ndarray:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The balance properties", UserWarning)
+            return self._engine.random(n)
+
+
+class LatinHypercube:
+    """Latin hypercube of `total` points (:class:`scipy.stats.qmc.LatinHypercube`).
+
+    The whole hypercube is drawn on the first call and handed out in order, so
+    chunked draws equal a single draw.
+    """
+
+    def __init__(self, d: int, total: int, seed: np.random.SeedSequence):
+        self._engine = qmc.LatinHypercube(d, rng=np.random.default_rng(seed))
+        self._total = total
+        self._points = None
+        self._next = 0
+
+    def random(self, n: int) -> np.ndarray:
+        if self._points is None:
+            self._points = self._engine.random(self._total)
+        chunk = self._points[self._next : self._next + n]
+        self._next += n
+        return chunk
+
+
+METHODS = ("mc", "lhs", "sobol")
+
+
+def make_design(method: str, names: list[str], total: int, seed: np.random.SeedSequence) -> Design:
+    """Build the design called `method` for inputs `names` and one chain.
+
+    Parameters
+    ----------
+    method : {"mc", "lhs", "sobol"}
+        Plain Monte Carlo, Latin hypercube or scrambled Sobol'.
+    names : list of str
+        The sampled inputs, one dimension each, in this order.
+    total : int
+        Draws this chain will take in all.
+    seed : numpy.random.SeedSequence
+        This chain's seed; streams are spawned from it by stable keys.
+    """
+    if method == "mc":
+        return MonteCarlo([_child(seed, stable_key(n)) for n in names])
+    if method == "sobol":
+        return ScrambledSobol(len(names), _child(seed, stable_key("sobol")))
+    if method == "lhs":
+        return LatinHypercube(len(names), total, _child(seed, stable_key("lhs")))
+    raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def _child(seed: np.random.SeedSequence, key: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, key))
+
+
+def pearson_from_spearman(rank: np.ndarray) -> np.ndarray:
+    """Normal-scores correlation that yields Spearman correlation `rank` (``2 sin(pi r / 6)``)."""
+    return 2.0 * np.sin(np.pi * np.asarray(rank) / 6.0)
+
+
+def gaussian_copula(u: np.ndarray, cholesky: np.ndarray) -> np.ndarray:
+    """Correlate the columns of `u` through a Gaussian copula.
+
+    The matrix product is summed column by column in a fixed order rather than
+    by BLAS, so a row's result does not depend on how many rows are passed
+    (chunked runs stay bit-identical).
+
+    Parameters
+    ----------
+    u : ndarray, shape (n, k)
+        Independent uniforms.
+    cholesky : ndarray, shape (k, k)
+        Lower Cholesky factor of the normal-scores correlation matrix.
+
+    Returns
+    -------
+    ndarray, shape (n, k)
+        Uniforms with the same margins and the requested dependence.
+    """
+    z = special.ndtri(u)
+    out = np.zeros_like(z)
+    for i in range(z.shape[1]):
+        for j in range(i + 1):
+            if cholesky[i, j] != 0.0:
+                out[:, i] += cholesky[i, j] * z[:, j]
+    return special.ndtr(out, out=out)

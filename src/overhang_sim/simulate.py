@@ -1,0 +1,118 @@
+"""Experiment -> :class:`xarray.Dataset` of samples, with dims ``(chain, draw)``.
+
+This is the only module that spawns random streams. Chain ``c`` gets
+``SeedSequence(seed, spawn_key=(c,))`` and each input a child of it keyed by a hash
+of its name, so results are the same for any chunk size and do not change when
+an unrelated input is added (plain Monte Carlo; the QMC designs are joint over all
+sampled inputs). Chains are independent, so the spread between chains gives
+honest Monte Carlo errors for every design.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+
+import numpy as np
+import xarray as xr
+
+from . import distributions
+from .config import Experiment
+from .designs import gaussian_copula, make_design
+from .models import QUANTITIES
+
+__all__ = ["simulate", "variable_attrs"]
+
+CHUNK_SIZE = 2**18
+
+
+def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int = CHUNK_SIZE) -> xr.Dataset:
+    """Sample the priors, run the model and return every input and output.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        A checked experiment (see :func:`~overhang_sim.config.load_experiment`).
+    seed : int, optional
+        Overrides ``experiment.seed``.
+    chunk_size : int
+        Draws evaluated at a time; changes memory use, never the result.
+
+    Returns
+    -------
+    xarray.Dataset
+        Sampled inputs and all outputs with dims ``(chain, draw)``; fixed inputs
+        are 0-d. Each variable has ``units`` and ``long_name``; the root attrs
+        carry the experiment text, seed, method and package version.
+    """
+    seed = experiment.seed if seed is None else seed
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, not {chunk_size}")
+    names = list(experiment.sampled)
+    chains, draws = experiment.chains, experiment.draws
+    fixed = {n: float(p.dist.value) for n, p in experiment.priors.items() if p.fixed}
+    inputs = {n: np.empty((chains, draws)) for n in names}
+    outputs: dict[str, np.ndarray] = {}
+    cholesky = experiment.cholesky
+    for chain in range(chains):
+        chain_seed = np.random.SeedSequence(seed, spawn_key=(chain,))
+        design = make_design(experiment.method, names, draws, chain_seed)
+        for start in range(0, draws, chunk_size):
+            stop = min(draws, start + chunk_size)
+            values = dict(fixed)
+            if names:
+                u = design.random(stop - start)
+                if cholesky is not None:
+                    u = gaussian_copula(u, cholesky)
+                for j, name in enumerate(names):
+                    inputs[name][chain, start:stop] = experiment.priors[name].dist.ppf(u[:, j])
+                    values[name] = inputs[name][chain, start:stop]
+            for name, value in experiment.model_spec(values).items():
+                if name not in outputs:
+                    outputs[name] = np.empty((chains, draws))
+                outputs[name][chain, start:stop] = value
+    return _dataset(experiment, seed, inputs, fixed, outputs)
+
+
+def variable_attrs(name: str) -> dict[str, str]:
+    """``units`` and ``long_name`` of a model quantity."""
+    quantity = QUANTITIES[name]
+    return {"units": quantity.unit, "long_name": quantity.long_name}
+
+
+def _dataset(experiment, seed, inputs, fixed, outputs):
+    dims = ("chain", "draw")
+    order = [n for n in experiment.model_spec.outputs if n in outputs]
+    order += [n for n in outputs if n not in order]
+    data = {n: xr.Variable(dims, outputs[n], variable_attrs(n)) for n in order}
+    for name, prior in sorted(experiment.priors.items()):
+        values = fixed[name] if prior.fixed else inputs[name]
+        attrs = {**variable_attrs(name), "role": "input", "prior": distributions.describe(prior.dist),
+                 "source": prior.source}
+        data[name] = xr.Variable(() if prior.fixed else dims, values, attrs)
+    for name in order:
+        data[name].attrs["role"] = "output"
+    coords = {"chain": np.arange(experiment.chains), "draw": np.arange(experiment.draws)}
+    return xr.Dataset(data, coords=coords, attrs=_provenance(experiment, seed, order))
+
+
+def _provenance(experiment, seed, outputs):
+    return {
+        "title": f"overhang-sim run of experiment {experiment.name!r}",
+        "experiment_name": experiment.name,
+        "experiment_path": experiment.path,
+        "experiment_text": experiment.text,
+        "experiment_sha256": experiment.digest,
+        "model": experiment.model,
+        "method": experiment.method,
+        "seed": int(seed),
+        "samples": experiment.chains * experiment.draws,
+        "chains": experiment.chains,
+        "draws": experiment.draws,
+        "outputs": json.dumps(outputs),
+        "correlations": json.dumps([{"inputs": list(c.inputs), "rank": c.rank}
+                                    for c in experiment.correlations]),
+        "overhang_sim_version": version("overhang-sim"),
+        "numpy_version": np.__version__,
+        "xarray_version": xr.__version__,
+    }

@@ -1,0 +1,164 @@
+"""Run Dataset -> summary Dataset: quantiles, intervals, exceedance, Monte Carlo error.
+
+Every figure is given on two scales: ``linear`` and ``log10`` (orders of
+magnitude). Monte Carlo standard errors come from the spread between chains,
+``sd(per-chain estimates) / sqrt(chains)``, which is honest for plain Monte Carlo
+and for randomised QMC alike; with a single chain they are NaN. All ArviZ calls
+live in this module.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import xarray as xr
+
+from .config import SummarySpec
+
+with warnings.catch_warnings():  # arviz 0.x announces its 1.0 refactor on import
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+__all__ = ["DEFAULT_OUTPUTS", "chain_error", "summarize"]
+
+DEFAULT_OUTPUTS = ("instances", "cluster_tokens_per_s", "tokens_per_gpu_s", "params",
+                   "serial_speedup", "tasks_per_day", "human_to_model_data_ratio",
+                   "human_training_bits", "model_training_bits", "usd_per_pflops_day")
+SCALES = ("linear", "log10")
+
+
+def chain_error(per_chain: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Standard error of a pooled estimate from its per-chain values along `axis`.
+
+    Zero when every chain agrees exactly (a point-value run); NaN for one chain.
+    """
+    per_chain = np.asarray(per_chain, dtype=float)
+    chains = per_chain.shape[axis]
+    if chains < 2:
+        return np.full(np.delete(per_chain.shape, axis), np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.std(per_chain, axis=axis, ddof=1) / np.sqrt(chains)
+
+
+def _log10(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log10(x)
+
+
+def _quantiles(x, probs):
+    """Pooled quantiles and their errors on both scales; x has dims (chain, draw)."""
+    pooled = np.quantile(x, probs)
+    per_chain = np.quantile(x, probs, axis=1)  # (prob, chain)
+    return (np.stack([pooled, _log10(pooled)]),
+            np.stack([chain_error(per_chain, 1), chain_error(_log10(per_chain), 1)]))
+
+
+def _means(x, logx):
+    return (np.array([x.mean(), logx.mean()]),
+            np.array([chain_error(x.mean(axis=1)), chain_error(logx.mean(axis=1))]))
+
+
+def _hdi(x, logx, intervals):
+    """HDI bounds, shape (scale, interval, 2)."""
+    out = np.empty((2, len(intervals), 2))
+    for s, values in enumerate((x.ravel(), logx.ravel())):
+        for i, prob in enumerate(intervals):
+            if np.ptp(values) == 0 or not np.isfinite(values).all():
+                out[s, i] = values[0] if np.ptp(values) == 0 else np.nan
+            else:
+                out[s, i] = az.hdi(values, hdi_prob=prob)
+    return out
+
+
+def _exceedance(x, thresholds):
+    per_chain = np.stack([(x >= t).mean(axis=1) for t in thresholds])  # (threshold, chain)
+    return per_chain.mean(axis=1), chain_error(per_chain, 1)
+
+
+def _one_output(x, spec):
+    tails = [p for i in spec.intervals for p in ((1 - i) / 2, (1 + i) / 2)]
+    probs = np.array([*spec.quantiles, *tails])
+    quant, quant_se = _quantiles(x, probs)
+    logx = _log10(x)
+    mean, mean_se = _means(x, logx)
+    n = len(spec.quantiles)
+    eti = quant[:, n:].reshape(2, -1, 2)
+    return {
+        "mean": (("scale",), mean),
+        "mean_mcse": (("scale",), mean_se),
+        "quantile": (("scale", "prob"), quant[:, :n]),
+        "quantile_mcse": (("scale", "prob"), quant_se[:, :n]),
+        "eti_lower": (("scale", "interval"), eti[..., 0]),
+        "eti_upper": (("scale", "interval"), eti[..., 1]),
+        "hdi_lower": (("scale", "interval"), (hdi := _hdi(x, logx, spec.intervals))[..., 0]),
+        "hdi_upper": (("scale", "interval"), hdi[..., 1]),
+    }
+
+
+ATTRS = {
+    "mean": "mean (log10 scale: mean of log10, i.e. log10 of the geometric mean)",
+    "mean_mcse": "Monte Carlo standard error of the mean",
+    "quantile": "quantile",
+    "quantile_mcse": "Monte Carlo standard error of the quantile",
+    "eti_lower": "lower bound of the equal-tailed credible interval",
+    "eti_upper": "upper bound of the equal-tailed credible interval",
+    "hdi_lower": "lower bound of the highest-density interval",
+    "hdi_upper": "upper bound of the highest-density interval",
+    "prob_at_least": "probability that instances >= threshold",
+    "prob_at_least_mcse": "Monte Carlo standard error of prob_at_least",
+}
+
+
+def summarize(run: xr.Dataset, spec: SummarySpec | None = None) -> xr.Dataset:
+    """Summarise the outputs of a run.
+
+    Parameters
+    ----------
+    run : xarray.Dataset
+        A result of :func:`~overhang_sim.simulate.simulate` (dims ``chain``, ``draw``).
+    spec : SummarySpec, optional
+        Outputs, quantiles, interval masses and instance thresholds; the defaults
+        give the 5/25/50/75/95 % quantiles, 50 % and 90 % intervals and
+        P(instances >= 1e5, 1e6, 1e7, 1e8).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``output``, ``scale`` (``linear``, ``log10``), ``prob`` (of the quantiles),
+        ``interval`` and ``threshold``; each statistic has a ``*_mcse`` partner
+        where one is defined. Values on the linear scale are in each output's
+        ``unit`` (a coordinate along ``output``).
+    """
+    spec = spec or SummarySpec()
+    available = [n for n in run.data_vars if run[n].attrs.get("role") == "output"]
+    outputs = list(spec.outputs) or [n for n in DEFAULT_OUTPUTS if n in available]
+    missing = [n for n in outputs if n not in available]
+    if missing:
+        raise KeyError(f"the run has no output named {missing[0]!r}")
+    per_output = [_one_output(run[n].transpose("chain", "draw").values, spec) for n in outputs]
+    data = {
+        key: (("output", *per_output[0][key][0]), np.stack([p[key][1] for p in per_output]))
+        for key in per_output[0]
+    }
+    if "instances" in run.data_vars:
+        prob, prob_se = _exceedance(run["instances"].transpose("chain", "draw").values, spec.thresholds)
+        data["prob_at_least"] = (("threshold",), prob)
+        data["prob_at_least_mcse"] = (("threshold",), prob_se)
+    coords = {
+        "output": outputs,
+        "scale": list(SCALES),
+        "prob": list(spec.quantiles),
+        "interval": list(spec.intervals),
+        "threshold": list(spec.thresholds),
+        "unit": ("output", [run[n].attrs.get("units", "") for n in outputs]),
+        "long_name": ("output", [run[n].attrs.get("long_name", n) for n in outputs]),
+    }
+    summary = xr.Dataset(data, coords=coords)
+    for key, text in ATTRS.items():
+        if key in summary:
+            summary[key].attrs["long_name"] = text
+    keep = ("experiment_name", "experiment_sha256", "model", "method", "seed", "samples", "chains",
+            "overhang_sim_version")
+    summary.attrs = {k: run.attrs[k] for k in keep if k in run.attrs}
+    return summary

@@ -1,0 +1,140 @@
+"""The ``overhang`` command: run (table, JSON, --out, overrides) and priors.
+
+Bad input through the CLI is covered in test_config_errors.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import overhang_sim
+from overhang_sim import load, load_experiment, simulate
+from overhang_sim.tables import format_value
+from strategies import EXPERIMENTS
+
+
+def _strict_json(text):
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_run_embedded_default_prints_a_table(run_cli, embedded_default):
+    code, out, err = run_cli(["run", "--samples", "2000"])
+    assert (code, err) == (0, "")
+    assert out.startswith("baseline: 2000 samples in 8 chains, method mc")
+    assert "instances [instance]" in out
+    assert re.search(r"^  value +\S+", out, re.M) and re.search(r"^  log10 +\S+", out, re.M)
+    assert "P(instances >= threshold)" in out
+
+
+def test_run_json_parses(run_cli, embedded_default):
+    code, out, err = run_cli(["run", "--samples", "2000", "--json"])
+    assert (code, err) == (0, "")
+    summary = _strict_json(out)
+    assert "instances" in summary["coords"]["output"]["data"]
+    assert {"quantile", "quantile_mcse", "hdi_lower", "prob_at_least"} <= set(summary["data_vars"])
+    assert summary["attrs"]["samples"] == 2000
+    assert summary["data_vars"]["quantile"]["dims"] == ["output", "scale", "prob"]
+
+
+def test_run_json_of_a_point_value_run_is_strict_json(run_cli):
+    """One chain: every MCSE is NaN, which must be written as null, not NaN."""
+    code, out, err = run_cli(["run", EXPERIMENTS / "seed000_text.toml", "--json"])
+    assert code == 0
+    summary = _strict_json(out)
+    assert summary["data_vars"]["quantile_mcse"]["data"][0][0][0] is None
+    assert summary["data_vars"]["quantile"]["data"][0][0][0] == 1_200_000
+
+
+def test_run_out_writes_a_loadable_file(run_cli, tmp_path):
+    path = EXPERIMENTS / "baseline_throughput.toml"
+    out_file = tmp_path / "run.nc"
+    code, out, err = run_cli(["run", path, "--samples", "800", "--seed", "7", "--out", out_file])
+    assert (code, err) == (0, "")
+    assert out.rstrip().endswith(f"saved {out_file}")
+    saved = load(out_file)
+    expected = simulate(dataclasses.replace(load_experiment(path), samples=800), seed=7)
+    saved.attrs.pop("saved")
+    xr.testing.assert_identical(saved, expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.nc"]
+
+
+def test_run_overrides_reach_the_run(run_cli, tmp_path):
+    out_file = tmp_path / "run.nc"
+    code, out, err = run_cli(["run", EXPERIMENTS / "baseline.toml", "--samples", "1e3", "--chains", "4",
+                              "--seed", "3", "--method", "sobol", "--json", "--out", out_file])
+    assert (code, err) == (0, "")
+    attrs = _strict_json(out)["attrs"]
+    assert (attrs["samples"], attrs["chains"], attrs["seed"], attrs["method"]) == (1000, 4, 3, "sobol")
+    run = load(out_file)
+    assert dict(run.sizes) == {"chain": 4, "draw": 250}
+    assert "saved" not in out  # --json prints only JSON
+
+
+@pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.toml")), ids=lambda p: p.name)
+def test_run_every_shipped_experiment(run_cli, path):
+    experiment = load_experiment(path)
+    code, out, err = run_cli(["run", path, "--samples", str(16 * experiment.chains)])
+    assert (code, err) == (0, "")
+    assert out.startswith(experiment.name + ": ")
+    assert experiment.model_spec.outputs[0] in out
+
+
+def test_run_point_values(run_cli):
+    code, out, err = run_cli(["run", EXPERIMENTS / "seed000_comments.toml"])
+    assert (code, err) == (0, "")
+    assert "point values" in out
+    instances = next(line for line in out.splitlines() if line.strip().startswith("instances"))
+    assert "1.6e+06" in instances
+    speedup = next(line for line in out.splitlines() if line.strip().startswith("serial_speedup"))
+    assert re.search(r"\s10\s", speedup)
+
+
+def test_priors_lists_implied_quantiles(run_cli):
+    path = EXPERIMENTS / "baseline.toml"
+    code, out, err = run_cli(["priors", path])
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "baseline: priors of the compute model"
+    assert lines[1].split()[:6] == ["input", "unit", "p01", "p50", "p99", "mean"]
+    experiment = load_experiment(path)
+    for name, prior in experiment.priors.items():
+        row = next(line for line in lines if line.startswith(name + " "))
+        assert prior.unit in row
+    # the values shown are the prior's own quantiles, to 4 significant digits
+    row = next(line for line in lines if line.startswith("train_days "))
+    p01, p50, p99 = experiment.priors["train_days"].dist.ppf(np.array([0.01, 0.5, 0.99]))
+    assert [format_value(v) for v in (p01, p50, p99)] == row.split()[2:5]
+    assert "source: " in out
+
+
+def test_priors_of_the_embedded_default(run_cli, embedded_default):
+    code, out, err = run_cli(["priors"])
+    assert (code, err) == (0, "")
+    assert "cluster_gpus" in out and "p99" in out
+
+
+def test_version(run_cli):
+    code, out, err = run_cli(["--version"])
+    assert code == 0
+    assert out.strip() == f"overhang-sim {overhang_sim.__version__}"
+
+
+@pytest.mark.parametrize(("value", "error", "shown"), [
+    (1234567.0, 2.1e4, "1.23e+06"),
+    (6.1234, 0.004, "6.123"),
+    (6.1234, float("nan"), "6.123"),
+    (1.2e6, 0.0, "1.2e+06"),
+    (0.0, 0.1, "0"),
+    (123.456, 1e6, "1e+02"),  # at least one digit even when the error exceeds the value
+])
+def test_format_value_shows_the_supported_digits(value, error, shown):
+    assert format_value(value, error) == shown

@@ -1,0 +1,150 @@
+"""netCDF storage: exact round trip of values and attrs, atomic writes, clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import HealthCheck, given, settings
+
+import overhang_sim.storage
+from overhang_sim import OverhangError, StorageError, load, load_experiment, save, simulate, summarize
+from strategies import COMPUTE_PRIORS, THROUGHPUT_PRIORS, experiment_toml, fixed, methods, seeds
+
+
+@pytest.fixture(scope="module")
+def experiments(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("storage")
+    out = {}
+    for name, priors, model, extra in [
+        ("throughput", {**THROUGHPUT_PRIORS, "fast_stream_tokens_per_s": fixed(300.0)}, "throughput", {}),
+        ("compute", COMPUTE_PRIORS, "compute",
+         {"correlations": [{"inputs": ["cluster_gpus", "train_days"], "rank": -0.3}]}),
+    ]:
+        path = folder / f"{name}.toml"
+        path.write_text("# a comment with unicode: µ ≈ 1e6\n" + experiment_toml(priors, model=model, samples=64,
+                                                                                chains=4, **extra),
+                        encoding="utf-8")
+        out[name] = load_experiment(path)
+    return out
+
+
+def _without_saved(ds: xr.Dataset) -> xr.Dataset:
+    ds = ds.copy()
+    ds.attrs = {k: v for k, v in ds.attrs.items() if k != "saved"}
+    return ds
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+@settings(max_examples=6, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=seeds, method=methods)
+def test_run_round_trip(experiments, tmp_path, seed, method):
+    for name, experiment in experiments.items():
+        run = simulate(dataclasses.replace(experiment, method=method), seed=seed)
+        path = tmp_path / f"{name}.nc"
+        save(run, path)
+        back = load(path)
+        assert "saved" in back.attrs and "saved" not in run.attrs
+        xr.testing.assert_identical(_without_saved(back), run)
+        for var in run.variables:
+            assert back[var].dtype == run[var].dtype
+        assert back.attrs["experiment_text"] == run.attrs["experiment_text"]
+
+
+def test_summary_round_trip(experiments, tmp_path):
+    summary = summarize(simulate(experiments["compute"], seed=1))
+    path = save(summary, tmp_path / "summary.nc")
+    xr.testing.assert_identical(_without_saved(load(path)), summary)
+
+
+def test_saved_attr_is_a_utc_timestamp(experiments, tmp_path):
+    run = simulate(experiments["throughput"], seed=1)
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    save(run, tmp_path / "run.nc")
+    stamp = datetime.datetime.fromisoformat(load(tmp_path / "run.nc").attrs["saved"])
+    assert stamp.tzinfo is not None
+    assert before <= stamp <= datetime.datetime.now(datetime.timezone.utc)
+
+
+def test_save_leaves_no_temporary_files_and_replaces_existing(experiments, tmp_path):
+    a = simulate(experiments["throughput"], seed=1)
+    b = simulate(experiments["throughput"], seed=2)
+    path = tmp_path / "run.nc"
+    save(a, path)
+    save(b, path)
+    assert _files(tmp_path) == ["run.nc"]
+    xr.testing.assert_identical(_without_saved(load(path)), b)
+
+
+def test_failed_write_keeps_the_existing_file(experiments, tmp_path, monkeypatch):
+    path = tmp_path / "run.nc"
+    path.write_bytes(b"previous result")
+
+    def fail(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", fail)
+    with pytest.raises(StorageError) as info:
+        save(simulate(experiments["throughput"], seed=1), path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert path.read_bytes() == b"previous result"
+    assert _files(tmp_path) == ["run.nc"]
+
+
+def test_unwritable_folder(experiments, unwritable_dir):
+    path = unwritable_dir / "run.nc"
+    unwritable_dir.chmod(0o755)
+    path.write_bytes(b"previous result")
+    unwritable_dir.chmod(0o555)
+    with pytest.raises(StorageError) as info:
+        save(simulate(experiments["throughput"], seed=1), path)
+    assert isinstance(info.value, OSError) and isinstance(info.value, OverhangError)
+    assert info.value.file == str(path)
+    assert path.read_bytes() == b"previous result"
+    assert _files(unwritable_dir) == ["run.nc"]
+
+
+def test_folder_that_does_not_exist_and_folder_as_file(experiments, tmp_path):
+    run = simulate(experiments["throughput"], seed=1)
+    with pytest.raises(StorageError, match="does not exist"):
+        save(run, tmp_path / "missing" / "run.nc")
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(StorageError, match="folder"):
+        save(run, tmp_path / "adir")
+    assert _files(tmp_path) == ["adir"]
+
+
+def test_mkstemp_failure_is_a_storage_error(experiments, tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(overhang_sim.storage.tempfile, "mkstemp", refuse)
+    with pytest.raises(StorageError, match="cannot write here"):
+        save(simulate(experiments["throughput"], seed=1), tmp_path / "run.nc")
+    assert _files(tmp_path) == []
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(StorageError, match="no such file"):
+        load(tmp_path / "missing.nc")
+    garbage = tmp_path / "garbage.nc"
+    garbage.write_text("not netCDF")
+    with pytest.raises(StorageError) as info:
+        load(garbage)
+    assert str(info.value).startswith(f"{garbage}: cannot read")
+
+
+def test_loaded_dataset_is_in_memory(experiments, tmp_path):
+    """load() reads everything, so the file can be replaced or removed afterwards."""
+    run = simulate(experiments["throughput"], seed=1)
+    path = save(run, tmp_path / "run.nc")
+    back = load(path)
+    os.remove(path)
+    np.testing.assert_array_equal(back["instances"].values, run["instances"].values)

@@ -1,0 +1,232 @@
+"""summarize(): known answers for products and quotients of lognormals, and the layout
+and arithmetic of the summary Dataset.
+
+Closed form: if log X_i ~ N(mu_i, s_i^2) independently, then log(prod X_i^a_i) is
+N(sum a_i mu_i, sum a_i^2 s_i^2). The throughput path is G T / R; the compute path
+with its scale inputs lognormal and utilizations fixed is
+
+    instances = sqrt(G P r H / D) * u_i sqrt(k_t) / (k_i sqrt(u_t 86400)) / R,
+
+so both give lognormal instances whose quantiles, log-mean and exceedance
+probabilities are exact.
+
+Statistical tolerance: summarize's MCSE is sd(per-chain estimates) / sqrt(chains).
+With 16 independent chains (independent scrambles for LHS/Sobol'), and per-chain
+estimates close to normal at 2**14 draws, (estimate - exact) / mcse is Student-t with
+15 degrees of freedom (the pooled estimate is, to first order, the mean of the
+per-chain ones; the O(1/n) bias of sample quantiles is ~100x below the standard
+error). K is the t_15 quantile for a two-sided family-wise false-alarm rate of 1e-6
+over all N_CHECKS comparisons (Bonferroni). So that a too-large MCSE cannot make the
+test pass by itself, the MCSE is also bounded: below 0.05 in log10, and below what
+plain MC would give (QMC only does better) times the 1 - 1e-6/N_CHECKS quantile of
+sqrt(chi2_15 / 15), the sampling spread of an estimated standard deviation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import stats
+
+from overhang_sim import SummarySpec, load_experiment, simulate, summarize
+from overhang_sim.summaries import chain_error
+from strategies import COMPUTE_PRIORS, THROUGHPUT_PRIORS, experiment_toml, lognormal_log_moments
+
+CHAINS = 16
+DRAWS = 2**14
+METHODS = ("mc", "lhs", "sobol")
+PROBS = (0.05, 0.25, 0.5, 0.75, 0.95)
+# per case and method: 5 quantiles on each of 2 scales, the log10 mean, 3 exceedance probabilities
+N_CHECKS = 2 * len(METHODS) * (2 * len(PROBS) + 1 + 3)
+K = stats.t.ppf(1 - 1e-6 / N_CHECKS / 2, CHAINS - 1)
+SD_RATIO_BOUND = math.sqrt(stats.chi2.ppf(1 - 1e-6 / N_CHECKS, CHAINS - 1) / (CHAINS - 1))
+
+
+def throughput_log_moments():
+    mu = sigma2 = 0.0
+    for name, sign in (("cluster_gpus", 1), ("tokens_per_gpu_s", 1), ("required_tokens_per_s", -1)):
+        m, s = lognormal_log_moments(THROUGHPUT_PRIORS[name]["p05"], THROUGHPUT_PRIORS[name]["p95"])
+        mu, sigma2 = mu + sign * m, sigma2 + s**2
+    return mu, math.sqrt(sigma2)
+
+
+def compute_log_moments():
+    p = COMPUTE_PRIORS
+    powers = {"cluster_gpus": 0.5, "gpu_peak_flop_per_s": 0.5, "chinchilla_ratio": 0.5, "horizon_length": 0.5,
+              "train_days": -0.5, "required_tokens_per_s": -1.0}
+    u_t, u_i = p["train_utilization"]["value"], p["inference_utilization"]["value"]
+    mu = math.log(u_i) + 0.5 * math.log(6.0) - math.log(2.0) - 0.5 * math.log(u_t * 86_400)
+    sigma2 = 0.0
+    for name, a in powers.items():
+        m, s = lognormal_log_moments(p[name]["p05"], p[name]["p95"])
+        mu, sigma2 = mu + a * m, sigma2 + (a * s) ** 2
+    return mu, math.sqrt(sigma2)
+
+
+CASES = {"throughput": (THROUGHPUT_PRIORS, throughput_log_moments),
+         "compute": (COMPUTE_PRIORS, compute_log_moments)}
+
+
+@pytest.fixture(scope="module", params=[(c, m) for c in CASES for m in METHODS], ids=lambda p: f"{p[0]}-{p[1]}")
+def lognormal_case(request, tmp_path_factory):
+    case, method = request.param
+    priors, moments = CASES[case]
+    mu, sigma = moments()
+    # thresholds at the exact 10 %, 50 % and 90 % quantiles, so no probability is near 0 or 1
+    thresholds = [float(math.exp(mu + sigma * stats.norm.ppf(q))) for q in (0.1, 0.5, 0.9)]
+    path = tmp_path_factory.mktemp(case) / f"{method}.toml"
+    path.write_text(experiment_toml(priors, model=case, samples=CHAINS * DRAWS, chains=CHAINS, method=method,
+                                    seed=20250101), encoding="utf-8")
+    run = simulate(load_experiment(path))
+    spec = SummarySpec(outputs=("instances",), quantiles=PROBS, intervals=(0.9,), thresholds=tuple(thresholds))
+    return summarize(run, spec).sel(output="instances"), mu, sigma, thresholds
+
+
+def _mc_quantile_se_log10(sigma, p, n):
+    """Standard error of the p-quantile of n plain MC draws of a normal with sd sigma (log10 units)."""
+    return sigma / math.log(10) * math.sqrt(p * (1 - p) / n) / stats.norm.pdf(stats.norm.ppf(p))
+
+
+def test_quantiles_match_closed_form(lognormal_case):
+    summary, mu, sigma, _ = lognormal_case
+    z = stats.norm.ppf(PROBS)
+    exact = {"log10": (mu + sigma * z) / math.log(10), "linear": np.exp(mu + sigma * z)}
+    for scale in ("log10", "linear"):
+        s = summary.sel(scale=scale)
+        estimate, mcse = s["quantile"].values, s["quantile_mcse"].values
+        assert np.all(np.abs(estimate - exact[scale]) <= K * mcse), (scale, estimate, exact[scale], mcse)
+    log_mcse = summary.sel(scale="log10")["quantile_mcse"].values
+    mc_se = np.array([_mc_quantile_se_log10(sigma, p, CHAINS * DRAWS) for p in PROBS])
+    assert np.all(log_mcse < 0.05)
+    assert np.all(log_mcse <= SD_RATIO_BOUND * mc_se), (log_mcse, mc_se)
+    assert np.all(log_mcse > 0)
+
+
+def test_log10_mean_matches_closed_form(lognormal_case):
+    summary, mu, sigma, _ = lognormal_case
+    s = summary.sel(scale="log10")
+    estimate, mcse = float(s["mean"]), float(s["mean_mcse"])
+    assert abs(estimate - mu / math.log(10)) <= K * mcse
+    mc_se = sigma / math.log(10) / math.sqrt(CHAINS * DRAWS)
+    assert 0 < mcse <= SD_RATIO_BOUND * mc_se
+
+
+def test_exceedance_matches_closed_form(lognormal_case):
+    summary, _, _, thresholds = lognormal_case
+    exact = np.array([0.9, 0.5, 0.1])
+    estimate, mcse = summary["prob_at_least"].values, summary["prob_at_least_mcse"].values
+    np.testing.assert_array_equal(summary["threshold"].values, thresholds)
+    assert np.all(np.abs(estimate - exact) <= K * mcse), (estimate, mcse)
+    mc_se = np.sqrt(exact * (1 - exact) / (CHAINS * DRAWS))
+    assert np.all((mcse > 0) & (mcse <= SD_RATIO_BOUND * mc_se))
+
+
+# ---------------------------------------------------------------------------- layout and arithmetic
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("small") / "small.toml"
+    priors = {**THROUGHPUT_PRIORS, "fast_stream_tokens_per_s": {"value": 300.0}}
+    path.write_text(experiment_toml(priors, samples=4000, chains=4, seed=3), encoding="utf-8")
+    return simulate(load_experiment(path))
+
+
+def test_summary_layout(small_run):
+    summary = summarize(small_run)
+    assert set(summary.dims) == {"output", "scale", "prob", "interval", "threshold"}
+    assert list(summary["scale"].values) == ["linear", "log10"]
+    assert list(summary["prob"].values) == [0.05, 0.25, 0.5, 0.75, 0.95]
+    assert list(summary["interval"].values) == [0.5, 0.9]
+    assert list(summary["threshold"].values) == [1e5, 1e6, 1e7, 1e8]
+    assert list(summary["output"].values) == ["instances", "cluster_tokens_per_s", "serial_speedup"]
+    dims = {
+        "mean": ("output", "scale"), "mean_mcse": ("output", "scale"),
+        "quantile": ("output", "scale", "prob"), "quantile_mcse": ("output", "scale", "prob"),
+        "eti_lower": ("output", "scale", "interval"), "eti_upper": ("output", "scale", "interval"),
+        "hdi_lower": ("output", "scale", "interval"), "hdi_upper": ("output", "scale", "interval"),
+        "prob_at_least": ("threshold",), "prob_at_least_mcse": ("threshold",),
+    }
+    for name, d in dims.items():
+        assert summary[name].dims == d, name
+    assert summary["unit"].sel(output="instances").item() == "instance"
+    assert summary.attrs["samples"] == 4000 and summary.attrs["chains"] == 4
+
+
+def test_summary_arithmetic(small_run):
+    """Point statistics are plain numpy on the pooled draws: exact up to summation order."""
+    summary = summarize(small_run)
+    for output in summary["output"].values:
+        x = small_run[output].values
+        s = summary.sel(output=output)
+        lin, log = s.sel(scale="linear"), s.sel(scale="log10")
+        np.testing.assert_allclose(lin["quantile"], np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95]), rtol=1e-12)
+        np.testing.assert_allclose(float(lin["mean"]), x.mean(), rtol=1e-12)
+        np.testing.assert_allclose(float(log["mean"]), np.log10(x).mean(), rtol=1e-12)
+        np.testing.assert_allclose(float(lin["mean_mcse"]), x.mean(axis=1).std(ddof=1) / 2, rtol=1e-12)
+        np.testing.assert_allclose(lin["eti_lower"], np.quantile(x, [0.25, 0.05]), rtol=1e-12)
+        np.testing.assert_allclose(lin["eti_upper"], np.quantile(x, [0.75, 0.95]), rtol=1e-12)
+        per_chain = np.quantile(x, 0.5, axis=1)
+        np.testing.assert_allclose(float(lin["quantile_mcse"].sel(prob=0.5)), per_chain.std(ddof=1) / 2,
+                                   rtol=1e-12)
+    x = small_run["instances"].values
+    for t in summary["threshold"].values:
+        np.testing.assert_allclose(float(summary["prob_at_least"].sel(threshold=t)), (x >= t).mean(),
+                                   rtol=1e-12, atol=1e-15)
+
+
+def test_hdi_holds_its_mass_and_is_no_wider_than_the_eti(small_run):
+    summary = summarize(small_run)
+    n = small_run.sizes["chain"] * small_run.sizes["draw"]
+    for output in summary["output"].values:
+        for scale, x in (("linear", small_run[output].values), ("log10", np.log10(small_run[output].values))):
+            s = summary.sel(output=output, scale=scale)
+            for mass in summary["interval"].values:
+                lo, hi = float(s["hdi_lower"].sel(interval=mass)), float(s["hdi_upper"].sel(interval=mass))
+                inside = np.mean((x >= lo) & (x <= hi))
+                assert mass <= inside <= mass + 2 / n
+                # shortest interval holding that many draws; the ETI holds the same count to within 2
+                eti = float(s["eti_upper"].sel(interval=mass)) - float(s["eti_lower"].sel(interval=mass))
+                assert hi - lo <= eti + 2 * np.max(np.diff(np.sort(x.ravel())))
+
+
+def test_selected_outputs_and_unknown_output(small_run):
+    summary = summarize(small_run, SummarySpec(outputs=("cluster_tokens_per_s",)))
+    assert list(summary["output"].values) == ["cluster_tokens_per_s"]
+    with pytest.raises(KeyError):
+        summarize(small_run, SummarySpec(outputs=("params",)))
+
+
+def test_one_chain_has_nan_mcse(small_run):
+    summary = summarize(small_run.isel(chain=[0]))
+    assert np.all(np.isnan(summary["quantile_mcse"].values))
+    assert np.all(np.isnan(summary["mean_mcse"].values))
+    assert np.all(np.isfinite(summary["quantile"].values))
+
+
+@pytest.mark.parametrize(("per_chain", "expected"), [
+    ([1.0, 2.0, 3.0, 4.0], np.std([1.0, 2.0, 3.0, 4.0], ddof=1) / 2),
+    ([5.0, 5.0, 5.0], 0.0),
+    ([7.0], np.nan),
+])
+def test_chain_error(per_chain, expected):
+    np.testing.assert_equal(chain_error(np.array(per_chain)), expected)
+
+
+def test_chain_error_along_an_axis():
+    x = np.arange(12.0).reshape(3, 4)  # (prob, chain)
+    np.testing.assert_allclose(chain_error(x, axis=1), x.std(axis=1, ddof=1) / 2, rtol=1e-15)
+
+
+def test_spec_sets_the_summary_axes(small_run):
+    spec = dataclasses.replace(SummarySpec(), quantiles=(0.0, 0.5, 1.0), intervals=(0.8,), thresholds=(1e6,))
+    summary = summarize(small_run, spec)
+    assert isinstance(summary, xr.Dataset)
+    assert (summary.sizes["prob"], summary.sizes["interval"], summary.sizes["threshold"]) == (3, 1, 1)
+    x = small_run["instances"].values
+    q = summary["quantile"].sel(output="instances", scale="linear").values
+    np.testing.assert_array_equal(q[[0, 2]], [x.min(), x.max()])
