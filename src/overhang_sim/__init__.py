@@ -36,6 +36,7 @@ from .errors import (  # noqa: E402
     StorageError,
 )
 from .models import MODELS, QUANTITIES, Model  # noqa: E402
+from .sensitivity import sensitivity  # noqa: E402
 from .simulate import simulate  # noqa: E402
 from .storage import load, save  # noqa: E402
 from .summaries import summarize  # noqa: E402
@@ -47,6 +48,7 @@ __all__ = [
     "load_priors",
     "simulate",
     "summarize",
+    "sensitivity",
     "save",
     "load",
     # specs

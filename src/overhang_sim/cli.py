@@ -12,10 +12,12 @@ from .config import load_experiment
 from .designs import METHODS
 from .distributions import describe, implied
 from .errors import ConfigError, OverhangError
+from .sensitivity import METHODS as SENSITIVITY_METHODS
+from .sensitivity import sensitivity
 from .simulate import simulate
 from .storage import check_writable, save
 from .summaries import summarize
-from .tables import format_value, summary_json, summary_table
+from .tables import format_value, sensitivity_table, summary_json, summary_table
 
 __all__ = ["main"]
 
@@ -55,6 +57,22 @@ def _parser() -> argparse.ArgumentParser:
     priors = commands.add_parser("priors", help="list an experiment's priors with their implied quantiles")
     priors.add_argument("experiment", nargs="?", help="experiment TOML file (default: the embedded baseline)")
 
+    sens = commands.add_parser("sensitivity", help="rank an experiment's inputs by how much each output "
+                               "depends on them, with confidence intervals")
+    sens.add_argument("experiment", nargs="?", help="experiment TOML file (default: the embedded baseline)")
+    sens.add_argument("--out", help="save the result as netCDF to this path")
+    sens.add_argument("--methods", nargs="+", choices=SENSITIVITY_METHODS,
+                      help="default: all (without sobol when the experiment correlates inputs)")
+    sens.add_argument("--scale", choices=("log10", "linear"), default="log10",
+                      help="indices of log10(output) (default) or of the output itself")
+    sens.add_argument("--samples", type=_whole, help="samples of the run behind given_data and voi "
+                      "(overrides the file)")
+    sens.add_argument("--sobol-samples", type=_whole,
+                      help="Sobol' base samples, rounded up to a power of two")
+    sens.add_argument("--seed", type=_whole, help="random seed (overrides the file)")
+    sens.add_argument("--confidence", type=float, default=0.95, help="mass of the intervals (default 0.95)")
+    sens.add_argument("--resamples", type=_whole, default=1000, help="bootstrap resamples (default 1000)")
+    sens.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     return parser
 
 
@@ -89,11 +107,40 @@ def _priors(args) -> None:
             print(f"{'':<28}source: {prior.source}")
 
 
+SENSITIVITY_FLAGS = ("sobol_samples", "confidence", "resamples", "methods", "scale")
+
+
+def _sensitivity(args) -> None:
+    experiment = load_experiment(args.experiment)
+    if args.samples is not None:
+        try:
+            experiment = dataclasses.replace(experiment, samples=args.samples)
+        except OverhangError as error:
+            raise ConfigError(error.problem, file="command line", key=f"--{error.key}") from None
+    if args.out:
+        check_writable(args.out)
+    try:
+        result = sensitivity(experiment, methods=args.methods, seed=args.seed,
+                             sobol_samples=args.sobol_samples, scale=args.scale,
+                             confidence=args.confidence, resamples=args.resamples)
+    except OverhangError as error:
+        given = SENSITIVITY_FLAGS + (("samples",) if args.samples is not None else ())
+        if error.key not in given:
+            raise
+        flag = "--" + error.key.replace("_", "-")
+        raise ConfigError(error.problem, file="command line", key=flag) from None
+    if args.out:
+        save(result, args.out)
+    print(summary_json(result) if args.json else sensitivity_table(result))
+    if args.out and not args.json:
+        print(f"\nsaved {args.out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``overhang`` command; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        {"run": _run, "priors": _priors}[args.command](args)
+        {"run": _run, "priors": _priors, "sensitivity": _sensitivity}[args.command](args)
     except OverhangError as error:
         print(f"overhang: error: {error}", file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ from statistics import NormalDist
 import numpy as np
 import xarray as xr
 
-__all__ = ["format_value", "summary_json", "summary_table"]
+__all__ = ["format_value", "sensitivity_table", "summary_json", "summary_table"]
 
 MAX_DIGITS = 6
 
@@ -74,9 +74,9 @@ def summary_table(summary: xr.Dataset) -> str:
     width = 11
     probs = summary["prob"].values
     heads = ["mean", *(f"p{100 * p:g}" for p in probs)]
-    lines = [f"{summary.attrs.get('experiment_name', '')}: {summary.attrs.get('samples', '?')} samples in "
-             f"{summary.attrs.get('chains', '?')} chains, method {summary.attrs.get('method', '?')}, "
-             f"seed {summary.attrs.get('seed', '?')}"]
+    attrs = summary.attrs
+    lines = [(f"{attrs.get('experiment_name', '')}: {attrs.get('samples', '?')} samples in "
+              f"{attrs.get('chains', '?')} chains, method {attrs.get('method', '?')}, seed {attrs.get('seed', '?')}")]
     for output in summary["output"].values:
         s = summary.sel(output=output)
         lines += ["", f"{output} [{s['unit'].item()}]  {s['long_name'].item()}",
@@ -114,3 +114,90 @@ def summary_json(summary: xr.Dataset) -> str:
             return clean(obj.item())
         return obj
     return json.dumps(clean(summary.to_dict(data="list")), indent=1)
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+SENSITIVITY_HEADS = {"sobol_first": "Sobol' first", "sobol_total": "Sobol' total",
+                     "given_data_first": "given-data first", "spearman": "Spearman",
+                     "tornado": "tornado swing", "voi": "VOI"}
+RANK_BY = ("sobol_total", "given_data_first", "voi", "tornado", "spearman", "sobol_first")
+SIGNED = ("spearman", "tornado")
+
+
+def _sensitivity_cell(measure: str, estimate: float, lower: float, upper: float, confidence: float) -> str:
+    """``0.412 [0.405, 0.419]``; a share below zero is ``≈ 0``, with bounds clipped at 0."""
+    if lower == upper:  # no sampling error (the tornado)
+        return format_value(estimate)
+    error = (upper - lower) / (2 * NormalDist().inv_cdf((1 + confidence) / 2))  # about one standard error
+    if measure not in SIGNED:
+        lower, upper = max(lower, 0.0), max(upper, 0.0)
+        if estimate <= 0:
+            return f"≈ 0 [0, {format_value(upper, error)}]"
+    return f"{format_value(estimate, error)} [{format_value(lower, error)}, {format_value(upper, error)}]"
+
+
+def _sensitivity_header(ds: xr.Dataset) -> list[str]:
+    a = ds.attrs
+    confidence = 100 * a.get("confidence", 0.95)
+    lines = [(f"{a.get('experiment_name', '')}: which inputs drive each output "
+              f"(indices of {a.get('scale', 'log10')}(output); {confidence:g} % intervals)")]
+    if "sobol_base_samples" in a:
+        lines.append(f"  Sobol': {a['sobol_base_samples']:,} base samples ({a['sobol_model_runs']:,} model "
+                     f"runs), {a['bootstrap_resamples']:,} bootstrap resamples, percentile intervals")
+    if "given_data_samples" in a or "voi_bins" in a:
+        samples = a.get("given_data_samples", "")
+        lines.append(f"  given data{f': {samples:,} samples' if samples else ''}, intervals from the spread "
+                     f"between {a.get('given_data_chains', 'the')} chains"
+                     + (f"; VOI from {a['voi_bins']} bins per input" if "voi_bins" in a else ""))
+    if "tornado" in ds["measure"].values:
+        lines.append("  tornado: log10(output) at the input's p95 minus at its p5, others at their medians "
+                     "(exact, no sampling error)")
+    fixed = json.loads(a.get("fixed_inputs", "{}"))
+    if fixed:
+        lines.append("  fixed (not ranked): " + ", ".join(f"{n} = {format_value(f['value'])} {f['unit']}"
+                                                          for n, f in fixed.items()))
+    lines += [f"  note: {note}" for note in json.loads(a.get("notes", "[]"))]
+    return lines
+
+
+def _sensitivity_output(ds: xr.Dataset, output: str) -> list[str]:
+    s = ds.sel(output=output)
+    measures = [str(m) for m in ds["measure"].values]
+    key = next(m for m in RANK_BY if m in measures)
+    order = np.argsort(s["rank"].sel(measure=key).values, kind="stable")
+    lines = ["", f"{output} [{s['output_unit'].item()}]  {s['output_long_name'].item()}"]
+    if "voi_width" in s:
+        mass, width = 100 * ds.attrs.get("voi_mass", 0.9), format_value(float(s["voi_width"]))
+        lines.append(f"  its {mass:g} % interval spans {width} orders of magnitude; "
+                     "VOI = how much knowing the input would narrow it")
+    units = "; tornado swing and VOI in orders of magnitude" if {"tornado", "voi"} & set(measures) else ""
+    lines.append(f"  ranked by {SENSITIVITY_HEADS[key]}{units}")
+    rows = [["#", "input", *(SENSITIVITY_HEADS[m] for m in measures)]]
+    for rank, i in enumerate(order, start=1):
+        r = s.isel(input=i)
+        rows.append([str(rank), str(r["input"].item()), *(
+            _sensitivity_cell(m, *(float(r[v].sel(measure=m)) for v in ("estimate", "lower", "upper")),
+                              ds.attrs.get("confidence", 0.95))
+            for m in measures)])
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    for row in rows:
+        lines.append("  " + "   ".join(cell.ljust(w) if c == 1 else cell.rjust(w)
+                                       for c, (cell, w) in enumerate(zip(row, widths))).rstrip())
+    return lines
+
+
+def sensitivity_table(ds: xr.Dataset) -> str:
+    """Render a sensitivity Dataset: per output (instances first), the inputs ranked by importance.
+
+    Every figure shows its interval as ``estimate [lower, upper]``, with the digits
+    the interval supports. A share estimated below zero shows as ``≈ 0`` with its
+    interval clipped at 0, never as a negative importance. Fixed inputs are listed,
+    not ranked; outputs that could not be analysed are named with the reason.
+    """
+    lines = _sensitivity_header(ds)
+    for output in ds["output"].values:
+        lines += _sensitivity_output(ds, str(output))
+    for output, why in json.loads(ds.attrs.get("skipped_outputs", "{}")).items():
+        lines += ["", f"{output}: not analysed, it {why}"]
+    return "\n".join(lines)

@@ -1,0 +1,534 @@
+"""Sensitivity analysis: which input drives each output, each figure with an interval.
+
+Array kernels (ndarrays in, ndarrays out) come first; a thin layer builds their
+inputs from an experiment or a run and labels the answer. :func:`sensitivity` runs
+the four methods and returns one Dataset with dims ``(input, output, measure)``
+(not ``method``: that name would clash with the ``method=`` argument of
+:meth:`xarray.Dataset.sel`). The measures are:
+
+``sobol_first``, ``sobol_total``
+    Variance-based Sobol' indices (Saltelli 2010 first-order, Jansen 1999 total
+    estimators) on a Saltelli design of scrambled Sobol' points, every output in one
+    pass of the model; 95 % percentile intervals from a vectorised bootstrap. The
+    bootstrap treats the rows as independent, which overstates the error of a
+    scrambled Sobol' design: the intervals are conservative. Sobol' indices assume
+    independent inputs, so experiments with ``[[correlations]]`` are refused.
+``given_data_first``, ``spearman``
+    From an existing run, no special design: a first-order index from rank
+    neighbours (sort by the input; half the mean squared difference of consecutive
+    outputs estimates E[Var(Y | X_i)]; Gamboa, Klein & Lagnoux 2022) and Spearman's
+    rank correlation. Both stay meaningful when inputs are correlated: the
+    first-order index then includes what an input carries of its partners.
+``tornado``
+    The swing of log10(output), in orders of magnitude, as one input moves from its
+    5 % to its 95 % quantile with the others at their medians. Exact (no sampling
+    error); it ignores correlations by construction.
+``voi``
+    Value of information: how much the 90 % interval of log10(output) narrows, in
+    orders of magnitude, if the input were known exactly, averaged over what it
+    could turn out to be. Estimated from the run by cutting it into equal-count
+    bins of the input (at most 100, of at least 100 draws per chain); the residual
+    spread of the input inside a bin makes it slightly conservative.
+
+Given-data and VOI intervals are the pooled estimate +- t * sd(per-chain) / sqrt(chains),
+the package's Monte Carlo error. Estimates are stored raw (a share near zero can
+come out below zero); tables show those as about 0. Streams come from
+``SeedSequence(seed, spawn_key=(key("sensitivity"), key(part), ...))`` with
+:func:`~overhang_sim.designs.stable_key`, so they never coincide with a run's chains.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from importlib.metadata import version
+from typing import NamedTuple
+
+import numpy as np
+import xarray as xr
+
+from .config import Experiment
+from .errors import ConfigError, did_you_mean
+from .indices import (
+    SobolIndices,
+    chain_interval,
+    interval_width,
+    rank_first_order,
+    saltelli_outputs,
+    sobol_indices,
+    sobol_indices_from_function,
+    spearman,
+    voi_narrowing,
+)
+from .models import QUANTITIES
+from .simulate import simulate
+from .summaries import DEFAULT_OUTPUTS
+
+__all__ = [
+    "INDICES",
+    "METHODS",
+    "SobolIndices",
+    "given_data",
+    "rank_first_order",
+    "saltelli_outputs",
+    "sensitivity",
+    "sobol",
+    "sobol_indices",
+    "sobol_indices_from_function",
+    "spearman",
+    "tornado",
+    "value_of_information",
+    "voi_narrowing",
+]
+
+METHODS = ("sobol", "given_data", "tornado", "voi")
+OOM = "orders of magnitude"
+# measure coordinate -> (unit, long name, signed: ranked by |estimate| rather than clipped at 0)
+INDICES = {
+    "sobol_first": ("1", "first-order Sobol' index (Saltelli 2010)", False),
+    "sobol_total": ("1", "total Sobol' index (Jansen 1999)", False),
+    "given_data_first": ("1", "first-order index from given data (rank neighbours)", False),
+    "spearman": ("1", "Spearman rank correlation of input and output", True),
+    "tornado": (OOM, "swing of log10(output) as the input goes p5 -> p95, others at medians", True),
+    "voi": (OOM, "narrowing of the central (voi_mass) interval of log10(output) if the input were known",
+            False),
+}
+MIN_SOBOL_SAMPLES = 2**8
+MIN_RESAMPLES = 100
+MIN_DRAWS_PER_CHAIN = 1_000
+VOI_MAX_BINS = 100
+VOI_MIN_BIN = 100
+PSEUDO_CHAINS = 8
+
+
+
+# --------------------------------------------------------------------------- labelled results
+
+
+class _Part(NamedTuple):
+    """One method's answer before labelling: each measure's arrays are (input, output)."""
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    indices: dict  # measure -> (estimate, lower, upper)
+    extras: dict  # variable -> (dims, values, attrs)
+    attrs: dict
+    skipped: dict  # output -> why it was left out
+
+
+def _dataset(parts: list[_Part], fixed: dict, attrs: dict, notes: list[str]) -> xr.Dataset:
+    outputs = [o for o in parts[0].outputs if all(o in p.outputs for p in parts)]
+    skipped = {k: v for p in parts for k, v in p.skipped.items()}
+    skipped.update({o: "not produced by every method" for p in parts for o in p.outputs
+                    if o not in outputs and o not in skipped})
+    if not outputs:
+        why = "; ".join(f"{k}: {v}" for k, v in skipped.items())
+        raise ConfigError(f"no output can be analysed ({why})", key="outputs",
+                          file=attrs.get("experiment_path"))
+    data, measures = {}, []
+    for p in parts:
+        cols = [p.outputs.index(o) for o in outputs]
+        for measure, values in p.indices.items():
+            measures.append(measure)
+            for name, v in zip(("estimate", "lower", "upper"), values):
+                data.setdefault(name, []).append(v[:, cols])
+        for name, (dims, v, var_attrs) in p.extras.items():
+            data[name] = xr.Variable(dims, v[..., cols], var_attrs)
+    confidence = attrs.get("confidence")
+    for name in ("estimate", "lower", "upper"):
+        long_name = _LONG_NAMES[name].format(f"{confidence:g} confidence interval" if confidence else
+                                             "interval (the estimate: no sampling error)")
+        data[name] = xr.Variable(("input", "output", "measure"), np.stack(data[name], axis=-1),
+                                 {"long_name": long_name})
+    data["rank"] = xr.Variable(("input", "output", "measure"), _ranks(data["estimate"].values, measures),
+                               {"long_name": "rank by importance, 1 = most important (|estimate| if signed)"})
+    inputs = list(parts[0].inputs)
+    coords = {
+        "input": inputs, "output": outputs, "measure": measures,
+        "input_unit": ("input", [QUANTITIES[n].unit for n in inputs]),
+        "output_unit": ("output", [QUANTITIES[n].unit for n in outputs]),
+        "output_long_name": ("output", [QUANTITIES[n].long_name for n in outputs]),
+        "measure_unit": ("measure", [INDICES[m][0] for m in measures]),
+        "measure_long_name": ("measure", [INDICES[m][1] for m in measures]),
+    }
+    fixed = {n: {"value": v, "unit": QUANTITIES[n].unit} for n, v in fixed.items()}
+    attrs = {**attrs, **{k: v for p in parts for k, v in p.attrs.items()}, "fixed_inputs": json.dumps(fixed),
+             "skipped_outputs": json.dumps(skipped), "notes": json.dumps(notes),
+             "overhang_sim_version": version("overhang-sim")}
+    return xr.Dataset(data, coords=coords, attrs={k: v for k, v in attrs.items() if v is not None})
+
+
+_LONG_NAMES = {
+    "estimate": "point estimate, raw (a share near zero can come out below zero: read it as about 0)",
+    "lower": "lower bound of the {}",
+    "upper": "upper bound of the {}",
+}
+
+
+def _ranks(estimate, measures):
+    signed = np.array([INDICES[m][2] for m in measures])
+    importance = np.where(signed, np.abs(estimate), np.maximum(estimate, 0.0))
+    return np.argsort(np.argsort(-importance, axis=0, kind="stable"), axis=0) + 1
+
+
+def _usable(y, outputs, log):
+    """Indices of the outputs worth analysing, and why the others are not; y is (..., m)."""
+    keep, skipped = [], {}
+    for j, name in enumerate(outputs):
+        values = y[..., j]
+        if not np.isfinite(values).all():
+            skipped[name] = "has non-finite values"
+        elif log and (values <= 0).any():
+            skipped[name] = "has values <= 0, so no log10 scale (use scale='linear')"
+        elif np.ptp(values) <= 1e-12 * np.abs(values).max():
+            skipped[name] = "does not vary (zero variance): no sampled input moves it"
+        else:
+            keep.append(j)
+    return keep, skipped
+
+
+def _check_options(confidence, resamples):
+    if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
+        raise ConfigError(f"must be a probability in (0, 1), not {confidence!r}", key="confidence")
+    if not (isinstance(resamples, (int, np.integer)) and resamples >= MIN_RESAMPLES):
+        raise ConfigError(f"must be a whole number >= {MIN_RESAMPLES} for stable percentile intervals, "
+                          f"not {resamples!r}", key="resamples")
+
+
+def _scale(y, scale):
+    if scale not in ("log10", "linear"):
+        raise ConfigError(f"must be 'log10' or 'linear', not {scale!r}", key="scale")
+    return np.log10(y) if scale == "log10" else y
+
+
+# --------------------------------------------------------------------------- from an experiment
+
+
+def _fixed(experiment):
+    return {n: float(p.dist.value) for n, p in sorted(experiment.priors.items()) if p.fixed}
+
+
+def _check_inputs(names, file):
+    if len(names) < 2:
+        what = f"only {names[0]} varies, so it accounts for all of every output's variance" if names \
+            else "every input is fixed"
+        raise ConfigError(f"{what}: there is nothing to rank (give two or more inputs a distribution)",
+                          key="priors", file=file)
+
+
+def _evaluator(experiment, outputs):
+    fixed, names = _fixed(experiment), experiment.sampled
+
+    def evaluate(x):
+        result = experiment.model_spec({**fixed, **{n: x[:, j] for j, n in enumerate(names)}})
+        return np.stack([np.broadcast_to(result[o], (len(x),)) for o in outputs], axis=1)
+
+    return evaluate
+
+
+def _outputs(experiment, requested=None):
+    produced = experiment.model_spec({n: p.dist.ppf(np.full(1, 0.5)) for n, p in experiment.priors.items()})
+    for name in requested or ():
+        if name not in produced:
+            raise ConfigError(f"{name!r} is not an output of this experiment{did_you_mean(name, produced)}",
+                              key="outputs", file=experiment.path)
+    wanted = list(requested or experiment.summary.outputs or DEFAULT_OUTPUTS)
+    wanted = [o for o in wanted if o in produced]
+    return tuple(sorted(wanted, key=lambda o: o != "instances"))
+
+
+def _base_samples(experiment, samples):
+    if samples is None:
+        per_design = experiment.samples // (len(experiment.sampled) + 2)
+        samples = max(MIN_SOBOL_SAMPLES, 1 << max(per_design.bit_length() - 1, 0))
+    if samples < MIN_SOBOL_SAMPLES:
+        raise ConfigError(f"{samples} base samples are too few for Sobol' indices worth ranking; "
+                          f"use at least {MIN_SOBOL_SAMPLES}", key="sobol_samples", file=experiment.path)
+    return 1 << (int(samples) - 1).bit_length()  # a power of two keeps the Sobol' balance
+
+
+def _refuse_correlated(experiment):
+    if experiment.correlations:
+        pairs = ", ".join(" and ".join(c.inputs) for c in experiment.correlations)
+        raise ConfigError(
+            f"Sobol' indices need independent inputs, but this experiment correlates {pairs}; use the "
+            "given-data method instead (methods=('given_data', 'voi'), or --methods given_data voi), "
+            "which stays meaningful when inputs are correlated", key="correlations", file=experiment.path)
+
+
+def _sobol_part(experiment, samples, seed, outputs, scale, confidence, resamples):
+    _refuse_correlated(experiment)
+    _check_inputs(experiment.sampled, experiment.path)
+    n = _base_samples(experiment, samples)
+    ppfs = [experiment.priors[name].dist.ppf for name in experiment.sampled]
+    fa, fb, fab = saltelli_outputs(_evaluator(experiment, outputs), ppfs, n, seed=seed)
+    keep, skipped = _usable(np.concatenate([fa, fb, *fab]), outputs, scale == "log10")
+    if not keep:
+        return _Part(experiment.sampled, (), {}, {}, {}, skipped)
+    s = sobol_indices(*(_scale(f[..., keep], scale) for f in (fa, fb, fab)), resamples=resamples,
+                      confidence=confidence, seed=seed)
+    indices = {"sobol_first": (s.first, *s.first_interval), "sobol_total": (s.total, *s.total_interval)}
+    attrs = {"sobol_base_samples": n, "sobol_model_runs": n * (len(ppfs) + 2),
+             "bootstrap_resamples": resamples}
+    return _Part(experiment.sampled, tuple(outputs[j] for j in keep), indices, {}, attrs, skipped)
+
+
+def _tornado_part(experiment, outputs):
+    _check_inputs(experiment.sampled, experiment.path)
+    d = len(experiment.sampled)
+    u = np.full((2 * d + 1, d), 0.5)
+    u[2 * np.arange(d), np.arange(d)], u[2 * np.arange(d) + 1, np.arange(d)] = 0.05, 0.95
+    x = np.column_stack([experiment.priors[n].dist.ppf(u[:, j]) for j, n in enumerate(experiment.sampled)])
+    y = _evaluator(experiment, outputs)(x)
+    keep, skipped = _usable(y, outputs, True)
+    y = np.log10(y[:, keep])
+    low, high = y[0 : 2 * d : 2], y[1 : 2 * d : 2]
+    extras = {
+        "tornado_at_p05": (("input", "output"), low, {"units": OOM, "long_name": "log10(output) with "
+                           "this input at its 5 % quantile and the others at their medians"}),
+        "tornado_at_p95": (("input", "output"), high, {"units": OOM, "long_name": "log10(output) with "
+                           "this input at its 95 % quantile and the others at their medians"}),
+        "tornado_median": (("output",), y[-1], {"units": OOM, "long_name": "log10(output) with every "
+                           "input at its median"}),
+    }
+    indices = {"tornado": (high - low, high - low, high - low)}  # exact: no sampling error
+    return _Part(experiment.sampled, tuple(outputs[j] for j in keep), indices, extras, {}, skipped)
+
+
+def sobol(experiment: Experiment, *, samples: int | None = None, seed: int | None = None,
+          outputs: Sequence[str] | None = None, scale: str = "log10", confidence: float = 0.95,
+          resamples: int = 1000) -> xr.Dataset:
+    """First-order and total Sobol' indices of every output, with bootstrap intervals.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        Must have no ``[[correlations]]`` (Sobol' indices need independent inputs).
+    samples : int, optional
+        Base samples ``n``, rounded up to a power of two; the model runs ``n (d + 2)``
+        times. Default: about ``experiment.samples / (d + 2)``, at least 256.
+    seed : int, optional
+        Overrides ``experiment.seed``.
+    outputs : sequence of str, optional
+        Default: the experiment's summary outputs, instances first.
+    scale : {"log10", "linear"}
+        Indices of log10(output) (default) or of the output itself.
+    confidence : float
+        Mass of the percentile intervals.
+    resamples : int
+        Bootstrap replicates.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``estimate``, ``lower``, ``upper`` and ``rank`` with dims ``(input, output, measure)``.
+    """
+    seed = experiment.seed if seed is None else seed
+    _check_options(confidence, resamples)
+    part = _sobol_part(experiment, samples, seed, _outputs(experiment, outputs), scale, confidence, resamples)
+    return _dataset([part], _fixed(experiment), _experiment_attrs(experiment, seed, scale, confidence), [])
+
+
+def tornado(experiment: Experiment, *, outputs: Sequence[str] | None = None) -> xr.Dataset:
+    """Swing of log10(output), in orders of magnitude, as each input goes from p5 to p95.
+
+    The other inputs stay at their medians (correlations are ignored by design).
+    The swing is signed: negative when the output falls as the input rises. It has
+    no sampling error, so ``lower == upper == estimate``.
+    """
+    part = _tornado_part(experiment, _outputs(experiment, outputs))
+    return _dataset([part], _fixed(experiment), _experiment_attrs(experiment, None, "log10", None), [])
+
+
+def _experiment_attrs(experiment, seed, scale, confidence):
+    return {"title": f"sensitivity analysis of experiment {experiment.name!r}",
+            "experiment_name": experiment.name, "experiment_path": experiment.path or None,
+            "experiment_sha256": experiment.digest, "model": experiment.model, "seed": seed,
+            "scale": scale, "confidence": confidence}
+
+
+# --------------------------------------------------------------------------- from a run
+
+
+def _run_arrays(run, outputs, file):
+    """Sampled inputs (chains, draws, d), outputs (chains, draws, m), fixed inputs, names, note."""
+    role = {n: run[n].attrs.get("role") for n in run.data_vars}
+    inputs = tuple(sorted(n for n, r in role.items() if r == "input" and run[n].ndim == 2))
+    fixed = {n: float(run[n]) for n, r in sorted(role.items()) if r == "input" and run[n].ndim == 0}
+    available = [n for n, r in role.items() if r == "output"]
+    outputs = [o for o in outputs or DEFAULT_OUTPUTS if o in available]
+    outputs = tuple(sorted(outputs, key=lambda o: o != "instances"))
+    _check_inputs(inputs, file)
+    x = np.stack([run[n].transpose("chain", "draw").values for n in inputs], axis=-1)
+    y = np.stack([np.broadcast_to(run[o].values, x.shape[:2]) for o in outputs], axis=-1) if outputs \
+        else np.empty((*x.shape[:2], 0))
+    note = None
+    if x.shape[0] == 1:  # one chain: consecutive batches stand in for chains
+        size = x.shape[1] // PSEUDO_CHAINS
+        x, y = (a[0, : size * PSEUDO_CHAINS].reshape(PSEUDO_CHAINS, size, -1) for a in (x, y))
+        note = (f"one chain: intervals from {PSEUDO_CHAINS} consecutive batches of it "
+                "(valid for plain Monte Carlo, conservative for LHS and Sobol' runs)")
+    if x.shape[1] < MIN_DRAWS_PER_CHAIN:
+        raise ConfigError(f"{x.shape[1]} draws per chain are too few for given-data indices; "
+                          f"use at least {MIN_DRAWS_PER_CHAIN} per chain", key="samples", file=file)
+    return x, y, fixed, inputs, outputs, note
+
+
+def _run_parts(x, y, inputs, outputs, scale, confidence, methods, mass=0.9):
+    """Given-data and VOI parts from one sort of each input per chain."""
+    keep, skipped = _usable(y, outputs, scale == "log10")
+    keep_log, skipped_log = _usable(y, outputs, True)
+    bins = min(VOI_MAX_BINS, x.shape[1] // VOI_MIN_BIN)
+    if ("given_data" in methods and not keep) or ("voi" in methods and not keep_log):
+        return [_Part(inputs, (), {}, {}, {}, {**skipped_log, **skipped})]
+
+    def kernel(xs, ys, logs):
+        order = np.argsort(xs, axis=0, kind="stable")
+        out = ()
+        if "given_data" in methods:
+            out += (rank_first_order(xs, ys, order=order), spearman(xs, ys, order=order))
+        if "voi" in methods:
+            out += (voi_narrowing(xs, logs, bins=bins, mass=mass, order=order),)
+        return out
+
+    found = chain_interval(kernel, (x, _scale(y[..., keep], scale), np.log10(y[..., keep_log])), confidence)
+    parts = []
+    if "given_data" in methods:
+        first, rho = found[:2]
+        rho = (rho[0], np.maximum(rho[1], -1.0), np.minimum(rho[2], 1.0))
+        attrs = {"given_data_samples": x.shape[0] * x.shape[1], "given_data_chains": x.shape[0]}
+        parts.append(_Part(inputs, tuple(outputs[j] for j in keep),
+                           {"given_data_first": first, "spearman": rho}, {}, attrs, skipped))
+    if "voi" in methods:
+        width = interval_width(np.log10(y[..., keep_log]).reshape(-1, len(keep_log)), mass)
+        extras = {"voi_width": (("output",), width, {"units": OOM, "long_name": f"width of the {mass:g} "
+                                                      "central interval of log10(output), nothing known"})}
+        parts.append(_Part(inputs, tuple(outputs[j] for j in keep_log), {"voi": found[-1]}, extras,
+                           {"voi_bins": bins, "voi_mass": mass}, skipped_log))
+    return parts
+
+
+def _run_attrs(run, scale, confidence):
+    keep = ("experiment_name", "experiment_path", "experiment_sha256", "model", "seed")
+    return {**{k: run.attrs[k] for k in keep if k in run.attrs},
+            "title": f"sensitivity analysis of a run of {run.attrs.get('experiment_name', '?')!r}",
+            "scale": scale, "confidence": confidence}
+
+
+def given_data(run: xr.Dataset, *, outputs: Sequence[str] | None = None, scale: str = "log10",
+               confidence: float = 0.95) -> xr.Dataset:
+    """First-order indices and Spearman correlations from an existing run.
+
+    No special design is needed and correlated inputs are fine. Intervals come from
+    the spread between chains (or between 8 consecutive batches of a single chain).
+
+    Parameters
+    ----------
+    run : xarray.Dataset
+        A result of :func:`~overhang_sim.simulate.simulate` with at least 1,000 draws per chain.
+    outputs : sequence of str, optional
+        Default: the standard outputs the run has, instances first.
+    scale : {"log10", "linear"}
+        Scale of the first-order index (Spearman's does not depend on it).
+    confidence : float
+        Mass of the intervals (Student t over chains).
+    """
+    file = run.attrs.get("experiment_path")
+    _check_options(confidence, MIN_RESAMPLES)
+    x, y, fixed, inputs, outputs, note = _run_arrays(run, outputs, file)
+    parts = _run_parts(x, y, inputs, outputs, scale, confidence, ("given_data",))
+    return _dataset(parts, fixed, _run_attrs(run, scale, confidence), [note] if note else [])
+
+
+def value_of_information(run: xr.Dataset, *, outputs: Sequence[str] | None = None, mass: float = 0.9,
+                         confidence: float = 0.95) -> xr.Dataset:
+    """Narrowing of the `mass` interval of log10(output), in orders of magnitude, per known input.
+
+    Parameters are as for :func:`given_data`; the answer is the ``voi`` measure plus
+    ``voi_width``, the interval's width when nothing more is known.
+    """
+    file = run.attrs.get("experiment_path")
+    _check_options(confidence, MIN_RESAMPLES)
+    x, y, fixed, inputs, outputs, note = _run_arrays(run, outputs, file)
+    parts = _run_parts(x, y, inputs, outputs, "log10", confidence, ("voi",), mass)
+    return _dataset(parts, fixed, _run_attrs(run, "log10", confidence), [note] if note else [])
+
+
+# --------------------------------------------------------------------------- everything at once
+
+
+def _methods(experiment, methods):
+    if methods is None:
+        if experiment.correlations:
+            return [m for m in METHODS if m != "sobol"], [
+                "Sobol' indices left out: the experiment correlates "
+                + ", ".join(" and ".join(c.inputs) for c in experiment.correlations)
+                + " and they need independent inputs; the given-data indices allow for it"]
+        return list(METHODS), []
+    for m in methods:
+        if m not in METHODS:
+            raise ConfigError(f"unknown method {m!r}{did_you_mean(str(m), METHODS)}; choose from "
+                              f"{', '.join(METHODS)}", key="methods")
+    if not methods:
+        raise ConfigError(f"is empty; choose one or more of {', '.join(METHODS)}", key="methods")
+    if "sobol" in methods:
+        _refuse_correlated(experiment)
+    return [m for m in METHODS if m in methods], []
+
+
+def sensitivity(experiment: Experiment, *, methods: Sequence[str] | None = None, seed: int | None = None,
+                sobol_samples: int | None = None, run: xr.Dataset | None = None,
+                outputs: Sequence[str] | None = None, scale: str = "log10", confidence: float = 0.95,
+                resamples: int = 1000) -> xr.Dataset:
+    """Rank the inputs of `experiment` by importance for each output, by several methods.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        A checked experiment with two or more sampled inputs.
+    methods : sequence of {"sobol", "given_data", "tornado", "voi"}, optional
+        Default: all of them, without Sobol' when the experiment correlates inputs
+        (asking for Sobol' then raises :class:`~overhang_sim.errors.ConfigError`).
+    seed : int, optional
+        Overrides ``experiment.seed`` (for the run, the Sobol' design and the bootstrap).
+    sobol_samples : int, optional
+        Sobol' base samples (see :func:`sobol`).
+    run : xarray.Dataset, optional
+        An existing run for the given-data methods; by default the experiment is simulated.
+    outputs, scale, confidence, resamples
+        As for :func:`sobol`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``input`` (sampled inputs; fixed ones are in the ``fixed_inputs`` attr),
+        ``output`` (instances first) and ``measure`` (``sobol_first``, ``sobol_total``,
+        ``given_data_first``, ``spearman``, ``tornado``, ``voi``); variables ``estimate``
+        (raw), ``lower``, ``upper``, ``rank``, the tornado's end points and ``voi_width``.
+        Outputs that cannot be analysed are named in the ``skipped_outputs`` attr.
+
+    Examples
+    --------
+    >>> from overhang_sim import load_experiment
+    >>> from overhang_sim.sensitivity import sensitivity
+    >>> result = sensitivity(load_experiment("experiments/baseline_throughput.toml"), seed=1)
+    >>> result["estimate"].sel(output="instances", measure="sobol_total")  # doctest: +SKIP
+    """
+    seed = experiment.seed if seed is None else seed
+    _check_options(confidence, resamples)
+    chosen, notes = _methods(experiment, methods)
+    _check_inputs(experiment.sampled, experiment.path)
+    outputs = _outputs(experiment, outputs)
+    _scale(np.ones(1), scale)
+    parts = []
+    if "sobol" in chosen:
+        parts.append(_sobol_part(experiment, sobol_samples, seed, outputs, scale, confidence, resamples))
+    if "given_data" in chosen or "voi" in chosen:
+        run = simulate(experiment, seed=seed) if run is None else run
+        x, y, _, inputs, run_outputs, note = _run_arrays(run, outputs, experiment.path)
+        notes += [note] if note else []
+        parts += _run_parts(x, y, inputs, run_outputs, scale, confidence, chosen)
+    if "tornado" in chosen:
+        parts.append(_tornado_part(experiment, outputs))
+    attrs = {**_experiment_attrs(experiment, seed, scale, confidence), "methods": json.dumps(chosen)}
+    return _dataset(parts, _fixed(experiment), attrs, notes)
