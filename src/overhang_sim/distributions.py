@@ -6,14 +6,15 @@ Families also give :meth:`cdf` and :meth:`support`, which truncation and the
 domain checks need.
 
 Beta, PERT and mixtures have no cheap closed-form inverse CDF. They use
-:class:`PPFTable`: the exact quantile function on a uniform grid of 2**16 cells,
-linear interpolation between nodes and the exact function in the outer 2**-10 of
+:class:`PPFTable`: the exact quantile function on a uniform grid of 2**18 cells,
+linear interpolation between nodes and the exact function in the outer 2**-9 of
 each tail. Its worst error, measured against the exact function at every cell's
 midpoint when the table is built, is kept in :attr:`PPFTable.max_error`: about
-1e-6 of the distribution's range for smooth shapes such as Beta(2, 5) and the
-shipped PERT priors (linear interpolation error ~ h**2 / 8 * |ppf''| with h = 2**-16),
+1e-8 of the distribution's range (at most 2e-8) for smooth shapes such as Beta(2, 5) and the
+shipped PERT priors (linear interpolation error ~ h**2 / 8 * |ppf''| with h = 2**-18),
 far below the Monte Carlo error of any run. Sampling 1e7 values this way takes
-about 0.2 s, against 7 s for ``scipy.stats.beta.ppf`` and 0.3 s for ``rng.beta``.
+about 0.2 s, against 14 s for ``scipy.stats.beta.ppf`` and 0.4 s for ``rng.beta``;
+building a table takes about 0.5 s, once per prior.
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ def _ordered(low_name: str, low: float, high_name: str, high: float) -> None:
         raise PriorError(f"must be less than {high_name} = {high}, not {low}", key=low_name)
 
 
+def _log_or_minus_inf(x):
+    """Natural log of `x`, with -inf for x <= 0 (where a log-scale family has no mass)."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, np.log(x), -np.inf)
+
+
 @dataclass(frozen=True)
 class Fixed:
     """A known value: every sample equals `value`."""
@@ -123,14 +131,17 @@ class LogNormal:
         return (math.log(self.p95) - math.log(self.p05)) / (2 * Z95)
 
     def ppf(self, u):
-        z = special.ndtri(u)
+        z = special.ndtri(u, out=np.empty(np.shape(u)))
         z *= self.sigma
         z += self.mu
         return np.exp(z, out=z)
 
     def cdf(self, x):
-        with np.errstate(divide="ignore"):
-            return special.ndtr((np.log(x) - self.mu) / self.sigma)
+        return special.ndtr((_log_or_minus_inf(x) - self.mu) / self.sigma)
+
+    def mean(self) -> float:
+        """Exact mean, ``exp(mu + sigma**2 / 2)``."""
+        return math.exp(self.mu + self.sigma**2 / 2)
 
     def support(self):
         return (0.0, math.inf)
@@ -197,12 +208,11 @@ class LogUniform:
 
     def ppf(self, u):
         a, b = math.log(self.low), math.log(self.high)
-        return np.exp(a + (b - a) * np.asarray(u))
+        return np.clip(np.exp(a + (b - a) * np.asarray(u, dtype=float)), self.low, self.high)
 
     def cdf(self, x):
         a, b = math.log(self.low), math.log(self.high)
-        with np.errstate(divide="ignore"):
-            return np.clip((np.log(x) - a) / (b - a), 0.0, 1.0)
+        return np.clip((_log_or_minus_inf(x) - a) / (b - a), 0.0, 1.0)
 
     def support(self):
         return (float(self.low), float(self.high))
@@ -223,8 +233,8 @@ class PPFTable:
     """
 
     exact: object
-    cells: int = 2**16
-    tail: float = 2.0**-10
+    cells: int = 2**18
+    tail: float = 2.0**-9
     nodes: np.ndarray = field(init=False, repr=False, compare=False)
     max_error: float = field(init=False, compare=False)
 
@@ -249,11 +259,13 @@ class PPFTable:
         return x
 
     def __call__(self, u):
-        u = np.asarray(u, dtype=float)
-        out = self._interpolate(u)
+        shape = np.shape(u)
+        u = np.ravel(np.asarray(u, dtype=float))
+        with np.errstate(invalid="ignore"):  # infinite end nodes: those cells are tails, replaced below
+            out = self._interpolate(u)
         tails = ~self._interior(u)
         out[tails] = self.exact(u[tails])
-        return out
+        return out.reshape(shape)
 
 
 @dataclass(frozen=True)
@@ -359,8 +371,9 @@ class Empirical:
         return np.asarray(self.values, float)[order], cumulative / cumulative[-1]
 
     def ppf(self, u):
+        """The smallest value whose cumulative probability is at least `u` (as scipy)."""
         values, cumulative = self._table
-        index = np.searchsorted(cumulative, u, side="right")
+        index = np.searchsorted(cumulative, u, side="left")
         return values[np.minimum(index, len(values) - 1)]
 
     def cdf(self, x):
@@ -471,7 +484,7 @@ class Truncated:
 
 
 def describe(dist: Distribution) -> str:
-    """One-line description of a prior, e.g. ``lognormal(p05=2e+04, p95=2e+05)``."""
+    """One-line description of a prior, e.g. ``lognormal(p05=20000, p95=200000)``."""
     if isinstance(dist, Truncated):
         return f"{describe(dist.base)} truncated to [{dist.lower:g}, {dist.upper:g}]"
     if isinstance(dist, Mixture):
@@ -487,14 +500,25 @@ def describe(dist: Distribution) -> str:
 def implied(dist: Distribution) -> dict[str, float]:
     """The 1 %, 50 % and 99 % quantiles and the mean a prior implies.
 
-    The mean is the integral of the inverse CDF over (0, 1), by adaptive quadrature.
+    The mean is exact for fixed values, log-normals and mixtures of those; otherwise it
+    is the integral of the inverse CDF over (0, 1), by adaptive quadrature.
     """
     p01, p50, p99 = dist.ppf(np.array([0.01, 0.5, 0.99]))
+    return {"p01": float(p01), "p50": float(p50), "p99": float(p99), "mean": _mean(dist)}
+
+
+def _mean(dist: Distribution) -> float:
+    """Exact where there is a closed form, else the integral of the inverse CDF."""
     if isinstance(dist, Fixed):
-        mean = dist.value
-    else:
-        mean, _ = integrate.quad(lambda u: float(dist.ppf(np.array([u]))[0]), 0.0, 1.0, limit=200)
-    return {"p01": float(p01), "p50": float(p50), "p99": float(p99), "mean": float(mean)}
+        return float(dist.value)
+    if isinstance(dist, LogNormal):
+        return dist.mean()
+    if isinstance(dist, Mixture):
+        return float(sum(p * _mean(c) for p, c in zip(dist._probabilities, dist.components)))
+    # u is kept one ulp inside (0, 1): quadrature nodes may round to 1.0, where a ppf is inf
+    inside = np.nextafter(1.0, 0.0)
+    mean, _ = integrate.quad(lambda u: float(dist.ppf(np.array([min(u, inside)]))[0]), 0.0, 1.0, limit=200)
+    return float(mean)
 
 
 FAMILY_NAMES = {
