@@ -167,7 +167,7 @@ def main(argv=None) -> None:
           f"{experiment.chains} chains, model {experiment.model}, "
           f"{len(experiment.correlations)} rank correlation(s)")
     setup = timed(pipeline, baseline(10_000))
-    print(f"setup (first small run: PPF tables, arviz import): {setup:.2f} s, not counted below")
+    print(f"setup (first small run: PPF tables): {setup:.2f} s, not counted below")
 
     bare, stages = [], []
     for _ in range(args.repeats):  # interleaved; the first round also warms fresh memory

@@ -26,14 +26,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
 import pytest
 import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from overhang_sim import SummarySpec, load_experiment, simulate, summarize
-from overhang_sim.summaries import chain_error
+from overhang_sim.summaries import chain_error, hdi_of_sorted
 from strategies import COMPUTE_PRIORS, THROUGHPUT_PRIORS, experiment_toml, lognormal_log_moments
 
 CHAINS = 16
@@ -192,6 +195,26 @@ def test_hdi_holds_its_mass_and_is_no_wider_than_the_eti(small_run):
                 # shortest interval holding that many draws; the ETI holds the same count to within 2
                 eti = float(s["eti_upper"].sel(interval=mass)) - float(s["eti_lower"].sel(interval=mass))
                 assert hi - lo <= eti + 2 * np.max(np.diff(np.sort(x.ravel())))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=300), st.floats(0.05, 0.95))
+def test_hdi_of_sorted_is_arvizs_hdi(values, mass):
+    """The one-sort HDI is ArviZ's algorithm: bit-identical bounds on any sample."""
+    with warnings.catch_warnings():  # arviz 0.x announces its 1.0 refactor on import
+        warnings.simplefilter("ignore", FutureWarning)
+        import arviz as az
+
+    x = np.array(values)
+    if np.ptp(x) == 0:
+        assert hdi_of_sorted(np.sort(x), mass) == (x[0], x[0])
+    else:
+        assert hdi_of_sorted(np.sort(x), mass) == tuple(az.hdi(x, hdi_prob=mass))
+
+
+def test_no_thresholds_means_no_exceedance(small_run):
+    summary = summarize(small_run, SummarySpec(thresholds=()))
+    assert "prob_at_least" not in summary and summary.sizes["threshold"] == 0
 
 
 def test_selected_outputs_and_unknown_output(small_run):

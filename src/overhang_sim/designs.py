@@ -141,7 +141,8 @@ def gaussian_copula(u: np.ndarray, cholesky: np.ndarray) -> np.ndarray:
 
     The matrix product is summed column by column in a fixed order rather than
     by BLAS, so a row's result does not depend on how many rows are passed
-    (chunked runs stay bit-identical).
+    (chunked runs stay bit-identical). Columns whose Cholesky row is a row of the
+    identity are returned untouched, so uncorrelated inputs cost nothing.
 
     Parameters
     ----------
@@ -155,10 +156,15 @@ def gaussian_copula(u: np.ndarray, cholesky: np.ndarray) -> np.ndarray:
     ndarray, shape (n, k)
         Uniforms with the same margins and the requested dependence.
     """
-    z = special.ndtri(u)
-    out = np.zeros_like(z)
-    for i in range(z.shape[1]):
+    out = np.array(u, order="F")  # columns contiguous, as MonteCarlo draws them
+    mixed = [i for i in range(len(cholesky)) if np.any(cholesky[i, :i] != 0.0)]
+    if not mixed:
+        return out
+    z = {j: special.ndtri(u[:, j]) for j in range(len(cholesky)) if np.any(cholesky[mixed, j] != 0.0)}
+    for i in mixed:  # rows of the identity leave their column as it is
+        column = np.zeros(len(u))
         for j in range(i + 1):
             if cholesky[i, j] != 0.0:
-                out[:, i] += cholesky[i, j] * z[:, j]
-    return special.ndtr(out, out=out)
+                column += cholesky[i, j] * z[j]
+        out[:, i] = special.ndtr(column, out=column)
+    return out
