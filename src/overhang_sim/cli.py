@@ -26,7 +26,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but usage mistakes are one line on stderr and exit status 2."""
 
     def error(self, message):
-        self.exit(2, f"overhang: error: {message}\n")
+        message = message.removeprefix("argument ")  # "argument --seed: ..." -> "--seed: ..."
+        self.exit(2, f"overhang: error: command line: {message}\n")
 
 
 def _whole(text: str) -> int:
@@ -76,16 +77,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args) -> None:
+def _from_command_line(error: OverhangError, args, flags) -> OverhangError:
+    """`error` blamed on the command-line flag that set its key, if one did."""
+    key = (error.key or "").replace("-", "_")
+    if key in flags and getattr(args, key, None) is not None:
+        return ConfigError(error.problem, file="command line", key="--" + key.replace("_", "-"))
+    return error
+
+
+def _experiment(args, flags):
+    """The experiment file (or the embedded baseline) with the flags in `flags` applied."""
     experiment = load_experiment(args.experiment)
-    overrides = {k: getattr(args, k) for k in ("samples", "chains", "method") if getattr(args, k) is not None}
+    overrides = {k: getattr(args, k) for k in flags if getattr(args, k, None) is not None}
     try:
-        experiment = dataclasses.replace(experiment, **overrides)
+        return dataclasses.replace(experiment, **overrides)
     except OverhangError as error:
-        raise ConfigError(error.problem, file="command line", key=f"--{error.key}") from None
+        raise _from_command_line(error, args, flags) from None
+
+
+RUN_FLAGS = ("samples", "chains", "method", "seed")
+
+
+def _run(args) -> None:
+    experiment = _experiment(args, RUN_FLAGS)
     if args.out:
         check_writable(args.out)
-    result = simulate(experiment, seed=args.seed)
+    try:
+        result = simulate(experiment)
+    except OverhangError as error:
+        raise _from_command_line(error, args, RUN_FLAGS) from None
     summary = summarize(result, experiment.summary)
     if args.out:
         save(result, args.out)
@@ -107,28 +127,18 @@ def _priors(args) -> None:
             print(f"{'':<28}source: {prior.source}")
 
 
-SENSITIVITY_FLAGS = ("sobol_samples", "confidence", "resamples", "methods", "scale")
+SENSITIVITY_FLAGS = ("samples", "seed", "sobol_samples", "confidence", "resamples", "methods", "scale")
 
 
 def _sensitivity(args) -> None:
-    experiment = load_experiment(args.experiment)
-    if args.samples is not None:
-        try:
-            experiment = dataclasses.replace(experiment, samples=args.samples)
-        except OverhangError as error:
-            raise ConfigError(error.problem, file="command line", key=f"--{error.key}") from None
+    experiment = _experiment(args, ("samples", "seed"))
     if args.out:
         check_writable(args.out)
     try:
-        result = sensitivity(experiment, methods=args.methods, seed=args.seed,
-                             sobol_samples=args.sobol_samples, scale=args.scale,
-                             confidence=args.confidence, resamples=args.resamples)
+        result = sensitivity(experiment, methods=args.methods, sobol_samples=args.sobol_samples,
+                             scale=args.scale, confidence=args.confidence, resamples=args.resamples)
     except OverhangError as error:
-        given = SENSITIVITY_FLAGS + (("samples",) if args.samples is not None else ())
-        if error.key not in given:
-            raise
-        flag = "--" + error.key.replace("_", "-")
-        raise ConfigError(error.problem, file="command line", key=flag) from None
+        raise _from_command_line(error, args, SENSITIVITY_FLAGS) from None
     if args.out:
         save(result, args.out)
     print(summary_json(result) if args.json else sensitivity_table(result))

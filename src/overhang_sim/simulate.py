@@ -11,6 +11,7 @@ honest Monte Carlo errors for every design.
 from __future__ import annotations
 
 import json
+import os
 from importlib.metadata import version
 
 import numpy as np
@@ -19,11 +20,29 @@ import xarray as xr
 from . import distributions
 from .config import Experiment
 from .designs import gaussian_copula, make_design
+from .errors import ConfigError
 from .models import QUANTITIES
 
-__all__ = ["simulate", "variable_attrs"]
+__all__ = ["result_bytes", "simulate", "variable_attrs"]
 
 CHUNK_SIZE = 2**18
+
+
+def result_bytes(experiment: Experiment) -> int:
+    """Bytes the samples of a run take in memory: every sampled input and output, float64."""
+    variables = len(experiment.sampled) + len(experiment.model_spec.outputs)
+    return experiment.chains * experiment.draws * variables * 8
+
+
+def _physical_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _check_memory(experiment: Experiment) -> None:
+    need, have = result_bytes(experiment), _physical_memory()
+    if need > have:
+        raise ConfigError(f"{experiment.samples:.3g} samples need {need / 1e9:.3g} GB to hold in memory; "
+                          f"this machine has {have / 1e9:.3g} GB", file=experiment.path, key="samples")
 
 
 def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int = CHUNK_SIZE) -> xr.Dataset:
@@ -44,10 +63,16 @@ def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int
         Sampled inputs and all outputs with dims ``(chain, draw)``; fixed inputs
         are 0-d. Each variable has ``units`` and ``long_name``; the root attrs
         carry the experiment text, seed, method and package version.
+
+    Raises
+    ------
+    ConfigError
+        If the samples would not fit in this machine's memory (key ``samples``).
     """
     seed = experiment.seed if seed is None else seed
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, not {chunk_size}")
+    _check_memory(experiment)
     names = list(experiment.sampled)
     chains, draws = experiment.chains, experiment.draws
     fixed = {n: float(p.dist.value) for n, p in experiment.priors.items() if p.fixed}
