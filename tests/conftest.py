@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from strategies import EXPERIMENTS, experiment_toml
 
 import overhang_sim.config
 import overhang_sim.storage
 from overhang_sim import load_experiment
 from overhang_sim.cli import main
-from strategies import EXPERIMENTS, experiment_toml
 
 # Properties that run the simulator are expensive: they pick their own small
 # max_examples; none of them may be cut short by a per-example deadline.

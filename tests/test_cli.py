@@ -12,11 +12,11 @@ import re
 import numpy as np
 import pytest
 import xarray as xr
+from strategies import EXPERIMENTS
 
 import overhang_sim
 from overhang_sim import load, load_experiment, simulate
 from overhang_sim.tables import format_value
-from strategies import EXPERIMENTS
 
 
 def _strict_json(text):
@@ -31,7 +31,7 @@ def test_run_embedded_default_prints_a_table(run_cli, embedded_default):
     assert (code, err) == (0, "")
     assert out.startswith("baseline: 2000 samples in 8 chains, method mc")
     assert "instances [instance]" in out
-    assert re.search(r"^  value +\S+", out, re.M) and re.search(r"^  log10 +\S+", out, re.M)
+    assert re.search(r"^  value +\S+", out, re.MULTILINE) and re.search(r"^  log10 +\S+", out, re.MULTILINE)
     assert "P(instances >= threshold)" in out
 
 

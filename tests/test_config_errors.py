@@ -9,6 +9,7 @@ import math
 import re
 
 import pytest
+from strategies import THROUGHPUT_PRIORS, experiment_toml, fixed, lognormal, normal, prior_table, uniform
 
 from overhang_sim import (
     ConfigError,
@@ -20,7 +21,6 @@ from overhang_sim import (
     load_experiment,
     load_priors,
 )
-from strategies import THROUGHPUT_PRIORS, experiment_toml, fixed, lognormal, normal, prior_table, uniform
 
 COMPUTE_FIXED = {
     "cluster_gpus": fixed(2e4), "gpu_peak_flop_per_s": fixed(1e15), "train_utilization": fixed(0.4),

@@ -8,10 +8,10 @@ import re
 
 import numpy as np
 import pytest
+from strategies import EXPERIMENTS, PRIORS
 
 import overhang_sim.config
 from overhang_sim import MODELS, load_experiment, load_priors, simulate
-from strategies import EXPERIMENTS, PRIORS
 
 PRIOR_FILES = sorted(PRIORS.glob("*.toml"))
 EXPERIMENT_FILES = sorted(EXPERIMENTS.glob("*.toml"))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import seeds
 
 from overhang_sim.designs import (
     METHODS,
@@ -20,7 +21,6 @@ from overhang_sim.designs import (
     pearson_from_spearman,
     stable_key,
 )
-from strategies import seeds
 
 NAMES = ["cluster_gpus", "required_tokens_per_s", "tokens_per_gpu_s"]
 

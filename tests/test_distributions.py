@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from strategies import PRIORS, beta_params, interval_params, lognormal_params, pert_params, unit_grid
 
 from overhang_sim import (
     Beta,
@@ -38,7 +39,6 @@ from overhang_sim import (
     implied,
     load_priors,
 )
-from strategies import PRIORS, beta_params, interval_params, lognormal_params, pert_params, unit_grid
 
 EPS = np.finfo(float).eps
 U = unit_grid()

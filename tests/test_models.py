@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import compute_inputs, factors
 
 from overhang_sim import MODELS, QUANTITIES, ModelInputError
 from overhang_sim.models import SECONDS_PER_DAY
-from strategies import compute_inputs, factors
 
 ELASTICITIES = {
     "throughput": {"cluster_gpus": 1.0, "tokens_per_gpu_s": 1.0, "required_tokens_per_s": -1.0},

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import EXPERIMENTS, compute_inputs
 
 from overhang_sim import MODELS, load_experiment, simulate, summarize
 from overhang_sim.models import usd_per_pflops_day
-from strategies import EXPERIMENTS, compute_inputs
 
 DAY = 86_400.0
 

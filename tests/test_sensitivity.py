@@ -37,6 +37,7 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import special, stats
+from strategies import COMPUTE_PRIORS, THROUGHPUT_PRIORS, fixed, lognormal, lognormal_log_moments
 
 from overhang_sim import ConfigError, load, load_experiment, simulate
 from overhang_sim.cli import main
@@ -51,7 +52,6 @@ from overhang_sim.sensitivity import (
     tornado,
 )
 from overhang_sim.tables import sensitivity_table
-from strategies import COMPUTE_PRIORS, THROUGHPUT_PRIORS, fixed, lognormal, lognormal_log_moments
 
 SOBOL_CONFIDENCE = 0.99
 SOBOL_RESAMPLES = 4000  # 20 replicates beyond each 0.5 % tail

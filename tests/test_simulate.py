@@ -12,10 +12,10 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings
 from scipy import stats
+from strategies import COMPUTE_PRIORS, THROUGHPUT_PRIORS, experiment_toml, fixed, lognormal, methods, seeds
 
 import overhang_sim
 from overhang_sim import load_experiment, simulate
-from strategies import COMPUTE_PRIORS, THROUGHPUT_PRIORS, experiment_toml, fixed, lognormal, methods, seeds
 
 CORRELATION = [{"inputs": ["cluster_gpus", "tokens_per_gpu_s"], "rank": 0.5}]
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import xarray as xr
 from hypothesis import HealthCheck, given, settings
+from strategies import COMPUTE_PRIORS, THROUGHPUT_PRIORS, experiment_toml, fixed, methods, seeds
 
 import overhang_sim.storage
 from overhang_sim import OverhangError, StorageError, load, load_experiment, save, simulate, summarize
-from strategies import COMPUTE_PRIORS, THROUGHPUT_PRIORS, experiment_toml, fixed, methods, seeds
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +66,11 @@ def test_summary_round_trip(experiments, tmp_path):
 
 def test_saved_attr_is_a_utc_timestamp(experiments, tmp_path):
     run = simulate(experiments["throughput"], seed=1)
-    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     save(run, tmp_path / "run.nc")
     stamp = datetime.datetime.fromisoformat(load(tmp_path / "run.nc").attrs["saved"])
     assert stamp.tzinfo is not None
-    assert before <= stamp <= datetime.datetime.now(datetime.timezone.utc)
+    assert before <= stamp <= datetime.datetime.now(datetime.UTC)
 
 
 def test_save_leaves_no_temporary_files_and_replaces_existing(experiments, tmp_path):

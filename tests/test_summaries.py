@@ -34,10 +34,10 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from strategies import COMPUTE_PRIORS, THROUGHPUT_PRIORS, experiment_toml, lognormal_log_moments
 
 from overhang_sim import SummarySpec, load_experiment, simulate, summarize
 from overhang_sim.summaries import chain_error, hdi_of_sorted
-from strategies import COMPUTE_PRIORS, THROUGHPUT_PRIORS, experiment_toml, lognormal_log_moments
 
 CHAINS = 16
 DRAWS = 2**14

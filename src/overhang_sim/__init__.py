@@ -12,8 +12,8 @@ from importlib.metadata import version
 
 __version__ = version("overhang-sim")
 
-from .config import Experiment, Prior, SummarySpec, load_experiment, load_priors  # noqa: E402
-from .distributions import (  # noqa: E402
+from .config import Experiment, Prior, SummarySpec, load_experiment, load_priors
+from .distributions import (
     Beta,
     Empirical,
     Fixed,
@@ -27,7 +27,7 @@ from .distributions import (  # noqa: E402
     describe,
     implied,
 )
-from .errors import (  # noqa: E402
+from .errors import (
     ConfigError,
     DomainError,
     ModelInputError,
@@ -35,11 +35,11 @@ from .errors import (  # noqa: E402
     PriorError,
     StorageError,
 )
-from .models import MODELS, QUANTITIES, Model  # noqa: E402
-from .sensitivity import sensitivity  # noqa: E402
-from .simulate import simulate  # noqa: E402
-from .storage import load, save  # noqa: E402
-from .summaries import summarize  # noqa: E402
+from .models import MODELS, QUANTITIES, Model
+from .sensitivity import sensitivity
+from .simulate import simulate
+from .storage import load, save
+from .summaries import summarize
 
 __all__ = [
     "__version__",

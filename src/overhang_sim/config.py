@@ -218,7 +218,7 @@ def load_priors(path: str | Path) -> dict[str, Prior]:
     OverhangError
         Naming the file and the key, for any malformed entry.
     """
-    text, table = _read_toml(path)
+    _, table = _read_toml(path)
     try:
         return {name: parse_prior(name, entry, file=str(path)) for name, entry in table.items()}
     except OverhangError as error:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import xarray as xr
@@ -32,7 +32,7 @@ def save(result: xr.Dataset, path: str | Path) -> Path:
     path = Path(path)
     folder = check_writable(path)
     stamped = result.copy()
-    stamped.attrs = {**result.attrs, "saved": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    stamped.attrs = {**result.attrs, "saved": datetime.now(UTC).isoformat(timespec="seconds")}
     try:
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
         os.close(handle)
