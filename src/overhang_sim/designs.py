@@ -1,9 +1,11 @@
 """Sampling designs: where the uniforms come from.
 
-A design is anything with ``random(n) -> ndarray`` of shape ``(n, d)`` in [0, 1);
-successive calls continue the same sequence, so drawing a chain in chunks of any
-size gives the same numbers as drawing it at once. :func:`make_design` builds the
-three the package offers from a method name and a :class:`numpy.random.SeedSequence`.
+A design gives ``points(start, stop) -> ndarray`` of shape ``(stop - start, d)`` in
+[0, 1): the draws ``start`` to ``stop`` of one chain's sequence, computed directly
+(random access), so any worker can compute any range of draws and the result never
+depends on how the draws are split among chunks or workers. ``random(n)`` continues
+the sequence from the previous call. :func:`make_design` builds the three the
+package offers from a method name and a :class:`numpy.random.SeedSequence`.
 
 Rank correlations between inputs are imposed afterwards by :func:`gaussian_copula`,
 which works on any design's uniforms.
@@ -11,6 +13,7 @@ which works on any design's uniforms.
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from typing import Protocol
 
@@ -34,6 +37,9 @@ __all__ = [
 class Design(Protocol):
     """A source of uniforms on the unit hypercube."""
 
+    def points(self, start: int, stop: int) -> np.ndarray:
+        """Draws `start` to `stop` of the sequence, shape ``(stop - start, d)``, in [0, 1)."""
+
     def random(self, n: int) -> np.ndarray:
         """The next `n` points, shape ``(n, d)``, in [0, 1)."""
 
@@ -43,8 +49,19 @@ def stable_key(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
-class MonteCarlo:
-    """Plain Monte Carlo with one independent stream per dimension.
+class _Sequential:
+    """``random(n)``: the next `n` points after those already handed out."""
+
+    _next = 0
+
+    def random(self, n: int) -> np.ndarray:
+        out = self.points(self._next, self._next + n)
+        self._next += n
+        return out
+
+
+class MonteCarlo(_Sequential):
+    """Plain Monte Carlo with one independent PCG64 stream per dimension.
 
     Parameters
     ----------
@@ -54,51 +71,53 @@ class MonteCarlo:
     """
 
     def __init__(self, streams):
-        self._generators = [np.random.default_rng(s) for s in streams]
+        self._streams = list(streams)
 
-    def random(self, n: int) -> np.ndarray:
-        out = np.empty((n, len(self._generators)), order="F")
-        for j, generator in enumerate(self._generators):
+    def points(self, start: int, stop: int) -> np.ndarray:
+        out = np.empty((stop - start, len(self._streams)), order="F")
+        for j, stream in enumerate(self._streams):
+            generator = np.random.Generator(np.random.PCG64(stream))
+            generator.bit_generator.advance(start)  # one 64-bit step per float64 draw
             generator.random(out=out[:, j])
         return out
 
 
-class ScrambledSobol:
+class ScrambledSobol(_Sequential):
     """Owen-scrambled Sobol' points (:class:`scipy.stats.qmc.Sobol`).
 
     Balance is best when each chain's draw count is a power of two.
     """
 
     def __init__(self, d: int, seed: np.random.SeedSequence):
-        self._engine = qmc.Sobol(d, scramble=True, rng=np.random.default_rng(seed))
+        self._d, self._seed = d, seed
 
-    def random(self, n: int) -> np.ndarray:
-        import warnings
-
+    def points(self, start: int, stop: int) -> np.ndarray:
+        # a fresh copy of the seed: scipy spawns from it, which would change the next engine
+        seed = np.random.SeedSequence(self._seed.entropy, spawn_key=self._seed.spawn_key)
+        engine = qmc.Sobol(self._d, scramble=True, rng=np.random.default_rng(seed))
+        if start:  # scipy's fast_forward(0) overflows
+            engine.fast_forward(start)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "The balance properties", UserWarning)
-            return self._engine.random(n)
+            return engine.random(stop - start)
 
 
-class LatinHypercube:
+class LatinHypercube(_Sequential):
     """Latin hypercube of `total` points (:class:`scipy.stats.qmc.LatinHypercube`).
 
-    The whole hypercube is drawn on the first call and handed out in order, so
-    chunked draws equal a single draw.
+    The whole hypercube is drawn on first use and kept, so a range of draws is a
+    slice of it (a worker computing part of an LHS chain draws all of it).
     """
 
     def __init__(self, d: int, total: int, seed: np.random.SeedSequence):
         self._engine = qmc.LatinHypercube(d, rng=np.random.default_rng(seed))
         self._total = total
         self._points = None
-        self._next = 0
 
-    def random(self, n: int) -> np.ndarray:
+    def points(self, start: int, stop: int) -> np.ndarray:
         if self._points is None:
             self._points = self._engine.random(self._total)
-        chunk = self._points[self._next : self._next + n]
-        self._next += n
-        return chunk
+        return self._points[start:stop]
 
 
 METHODS = ("mc", "lhs", "sobol")

@@ -23,7 +23,7 @@ from .designs import gaussian_copula, make_design
 from .errors import ConfigError
 from .models import QUANTITIES
 
-__all__ = ["result_bytes", "simulate", "variable_attrs"]
+__all__ = ["chain_design", "check_memory", "draw_range", "fixed_inputs", "result_bytes", "simulate", "variable_attrs"]
 
 CHUNK_SIZE = 2**18
 
@@ -38,11 +38,13 @@ def _physical_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def _check_memory(experiment: Experiment) -> None:
-    need, have = result_bytes(experiment), _physical_memory()
+def check_memory(experiments) -> None:
+    """Raise :class:`ConfigError` (key ``samples``) if the samples of `experiments` exceed this machine's RAM."""
+    need, have = sum(result_bytes(e) for e in experiments), _physical_memory()
     if need > have:
-        raise ConfigError(f"{experiment.samples:.3g} samples need {need / 1e9:.3g} GB to hold in memory; "
-                          f"this machine has {have / 1e9:.3g} GB", file=experiment.path, key="samples")
+        first = experiments[0]
+        raise ConfigError(f"{first.samples:.3g} samples need {need / 1e9:.3g} GB to hold in memory; "
+                          f"this machine has {have / 1e9:.3g} GB", file=first.path, key="samples")
 
 
 def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int = CHUNK_SIZE) -> xr.Dataset:
@@ -72,31 +74,65 @@ def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int
     seed = experiment.seed if seed is None else seed
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, not {chunk_size}")
-    _check_memory(experiment)
-    names = list(experiment.sampled)
+    check_memory([experiment])
     chains, draws = experiment.chains, experiment.draws
-    fixed = {n: float(p.dist.value) for n, p in experiment.priors.items() if p.fixed}
-    inputs = {n: np.empty((chains, draws)) for n in names}
-    outputs: dict[str, np.ndarray] = {}
-    cholesky = experiment.cholesky
+    fixed = fixed_inputs(experiment)
+    arrays: dict[str, np.ndarray] = {}
     for chain in range(chains):
-        chain_seed = np.random.SeedSequence(seed, spawn_key=(chain,))
-        design = make_design(experiment.method, names, draws, chain_seed)
+        design = chain_design(experiment, seed, chain)
         for start in range(0, draws, chunk_size):
             stop = min(draws, start + chunk_size)
-            values = dict(fixed)
-            if names:
-                u = design.random(stop - start)
-                if cholesky is not None:
-                    u = gaussian_copula(u, cholesky)
-                for j, name in enumerate(names):
-                    inputs[name][chain, start:stop] = experiment.priors[name].dist.ppf(u[:, j])
-                    values[name] = inputs[name][chain, start:stop]
-            for name, value in experiment.model_spec(values).items():
-                if name not in outputs:
-                    outputs[name] = np.empty((chains, draws))
-                outputs[name][chain, start:stop] = value
-    return _dataset(experiment, seed, inputs, fixed, outputs)
+            for name, values in draw_range(experiment, design, start, stop).items():
+                if name not in arrays:
+                    arrays[name] = np.empty((chains, draws))
+                arrays[name][chain, start:stop] = values
+    inputs = {n: arrays.pop(n) for n in experiment.sampled}
+    return _dataset(experiment, seed, inputs, fixed, arrays)
+
+
+def fixed_inputs(experiment: Experiment) -> dict[str, float]:
+    """The inputs whose prior is a fixed value, by name."""
+    return {n: float(p.dist.value) for n, p in experiment.priors.items() if p.fixed}
+
+
+def chain_design(experiment: Experiment, seed: int, chain: int):
+    """The uniforms of one chain: ``SeedSequence(seed, spawn_key=(chain,))`` and the method.
+
+    The streams depend only on the seed, the chain and the sampled inputs' names, never
+    on a scenario's other settings: scenarios that share an input share its draws
+    (common random numbers), and any worker can compute any range of draws.
+    """
+    chain_seed = np.random.SeedSequence(seed, spawn_key=(chain,))
+    return make_design(experiment.method, list(experiment.sampled), experiment.draws, chain_seed)
+
+
+def draw_range(experiment: Experiment, design, start: int, stop: int) -> dict[str, np.ndarray]:
+    """Every sampled input and every output for draws `start` to `stop` of one chain.
+
+    Parameters
+    ----------
+    experiment : Experiment
+    design : Design
+        The chain's design, from :func:`chain_design`.
+    start, stop : int
+        Draw numbers within the chain.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Sampled inputs, then the model's outputs, each of shape ``(stop - start,)``.
+    """
+    names = experiment.sampled
+    values: dict[str, np.ndarray] = dict(fixed_inputs(experiment))
+    out: dict[str, np.ndarray] = {}
+    if names:
+        u = design.points(start, stop)
+        if experiment.cholesky is not None:
+            u = gaussian_copula(u, experiment.cholesky)
+        for j, name in enumerate(names):
+            out[name] = values[name] = experiment.priors[name].dist.ppf(u[:, j])
+    out.update(experiment.model_spec(values))
+    return out
 
 
 def variable_attrs(name: str) -> dict[str, str]:
