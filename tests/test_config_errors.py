@@ -151,7 +151,10 @@ CASES = {
 COMMAND_LINE_CASES = {
     "negative --seed": (experiment_toml(THROUGHPUT_PRIORS), ["--seed=-1"], "--seed", "whole number >= 0"),
     "absurd --samples": (experiment_toml(THROUGHPUT_PRIORS), ["--samples", "1e30"], "--samples",
-                         "GB to hold in memory"),
+                         "must be at most 1e+12"),
+    "samples that do not fit with --keep-samples": (experiment_toml(THROUGHPUT_PRIORS),
+                                                    ["--samples", "1e12", "--keep-samples"], "--samples",
+                                                    "GB to hold in memory"),
     "fractional --chains": (experiment_toml(THROUGHPUT_PRIORS), ["--chains", "2.5"], "--chains", "whole number"),
 }
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shutil
 import sys
 
-from . import __version__
+from . import __version__, batch
 from .config import load_experiment
 from .designs import METHODS
 from .distributions import describe, implied
-from .errors import ConfigError, OverhangError
+from .errors import ConfigError, OverhangError, did_you_mean
+from .scenarios import load_scenarios
 from .sensitivity import METHODS as SENSITIVITY_METHODS
 from .sensitivity import sensitivity
-from .simulate import simulate
 from .storage import check_writable, save
-from .summaries import summarize
-from .tables import format_value, sensitivity_table, summary_json, summary_table
+from .tables import format_value, scenario_tables, sensitivity_table, summary_json
 
 __all__ = ["main"]
 
@@ -54,6 +54,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_whole, help="random seed (overrides the file)")
     run.add_argument("--method", choices=METHODS, help="sampling design (overrides the file)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
+    run.add_argument("--workers", type=_whole, help="local worker processes (default: every core)")
+    run.add_argument("--scheduler", metavar="ADDRESS", help="run on a dask.distributed cluster "
+                     "(tcp://host:8786)")
+    run.add_argument("--resume", action="store_true", help="continue the unfinished run saved for --out")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    keep = run.add_mutually_exclusive_group()
+    keep.add_argument("--keep-samples", dest="keep_samples", action="store_true", default=None,
+                      help="keep every draw (default: when they fit in 2 GB)")
+    keep.add_argument("--no-keep-samples", dest="keep_samples", action="store_false",
+                      help="stream: keep only the summaries (from quantile sketches)")
+    run.add_argument("--compare", nargs=2, metavar=("A", "B"), action="append", default=[],
+                     help="paired comparison of two scenarios, each as axis=value[,axis=value]: "
+                          "P(A > B) and the median difference in orders of magnitude")
 
     priors = commands.add_parser("priors", help="list an experiment's priors with their implied quantiles")
     priors.add_argument("experiment", nargs="?", help="experiment TOML file (default: the embedded baseline)")
@@ -98,20 +111,80 @@ def _experiment(args, flags):
 RUN_FLAGS = ("samples", "chains", "method", "seed")
 
 
+def _scenarios(args, flags):
+    """The experiment file's scenarios with the flags in `flags` applied to each."""
+    scenarios = load_scenarios(args.experiment)
+    overrides = {k: getattr(args, k) for k in flags if getattr(args, k, None) is not None}
+    try:
+        experiments = tuple(dataclasses.replace(e, **overrides) for e in scenarios.experiments)
+    except OverhangError as error:
+        raise _from_command_line(error, args, flags) from None
+    return dataclasses.replace(scenarios, experiments=experiments)
+
+
 def _run(args) -> None:
-    experiment = _experiment(args, RUN_FLAGS)
+    scenarios = _scenarios(args, RUN_FLAGS)
+    if args.resume and not args.out:
+        raise ConfigError("needs --out: the unfinished run is saved next to that file", file="command line",
+                          key="--resume")
+    comparisons = [tuple(_selection(text, scenarios) for text in pair) for pair in args.compare]
+    keep = args.keep_samples
+    if comparisons:
+        if keep is False:
+            raise ConfigError("needs every draw to pair the scenarios; drop --no-keep-samples",
+                              file="command line", key="--compare")
+        keep = True
     if args.out:
         check_writable(args.out)
     try:
-        result = simulate(experiment)
+        result = batch.run(scenarios, keep_samples=keep, workers=args.workers,
+                           scheduler=args.scheduler, resume=args.resume, quiet=args.quiet,
+                           checkpoint=f"{args.out}.partial" if args.out else None)
     except OverhangError as error:
-        raise _from_command_line(error, args, RUN_FLAGS) from None
-    summary = summarize(result, experiment.summary)
+        raise _from_command_line(error, args, RUN_FLAGS + ("workers", "scheduler")) from None
     if args.out:
         save(result, args.out)
-    print(summary_json(summary) if args.json else summary_table(summary))
-    if args.out and not args.json:
+        shutil.rmtree(f"{args.out}.partial", ignore_errors=True)
+    found = [batch.compare(result, a, b) for a, b in comparisons]
+    if args.json:
+        print(summary_json(result, comparisons=[{"a": a, "b": b, **f} for (a, b), f in zip(comparisons, found)]))
+        return
+    print(scenario_tables(result, scenarios.dims))
+    for (a, b), f in zip(comparisons, found):
+        print(f"\nP({_label(a)} > {_label(b)}) = {format_value(f['p_a_greater'], f['p_a_greater_mcse'])}; "
+              f"median log10 ratio {format_value(f['median_log10_ratio'], f['median_log10_ratio_mcse'])} "
+              "orders of magnitude (paired draws)")
+    if args.out:
         print(f"\nsaved {args.out}")
+
+
+def _selection(text: str, scenarios) -> dict:
+    """``"axis=value,axis=value"`` -> {axis: value} with values typed like the axis's coords."""
+    chosen = {}
+    for item in filter(None, text.split(",")):
+        axis, _, value = item.partition("=")
+        axis = axis.strip()
+        if axis not in scenarios.dims:
+            hint = did_you_mean(axis, scenarios.dims) if scenarios.dims else " (this experiment has no axes)"
+            raise ConfigError(f"unknown scenario axis {axis!r}{hint}", file="command line", key="--compare")
+        coords = scenarios.coords[axis]
+        match = [c for c in coords if str(c) == value.strip() or _same_number(c, value)]
+        if not match:
+            raise ConfigError(f"{axis} has no value {value!r}; it has {', '.join(map(str, coords))}",
+                              file="command line", key="--compare")
+        chosen[axis] = match[0]
+    return chosen
+
+
+def _same_number(coord, text) -> bool:
+    try:
+        return not isinstance(coord, str) and float(coord) == float(text)
+    except ValueError:
+        return False
+
+
+def _label(selection: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in selection.items())
 
 
 def _priors(args) -> None:

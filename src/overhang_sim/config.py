@@ -28,6 +28,7 @@ __all__ = [
     "Prior",
     "SummarySpec",
     "default_experiment_path",
+    "experiment_from_table",
     "load_experiment",
     "load_priors",
     "parse_distribution",
@@ -49,6 +50,7 @@ PRIOR_KEYS = ("dist", "unit", "source", "note", "lower", "upper")
 EXPERIMENT_KEYS = ("name", "description", "model", "priors", "overrides", "samples", "chains",
                    "method", "seed", "correlations", "summary")
 SUMMARY_KEYS = ("outputs", "quantiles", "intervals", "thresholds")
+MAX_SAMPLES = 10**12
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,9 @@ class Experiment:
             value = getattr(self, key)
             if not _integer(value) or value < 1:
                 raise ConfigError(f"must be a positive whole number, not {value!r}", key=key)
+        if self.samples > MAX_SAMPLES:
+            raise ConfigError(f"must be at most {MAX_SAMPLES:.0e} (about a day of computing per 1e12 on "
+                              f"one core), not {self.samples:.3g}", key="samples")
         if self.samples < self.chains:
             raise ConfigError(f"must be at least chains = {self.chains}, not {self.samples}", key="samples")
         if self.method not in METHODS:
@@ -218,7 +223,7 @@ def load_priors(path: str | Path) -> dict[str, Prior]:
     OverhangError
         Naming the file and the key, for any malformed entry.
     """
-    _, table = _read_toml(path)
+    _, table = read_toml(path)
     try:
         return {name: parse_prior(name, entry, file=str(path)) for name, entry in table.items()}
     except OverhangError as error:
@@ -291,10 +296,21 @@ def load_experiment(path: str | Path | None = None) -> Experiment:
     >>> summary = summarize(simulate(experiment, seed=1))
     """
     path = default_experiment_path() if path is None else Path(path)
-    text, table = _read_toml(path)
+    text, table = read_toml(path)
+    return experiment_from_table(table, text, path)
+
+
+def experiment_from_table(table: dict, text: str, path: str | Path,
+                          extra_keys: tuple[str, ...] = ("axes", "scenarios")) -> Experiment:
+    """Build and check an :class:`Experiment` from the parsed TOML `table` of file `path`.
+
+    `extra_keys` are top-level keys another layer handles (the scenario axes);
+    they are accepted and ignored here.
+    """
+    path = Path(path)
     file = str(path)
     try:
-        _known_keys(table, EXPERIMENT_KEYS)
+        _known_keys(table, EXPERIMENT_KEYS + extra_keys)
         priors = {}
         for i, prior_file in enumerate(_sequence("priors", table.get("priors", []))):
             if not isinstance(prior_file, str):
@@ -358,7 +374,7 @@ def _summary(entry):
         raise error.located(prefix="summary") from None
 
 
-def _read_toml(path: Path | str) -> tuple[str, dict]:
+def read_toml(path: Path | str) -> tuple[str, dict]:
     try:
         text = Path(path).read_text(encoding="utf-8")
         return text, tomllib.loads(text)

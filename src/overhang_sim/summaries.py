@@ -14,15 +14,17 @@ summarised in parallel threads (numpy releases the GIL while it sorts).
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import xarray as xr
 
+from . import sketch as sk
 from .config import SummarySpec
 
-__all__ = ["DEFAULT_OUTPUTS", "chain_error", "hdi_of_sorted", "summarize"]
+__all__ = ["DEFAULT_OUTPUTS", "block_part", "chain_error", "hdi_of_sorted", "merge_parts", "summarize", "summary_from_parts"]
 
 DEFAULT_OUTPUTS = ("instances", "cluster_tokens_per_s", "tokens_per_gpu_s", "params",
                    "serial_speedup", "tasks_per_day", "human_to_model_data_ratio",
@@ -153,22 +155,30 @@ def summarize(run: xr.Dataset, spec: SummarySpec | None = None) -> xr.Dataset:
     with ThreadPoolExecutor(max_workers=min(len(outputs), os.cpu_count() or 1)) as pool:
         per_output = list(pool.map(lambda n: _one_output(run[n].transpose("chain", "draw").values, spec),
                                    outputs))
+    exceedance = None
+    if "instances" in run.data_vars and spec.thresholds:
+        exceedance = _exceedance(run["instances"].transpose("chain", "draw").values, spec.thresholds)
+    meta = {n: (run[n].attrs.get("units", ""), run[n].attrs.get("long_name", n)) for n in outputs}
+    return _summary_dataset(per_output, exceedance, spec, outputs, meta, run.attrs)
+
+
+def _summary_dataset(per_output, exceedance, spec, outputs, meta, attrs):
+    """Label the per-output statistics (one dict each) as a summary Dataset."""
     data = {
         key: (("output", *per_output[0][key][0]), np.stack([p[key][1] for p in per_output]))
         for key in per_output[0]
     }
-    if "instances" in run.data_vars and spec.thresholds:
-        prob, prob_se = _exceedance(run["instances"].transpose("chain", "draw").values, spec.thresholds)
-        data["prob_at_least"] = (("threshold",), prob)
-        data["prob_at_least_mcse"] = (("threshold",), prob_se)
+    if exceedance is not None:
+        data["prob_at_least"] = (("threshold",), exceedance[0])
+        data["prob_at_least_mcse"] = (("threshold",), exceedance[1])
     coords = {
         "output": outputs,
         "scale": list(SCALES),
         "prob": list(spec.quantiles),
         "interval": list(spec.intervals),
         "threshold": list(spec.thresholds),
-        "unit": ("output", [run[n].attrs.get("units", "") for n in outputs]),
-        "long_name": ("output", [run[n].attrs.get("long_name", n) for n in outputs]),
+        "unit": ("output", [meta[n][0] for n in outputs]),
+        "long_name": ("output", [meta[n][1] for n in outputs]),
     }
     summary = xr.Dataset(data, coords=coords)
     for key, text in ATTRS.items():
@@ -176,5 +186,90 @@ def summarize(run: xr.Dataset, spec: SummarySpec | None = None) -> xr.Dataset:
             summary[key].attrs["long_name"] = text
     keep = ("experiment_name", "experiment_sha256", "model", "method", "seed", "samples", "chains",
             "overhang_sim_version")
-    summary.attrs = {k: run.attrs[k] for k in keep if k in run.attrs}
+    summary.attrs = {k: attrs[k] for k in keep if k in attrs}
     return summary
+
+
+# --------------------------------------------------------------------------- streamed
+
+
+def block_part(x: np.ndarray, alpha: float, thresholds=()) -> dict:
+    """What one block of one output's draws contributes to a streamed summary.
+
+    Returns
+    -------
+    dict
+        ``n``; ``sum`` and ``log10_sum`` of the block; ``at_least``, exact counts of
+        values >= each threshold; and the block's quantile sketch (relative accuracy
+        `alpha`) as ``sketch/...`` arrays. :func:`merge_parts` adds blocks up.
+    """
+    x = np.asarray(x, dtype=float)
+    arrays = sk.sketch(x, alpha).to_arrays()
+    return {"n": np.int64(x.size), "sum": np.float64(np.sum(x)), "log10_sum": np.float64(np.sum(_log10(x))),
+            "at_least": np.array([np.count_nonzero(x >= t) for t in thresholds], dtype=np.int64),
+            **{f"sketch/{k}": v for k, v in arrays.items()}}
+
+
+def merge_parts(parts: list[dict]) -> dict:
+    """Blocks' (or chains') parts added up: counts and sketches exactly, sums by :func:`math.fsum`.
+
+    Every step is exact or correctly rounded, so the result does not depend on the
+    order of `parts`; with a fixed block size it does not depend on how they were
+    grouped either.
+    """
+    merged = sk.merge_all(_sketch_of(p) for p in parts).to_arrays()
+    return {"n": np.int64(sum(int(p["n"]) for p in parts)),
+            "sum": np.float64(math.fsum(float(p["sum"]) for p in parts)),
+            "log10_sum": np.float64(math.fsum(float(p["log10_sum"]) for p in parts)),
+            "at_least": np.sum([p["at_least"] for p in parts], axis=0, dtype=np.int64),
+            **{f"sketch/{k}": v for k, v in merged.items()}}
+
+
+def _sketch_of(part):
+    return sk.from_arrays({k.removeprefix("sketch/"): v for k, v in part.items() if k.startswith("sketch/")})
+
+
+def _streamed_output(parts, spec):
+    """Statistics of one output from its chains' parts (see :func:`block_part`)."""
+    tails = [p for i in spec.intervals for p in ((1 - i) / 2, (1 + i) / 2)]
+    probs = np.array([*spec.quantiles, *tails])
+    sketches = [_sketch_of(p) for p in parts]
+    pooled = sk.merge_all(sketches)
+    per_chain = np.stack([sk.quantile(s, probs) for s in sketches], axis=1)  # (prob, chain)
+    quant = sk.quantile(pooled, probs)
+    quant = np.stack([quant, _log10(quant)])
+    quant_se = np.stack([chain_error(per_chain, 1), chain_error(_log10(per_chain), 1)])
+    n = np.array([float(p["n"]) for p in parts])
+    sums = np.array([[float(p["sum"]) for p in parts], [float(p["log10_sum"]) for p in parts]])
+    mean = np.array([math.fsum(sums[0]), math.fsum(sums[1])]) / n.sum()
+    mean_se = np.array([chain_error(sums[0] / n), chain_error(sums[1] / n)])
+    hdi = np.array([[sk.hdi(pooled, m, transform=t) for m in spec.intervals] for t in (None, _log10)])
+    k = len(spec.quantiles)
+    eti = quant[:, k:].reshape(2, -1, 2)
+    return {
+        "mean": (("scale",), mean),
+        "mean_mcse": (("scale",), mean_se),
+        "quantile": (("scale", "prob"), quant[:, :k]),
+        "quantile_mcse": (("scale", "prob"), quant_se[:, :k]),
+        "eti_lower": (("scale", "interval"), eti[..., 0]),
+        "eti_upper": (("scale", "interval"), eti[..., 1]),
+        "hdi_lower": (("scale", "interval"), hdi[..., 0]),
+        "hdi_upper": (("scale", "interval"), hdi[..., 1]),
+    }
+
+
+def summary_from_parts(parts: dict, spec: SummarySpec, meta: dict, attrs: dict) -> xr.Dataset:
+    """The summary of a streamed run: `parts` maps each output to its chains' merged parts.
+
+    Quantiles, intervals and their errors come from the sketches (relative error
+    ``alpha`` in value); means and exceedance probabilities are exact.
+    """
+    outputs = list(parts)
+    per_output = [_streamed_output(parts[o], spec) for o in outputs]
+    exceedance = None
+    if "instances" in parts and spec.thresholds:
+        chains = parts["instances"]
+        counts = np.stack([p["at_least"] for p in chains], axis=1).astype(float)  # (threshold, chain)
+        n = np.array([float(p["n"]) for p in chains])
+        exceedance = (counts.sum(axis=1) / n.sum(), chain_error(counts / n, 1))
+    return _summary_dataset(per_output, exceedance, spec, outputs, meta, attrs)

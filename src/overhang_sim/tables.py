@@ -9,7 +9,7 @@ from statistics import NormalDist
 import numpy as np
 import xarray as xr
 
-__all__ = ["format_value", "sensitivity_table", "summary_json", "summary_table"]
+__all__ = ["format_value", "scenario_tables", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
 
 MAX_DIGITS = 6
 
@@ -101,8 +101,19 @@ def summary_table(summary: xr.Dataset) -> str:
     return "\n".join(lines)
 
 
-def summary_json(summary: xr.Dataset) -> str:
-    """The summary as JSON (``xarray.Dataset.to_dict``), NaN written as null."""
+SUMMARY_VARIABLES = ("mean", "mean_mcse", "quantile", "quantile_mcse", "eti_lower", "eti_upper",
+                     "hdi_lower", "hdi_upper", "prob_at_least", "prob_at_least_mcse")
+
+
+def summary_part(result: xr.Dataset) -> xr.Dataset:
+    """The summary variables of a result (a run with samples keeps its samples too)."""
+    kept = [v for v in result.data_vars if v in SUMMARY_VARIABLES]
+    part = result[kept]
+    return part.drop_vars([c for c in ("chain", "draw") if c in part.coords])
+
+
+def summary_json(summary: xr.Dataset, comparisons: list | None = None) -> str:
+    """The summary as JSON (``xarray.Dataset.to_dict``), NaN written as null; samples left out."""
     def clean(obj):
         if isinstance(obj, float):
             return obj if math.isfinite(obj) else None
@@ -113,7 +124,45 @@ def summary_json(summary: xr.Dataset) -> str:
         if isinstance(obj, np.generic):
             return clean(obj.item())
         return obj
-    return json.dumps(clean(summary.to_dict(data="list")), indent=1)
+    part = summary_part(summary) if any(v in summary for v in SUMMARY_VARIABLES) else summary
+    data = part.to_dict(data="list")
+    data["attrs"] = {k: v for k, v in data["attrs"].items() if k != "experiment_text"}
+    if comparisons:
+        data["comparisons"] = comparisons
+    return json.dumps(clean(data), indent=1)
+
+
+def scenario_tables(result: xr.Dataset, dims: tuple[str, ...]) -> str:
+    """The summary table of a run; with scenario axes, one line per scenario for the instance count."""
+    summary = summary_part(result)
+    if not dims:
+        return summary_table(summary)
+    output = "instances" if "instances" in summary["output"] else str(summary["output"].values[0])
+    s = summary.sel(output=output, scale="log10")
+    probs = [float(p) for p in s["prob"].values]
+    a = summary.attrs if summary.attrs else result.attrs
+    lines = [f"{a.get('experiment_name', '')}: {math.prod(summary.sizes[d] for d in dims)} scenarios, "
+             f"{a.get('samples', '?')} samples each in {a.get('chains', '?')} chains, method "
+             f"{a.get('method', '?')}, seed {a.get('seed', '?')}",
+             f"log10({output}) [orders of magnitude of {s['unit'].item()}]", ""]
+    heads = [*dims, *(f"p{100 * p:g}" for p in probs)]
+    has_prob = "prob_at_least" in summary and summary.sizes.get("threshold", 0)
+    thresholds = list(summary["threshold"].values) if has_prob else []
+    heads += [f"P>={t:.0e}" for t in thresholds]
+    width = [max(len(h), 10) for h in heads]
+    lines.append("  ".join(h.rjust(w) for h, w in zip(heads, width)))
+    stacked = s.stack(cell=list(dims))
+    for i in range(stacked.sizes["cell"]):
+        cell = stacked.isel(cell=i)
+        row = [str(cell[d].item()) for d in dims]
+        row += [format_value(float(q), float(e)) for q, e in zip(cell["quantile"].values,
+                                                                 cell["quantile_mcse"].values)]
+        if has_prob:
+            row += [format_value(float(p), float(e)) for p, e in zip(cell["prob_at_least"].values,
+                                                                     cell["prob_at_least_mcse"].values)]
+        lines.append("  ".join(c.rjust(w) for c, w in zip(row, width)))
+    lines += ["", "Digits shown are those the Monte Carlo error supports (spread between chains)."]
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- sensitivity

@@ -1,0 +1,244 @@
+"""Scenario axes: one experiment file -> a grid of checked experiments.
+
+An experiment file may declare axes; every combination of their values is a
+scenario, an :class:`~overhang_sim.config.Experiment` of its own, built by the
+same checks as a plain file after the axis values are written into the file's
+table. Two spellings, which combine into one grid::
+
+    [[axes]]                              # a grid axis
+    name = "required_tokens_per_s"        # an input: its fixed value per scenario
+    values = [10, 30, 50]
+
+    [[axes]]
+    name = "year"                         # any other name: `set` says what each value sets
+    values = [2024, 2025]
+    set.cluster_gpus = [{dist = "lognormal", p05 = 2e4, p95 = 8e4},
+                        {dist = "lognormal", p05 = 5e4, p95 = 2e5}]
+
+    [[scenarios]]                         # named scenarios: together one axis "scenario"
+    name = "seed 000"
+    model = "throughput"                  # optional: model, priors (files), set.INPUT
+    priors = ["../priors/seed000.toml"]
+    set.required_tokens_per_s = 30
+
+What a value may set: ``model`` (a model name), ``priors`` (a list of prior files,
+replacing the file's list) and any input of the model: a number fixes it (in the
+input's unit), a table is its prior (``unit`` defaults to the input's).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Experiment, default_experiment_path, experiment_from_table, read_toml
+from .errors import ConfigError, OverhangError, did_you_mean
+from .models import QUANTITIES
+
+__all__ = ["ScenarioSet", "load_scenarios", "scenarios_from_table"]
+
+AXIS_KEYS = ("name", "values", "set", "description")
+SCENARIO_KEYS = ("name", "description", "model", "priors", "set")
+RESERVED = ("chain", "draw", "output", "scale", "prob", "interval", "threshold", "scenario_index")
+
+
+@dataclass(frozen=True)
+class ScenarioSet:
+    """The scenarios of one experiment file, in grid order (last axis fastest).
+
+    Attributes
+    ----------
+    dims : tuple of str
+        Axis names; empty for a file without axes (one scenario).
+    coords : dict of str to tuple
+        Each axis's values.
+    experiments : tuple of Experiment
+        One per grid cell, ``len == prod(shape)``.
+    fixed_axes : tuple of str
+        Axes that are an input's fixed value: that input is the coordinate itself.
+    text, path : str
+        The experiment file's text and path (provenance).
+    """
+
+    dims: tuple[str, ...]
+    coords: dict
+    experiments: tuple[Experiment, ...]
+    fixed_axes: tuple[str, ...] = ()
+    text: str = ""
+    path: str = ""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Length of each axis."""
+        return tuple(len(self.coords[d]) for d in self.dims)
+
+    @property
+    def base(self) -> Experiment:
+        """The first scenario (name, seed, design and summary are shared by all)."""
+        return self.experiments[0]
+
+    def labels(self, index: int) -> dict:
+        """Axis values of scenario number `index`, e.g. ``{"required_tokens_per_s": 30}``."""
+        cell = _unravel(index, self.shape)
+        return {d: self.coords[d][i] for d, i in zip(self.dims, cell)}
+
+
+def load_scenarios(path: str | Path | None = None) -> ScenarioSet:
+    """Read an experiment file and expand its scenario axes (the embedded baseline if None)."""
+    path = default_experiment_path() if path is None else Path(path)
+    text, table = read_toml(path)
+    return scenarios_from_table(table, text, path)
+
+
+def scenarios_from_table(table: dict, text: str, path: str | Path) -> ScenarioSet:
+    """Expand the axes of a parsed experiment file into checked experiments."""
+    file = str(path)
+    try:
+        axes = _axes(table)
+        dims = tuple(a[0] for a in axes)
+        coords = {name: tuple(values) for name, values, _ in axes}
+        fixed_axes = tuple(name for name, _, sets in axes if sets == {name: list(coords[name])}
+                           and name in QUANTITIES)
+        experiments = []
+        for cell in itertools.product(*(range(len(values)) for _, values, _ in axes)):
+            variant = copy.deepcopy(table)
+            label = ", ".join(f"{name}={values[i]}" for (name, values, _), i in zip(axes, cell))
+            for (name, _, sets), i in zip(axes, cell):
+                for key, values in sets.items():
+                    _apply(variant, key, values[i], name)
+            try:
+                experiments.append(experiment_from_table(variant, text, path))
+            except OverhangError as error:
+                where = f"scenario {label}: " if label else ""
+                raise type(error)(where + error.problem, file=error.file, key=error.key) from None
+    except OverhangError as error:
+        raise (error if error.file else error.located(file=file)) from None
+    return ScenarioSet(dims, coords, tuple(experiments), fixed_axes, text, file)
+
+
+def _axes(table):
+    """[(name, values, {key: values})] from [[axes]] and [[scenarios]], checked."""
+    entries = table.get("axes", [])
+    if not isinstance(entries, list):
+        raise ConfigError("must be an array of [[axes]] tables", key="axes")
+    axes = [_axis(i, entry) for i, entry in enumerate(entries)]
+    if "scenarios" in table:
+        axes.append(_named_scenarios(table["scenarios"]))
+    names = [a[0] for a in axes]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(f"axis {name!r} is declared twice", key=f"axes[{i}].name")
+    set_by = {}
+    for name, _, sets in axes:
+        for key in sets:
+            if key in set_by:
+                raise ConfigError(f"{key!r} is set by both axis {set_by[key]!r} and axis {name!r}",
+                                  key=f"axes.{name}")
+            set_by[key] = name
+            if key in table.get("overrides", {}):
+                raise ConfigError(f"axis {name!r} sets {key!r}, which [overrides.{key}] already fixes; "
+                                  "remove one of them", key=f"overrides.{key}")
+    return axes
+
+
+def _axis(i, entry):
+    key = f"axes[{i}]"
+    if not isinstance(entry, dict):
+        raise ConfigError("must be a table with name and values", key=key)
+    for k in entry:
+        if k not in AXIS_KEYS:
+            raise ConfigError(f"unknown key{did_you_mean(k, AXIS_KEYS)}", key=f"{key}.{k}")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ConfigError(f"must be a name like required_tokens_per_s, not {name!r}", key=f"{key}.name")
+    if name in RESERVED:
+        raise ConfigError(f"{name!r} is reserved for the result's own dimensions", key=f"{key}.name")
+    values = entry.get("values")
+    if not isinstance(values, list) or not values:
+        raise ConfigError("must be a non-empty list (an empty axis leaves no scenario)", key=f"{key}.values")
+    for j, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)) or (isinstance(v, float)
+                                                                          and not math.isfinite(v)):
+            raise ConfigError(f"must be a number or a string, not {v!r}", key=f"{key}.values[{j}]")
+        if v in values[:j]:
+            raise ConfigError(f"{v!r} appears twice; axis values label scenarios and must differ",
+                              key=f"{key}.values[{j}]")
+    sets = entry.get("set")
+    if sets is None:
+        if name == "model" or name in QUANTITIES:
+            sets = {name: values}
+        else:
+            raise ConfigError(f"{name!r} is neither an input nor 'model'; say what each value sets with "
+                              f"set.INPUT = [...]{did_you_mean(name, QUANTITIES)}", key=f"{key}.set")
+    elif name in QUANTITIES:
+        raise ConfigError(f"an axis named after the quantity {name!r} fixes it; give it no 'set' or "
+                          "another name", key=f"{key}.name")
+    return name, values, _sets(sets, len(values), f"{key}.set")
+
+
+def _sets(sets, n, key):
+    if not isinstance(sets, dict) or not sets:
+        raise ConfigError("must be a table like set.cluster_gpus = [...]", key=key)
+    for k, values in sets.items():
+        if k not in ("model", "priors") and k not in QUANTITIES:
+            raise ConfigError(f"can set model, priors or an input{did_you_mean(k, QUANTITIES)}",
+                              key=f"{key}.{k}")
+        if not isinstance(values, list) or len(values) != n:
+            raise ConfigError(f"must be a list of {n} entries, one per axis value", key=f"{key}.{k}")
+    return sets
+
+
+def _named_scenarios(entries):
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError("must be a non-empty array of [[scenarios]] tables", key="scenarios")
+    names, sets = [], {}
+    for i, entry in enumerate(entries):
+        key = f"scenarios[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError("must be a table with a name", key=key)
+        for k in entry:
+            if k not in SCENARIO_KEYS:
+                raise ConfigError(f"unknown key{did_you_mean(k, SCENARIO_KEYS)}", key=f"{key}.{k}")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigError("must be a non-empty string", key=f"{key}.name")
+        if name in names:
+            raise ConfigError(f"scenario name {name!r} is used twice", key=f"{key}.name")
+        names.append(name)
+        chosen = {k: entry[k] for k in ("model", "priors") if k in entry}
+        extra = entry.get("set", {})
+        if not isinstance(extra, dict):
+            raise ConfigError("must be a table like set.cluster_gpus = 1e5", key=f"{key}.set")
+        chosen.update(extra)
+        for k, value in chosen.items():
+            if k not in ("model", "priors") and k not in QUANTITIES:
+                raise ConfigError(f"can set model, priors or an input{did_you_mean(k, QUANTITIES)}",
+                                  key=f"{key}.set.{k}")
+            sets.setdefault(k, [None] * len(entries))[i] = value
+    return "scenario", names, sets
+
+
+def _apply(table, key, value, axis):
+    """Write one axis value into an experiment table (None: this scenario leaves it alone)."""
+    if value is None:
+        return
+    if key in ("model", "priors"):
+        table[key] = value
+        return
+    unit = QUANTITIES[key].unit
+    if isinstance(value, dict):
+        entry = {"unit": unit, "source": f"scenario axis {axis}", **value}
+    else:
+        entry = {"value": value, "unit": unit, "source": f"scenario axis {axis}"}
+    table.setdefault("overrides", {})[key] = entry
+
+
+def _unravel(index, shape):
+    cell = []
+    for n in reversed(shape):
+        index, i = divmod(index, n)
+        cell.append(i)
+    return tuple(reversed(cell))

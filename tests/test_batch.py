@@ -1,0 +1,304 @@
+"""Scenario grids, paired comparisons, workers, dask, resume and their bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from overhang_sim import batch, load, simulate
+from overhang_sim.errors import ConfigError, OverhangError
+from overhang_sim.scenarios import load_scenarios
+
+ROOT = Path(__file__).resolve().parents[1]
+PRIORS = ROOT / "priors" / "baseline.toml"
+
+SWEEP = f"""
+name = "sweep"
+model = "throughput"
+priors = ["{PRIORS}"]
+samples = 4000
+chains = 4
+seed = 11
+
+[[axes]]
+name = "required_tokens_per_s"
+values = [10, 30, 50]
+
+[[axes]]
+name = "year"
+values = [2024, 2026]
+set.cluster_gpus = [{{dist = "lognormal", p05 = 1e4, p95 = 5e4}}, {{dist = "lognormal", p05 = 5e4, p95 = 3e5}}]
+"""
+
+
+def _write(tmp_path, text, name="sweep.toml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    path = _write(tmp_path_factory.mktemp("sweep"), SWEEP)
+    scenarios = load_scenarios(path)
+    return path, scenarios, batch.run(scenarios, workers=1)
+
+
+def test_grid_dims_coords_and_fixed_axis_is_the_coordinate(sweep):
+    _, scenarios, result = sweep
+    assert scenarios.dims == ("required_tokens_per_s", "year")
+    assert result["instances"].dims == ("required_tokens_per_s", "year", "chain", "draw")
+    assert list(result["required_tokens_per_s"].values) == [10, 30, 50]
+    assert "required_tokens_per_s" not in result.data_vars  # the input is the coordinate
+    assert result["quantile"].dims[:2] == ("required_tokens_per_s", "year")
+
+
+def test_each_scenario_equals_its_own_simulate_run(sweep):
+    """A grid cell is exactly the plain run of that scenario's experiment."""
+    _, scenarios, result = sweep
+    for i, experiment in enumerate(scenarios.experiments):
+        labels = scenarios.labels(i)
+        alone = simulate(experiment)
+        cell = result.sel(labels)
+        for name in ("instances", "cluster_gpus", "tokens_per_gpu_s"):
+            np.testing.assert_array_equal(cell[name].values, alone[name].values)
+
+
+def test_common_random_numbers_make_comparisons_exact(sweep):
+    """Only the required speed differs: instances scale by exactly 10/30 draw by draw."""
+    _, _, result = sweep
+    a = result["instances"].sel(required_tokens_per_s=10, year=2026)
+    b = result["instances"].sel(required_tokens_per_s=30, year=2026)
+    np.testing.assert_allclose(a.values / b.values, 3.0, rtol=1e-13)
+    found = batch.compare(result, {"required_tokens_per_s": 10, "year": 2026},
+                          {"required_tokens_per_s": 30, "year": 2026})
+    assert found["p_a_greater"] == 1.0
+    assert found["median_log10_ratio"] == pytest.approx(np.log10(3.0), abs=1e-12)
+    # shared inputs are shared across the year axis too (same uniforms, other prior)
+    np.testing.assert_array_equal(result["tokens_per_gpu_s"].sel(year=2024, required_tokens_per_s=10),
+                                  result["tokens_per_gpu_s"].sel(year=2026, required_tokens_per_s=50))
+
+
+def test_compare_needs_one_scenario_each_side(sweep):
+    _, _, result = sweep
+    with pytest.raises(ConfigError, match="exactly one scenario"):
+        batch.compare(result, {"required_tokens_per_s": 10}, {"required_tokens_per_s": 30})
+
+
+def test_two_local_workers_give_identical_results(sweep):
+    _, scenarios, result = sweep
+    xr.testing.assert_identical(batch.run(scenarios, workers=2).drop_attrs(), result.drop_attrs())
+
+
+def test_dask_local_cluster_gives_identical_results(sweep):
+    distributed = pytest.importorskip("distributed")
+    _, scenarios, result = sweep
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                                  processes=True) as cluster:
+        remote = batch.run(scenarios, scheduler=cluster.scheduler_address)
+    xr.testing.assert_identical(remote.drop_attrs(), result.drop_attrs())
+
+
+def test_named_scenarios_are_one_axis(tmp_path):
+    text = f"""
+name = "named"
+model = "throughput"
+priors = ["{PRIORS}"]
+samples = 800
+chains = 2
+
+[[scenarios]]
+name = "slow"
+set.required_tokens_per_s = 10
+
+[[scenarios]]
+name = "fast"
+set.required_tokens_per_s = 100
+"""
+    result = batch.run(load_scenarios(_write(tmp_path, text)), workers=1)
+    assert list(result["scenario"].values) == ["slow", "fast"]
+    ratio = result["instances"].sel(scenario="slow") / result["instances"].sel(scenario="fast")
+    np.testing.assert_allclose(ratio.values, 10.0, rtol=1e-13)
+
+
+BAD_AXES = {
+    "unknown axis": ('[[axes]]\nname = "cluster_gpu"\nvalues = [1e4]\n', "axes[0].set", "did you mean"),
+    "empty grid": ('[[axes]]\nname = "required_tokens_per_s"\nvalues = []\n', "axes[0].values", "non-empty"),
+    "duplicate names": ('[[scenarios]]\nname = "a"\n[[scenarios]]\nname = "a"\n', "scenarios[1].name",
+                        "used twice"),
+    "axis collides with a fixed input": (
+        '[overrides.required_tokens_per_s]\nvalue = 30\nunit = "token/s"\n'
+        '[[axes]]\nname = "required_tokens_per_s"\nvalues = [10, 20]\n',
+        "overrides.required_tokens_per_s", "already fixes"),
+    "reserved name": ('[[axes]]\nname = "chain"\nvalues = [1]\nset.model = ["compute"]\n', "axes[0].name",
+                      "reserved"),
+    "wrong length": ('[[axes]]\nname = "x"\nvalues = [1, 2]\nset.required_tokens_per_s = [1]\n',
+                     "axes[0].set.required_tokens_per_s", "2 entries"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_AXES))
+def test_bad_axes_are_one_line_errors(tmp_path, run_cli, case):
+    extra, key, words = BAD_AXES[case]
+    base = f'name = "bad"\nmodel = "throughput"\npriors = ["{PRIORS}"]\nsamples = 100\nchains = 2\n'
+    path = _write(tmp_path, base + extra)
+    out_file = tmp_path / "out.nc"
+    code, out, err = run_cli(["run", path, "--out", out_file])
+    assert code == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"overhang: error: {path}: {key}: "), err
+    assert words in err, err
+    assert not out_file.exists()
+
+
+def test_bad_value_inside_one_scenario_names_it(tmp_path):
+    text = (f'name = "bad"\nmodel = "throughput"\npriors = ["{PRIORS}"]\n'
+            '[[axes]]\nname = "required_tokens_per_s"\nvalues = [10, -5]\n')
+    with pytest.raises(OverhangError, match="scenario required_tokens_per_s=-5"):
+        load_scenarios(_write(tmp_path, text))
+
+
+def test_unreachable_scheduler_is_a_one_line_error(tmp_path, run_cli):
+    path = _write(tmp_path, SWEEP)
+    code, out, err = run_cli(["run", path, "--scheduler", "tcp://127.0.0.1:9", "--quiet"])
+    assert code == 2 and "cannot reach the dask scheduler" in err and err.count("\n") == 1, err
+
+
+def test_compare_on_the_command_line(tmp_path, run_cli):
+    path = _write(tmp_path, SWEEP)
+    code, out, err = run_cli(["run", path, "--compare", "required_tokens_per_s=10,year=2024",
+                              "required_tokens_per_s=50,year=2024"])
+    assert code == 0, err
+    assert "P(required_tokens_per_s=10,year=2024 > required_tokens_per_s=50,year=2024) = 1;" in out
+    code, out, err = run_cli(["run", path, "--compare", "speed=10", "year=2024"])
+    assert code == 2 and "unknown scenario axis 'speed'" in err
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def test_a_leftover_partial_run_is_not_overwritten(tmp_path, run_cli):
+    path = _write(tmp_path, SWEEP)
+    out_file = tmp_path / "out.nc"
+    (tmp_path / "out.nc.partial").mkdir()
+    (tmp_path / "out.nc.partial" / "keep.me").write_text("x")
+    code, out, err = run_cli(["run", path, "--out", out_file])
+    assert code == 2 and "--resume" in err, err
+    assert (tmp_path / "out.nc.partial" / "keep.me").exists() and not out_file.exists()
+
+
+def test_resume_refuses_a_changed_experiment(tmp_path):
+    path = _write(tmp_path, SWEEP)
+    folder = tmp_path / "out.nc.partial"
+    scenarios = load_scenarios(path)
+    batch.Checkpoint(folder, batch._fingerprint(scenarios, 11, True), False, str(path))
+    changed = load_scenarios(_write(tmp_path, SWEEP.replace("seed = 11", "seed = 12")))
+    with pytest.raises(ConfigError, match="experiment file has changed"):
+        batch.run(changed, checkpoint=folder, resume=True, workers=1)
+
+
+def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
+    """kill -9 part-way through, then --resume: the same data and attrs but the timestamps."""
+    text = SWEEP.replace("samples = 4000", "samples = 400000").replace("chains = 4", "chains = 8")
+    path = _write(tmp_path, text)
+    out_file = tmp_path / "out.nc"
+    command = [sys.executable, "-m", "overhang_sim.cli", "run", str(path), "--out", str(out_file),
+               "--workers", "1", "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    partial = tmp_path / "out.nc.partial"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(partial.glob("*.npz"))) < 5:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not out_file.exists()
+    finished = len(list(partial.glob("*.npz")))
+    assert 5 <= finished < 48
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    assert not partial.exists()
+    whole = batch.run(load_scenarios(path), workers=1)
+    saved = load(out_file)
+    stamps = ("saved", "started", "finished")
+    xr.testing.assert_identical(saved.drop_attrs(), whole.drop_attrs())
+    assert {k: v for k, v in saved.attrs.items() if k not in stamps} == \
+        {k: v for k, v in whole.attrs.items() if k not in stamps}
+
+
+# --------------------------------------------------------------------------- streamed summaries
+
+
+@pytest.fixture(scope="module")
+def streamed(sweep):
+    _, scenarios, exact = sweep
+    return exact, batch.run(scenarios, workers=1, keep_samples=False)
+
+
+def test_streamed_run_keeps_no_samples_and_says_how_it_summarised(streamed):
+    _, result = streamed
+    assert "instances" not in result.data_vars and "draw" not in result.dims
+    assert result.attrs["quantiles_from"].startswith("sketches")
+
+
+def test_streamed_quantiles_within_the_sketch_accuracy(streamed):
+    """Pooled and per-chain quantiles are the sketch's: within relative alpha of numpy's
+    inverted-CDF quantile of the same draws (the exact run)."""
+    exact, result = streamed
+    for output in ("instances", "cluster_tokens_per_s"):
+        for cell in ({"required_tokens_per_s": 10, "year": 2024}, {"required_tokens_per_s": 50, "year": 2026}):
+            x = exact[output].sel(cell).values
+            probs = result["prob"].values
+            expected = np.quantile(x, probs, method="inverted_cdf")
+            got = result["quantile"].sel({**cell, "output": output, "scale": "linear"}).values
+            np.testing.assert_array_less(np.abs(got / expected - 1), batch.SKETCH_ALPHA)
+
+
+def test_streamed_means_and_exceedance_are_exact(streamed):
+    exact, result = streamed
+    np.testing.assert_allclose(result["mean"].values, exact["mean"].values, rtol=1e-12)
+    np.testing.assert_allclose(result["mean_mcse"].values, exact["mean_mcse"].values, rtol=1e-9)
+    np.testing.assert_allclose(result["prob_at_least"].values, exact["prob_at_least"].values, rtol=1e-12)
+    np.testing.assert_allclose(result["prob_at_least_mcse"].values, exact["prob_at_least_mcse"].values,
+                               rtol=1e-9, atol=1e-15)
+
+
+def test_streamed_runs_are_identical_for_any_number_of_workers(sweep, streamed):
+    _, scenarios, _ = sweep
+    _, result = streamed
+    xr.testing.assert_identical(batch.run(scenarios, workers=2, keep_samples=False).drop_attrs(),
+                                result.drop_attrs())
+
+
+def test_streamed_resume_from_a_checkpoint(tmp_path, sweep, streamed):
+    """Half the chains saved, the rest computed on resume: the same result."""
+    _, scenarios, _ = sweep
+    _, result = streamed
+    folder = tmp_path / "run.nc.partial"
+    box = batch.Checkpoint(folder, batch._fingerprint(scenarios, scenarios.base.seed, False), False, "x")
+    outputs = batch._summary_outputs(scenarios)
+    for s, experiment in enumerate(scenarios.experiments[:3]):
+        for c in range(experiment.chains):
+            box.save(s, c, batch.chain_task(experiment, scenarios.base.seed, c, False, outputs,
+                                            experiment.summary.thresholds))
+    resumed = batch.run(scenarios, workers=1, keep_samples=False, checkpoint=folder, resume=True)
+    xr.testing.assert_identical(resumed.drop_attrs(), result.drop_attrs())
+
+
+def test_zarr_output_round_trips(tmp_path, sweep, run_cli):
+    path, _, _ = sweep
+    out_file = tmp_path / "run.zarr"
+    code, out, err = run_cli(["run", path, "--out", out_file, "--quiet"])
+    assert code == 0 and err == "", err
+    saved = load(out_file)
+    direct = batch.run(load_scenarios(path), workers=1)
+    xr.testing.assert_identical(saved.drop_attrs(), direct.drop_attrs())
+    assert saved.attrs["experiment_text"] == direct.attrs["experiment_text"]
+    code, out, err = run_cli(["run", path, "--out", out_file, "--quiet"])  # replaced by a complete one
+    assert code == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["run.zarr"]
