@@ -339,7 +339,8 @@ def experiment_from_table(table: dict, text: str, path: str | Path,
             name=_string(table, "name"),
             model=model,
             priors=used,
-            correlations=_correlations(table.get("correlations", [])),
+            correlations=tuple(c for c in _correlations(table.get("correlations", []))
+                               if set(c.inputs) <= set(inputs)),  # like priors: unused ones are ignored
             summary=_summary(table.get("summary", {})),
             text=text,
             path=file,

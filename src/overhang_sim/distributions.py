@@ -268,6 +268,15 @@ class PPFTable:
         return out.reshape(shape)
 
 
+@functools.lru_cache(maxsize=256)
+def _table_of(dist) -> PPFTable:
+    """The PPF table of a Beta or Mixture, built once per distinct (equal, hashable) spec.
+
+    Building one takes about 0.5 s; scenarios and workers that share a prior share it.
+    """
+    return PPFTable(dist._frozen.ppf if isinstance(dist, Beta) else dist._exact_ppf)
+
+
 @dataclass(frozen=True)
 class Beta:
     """Beta(`alpha`, `beta`) scaled to [`low`, `high`] (default [0, 1])."""
@@ -289,10 +298,10 @@ class Beta:
     def _frozen(self):
         return stats.beta(self.alpha, self.beta, loc=self.low, scale=self.high - self.low)
 
-    @functools.cached_property
+    @property
     def table(self) -> PPFTable:
-        """The interpolation table behind :meth:`ppf` (see :class:`PPFTable`)."""
-        return PPFTable(self._frozen.ppf)
+        """The interpolation table behind :meth:`ppf` (see :class:`PPFTable`), one per parameter set."""
+        return _table_of(self)
 
     def ppf(self, u):
         return self.table(u)
@@ -428,10 +437,10 @@ class Mixture:
             result[solvable] = root.x
         return result
 
-    @functools.cached_property
+    @property
     def table(self) -> PPFTable:
-        """The interpolation table behind :meth:`ppf` (see :class:`PPFTable`)."""
-        return PPFTable(self._exact_ppf)
+        """The interpolation table behind :meth:`ppf` (see :class:`PPFTable`), one per parameter set."""
+        return _table_of(self)
 
     def ppf(self, u):
         return self.table(u)
