@@ -341,6 +341,10 @@ def _assemble(scenarios: ScenarioSet, done: dict, keep: bool, outputs, seed) -> 
              for d in scenarios.dims}
     stacked = stacked.drop_vars([d for d in scenarios.fixed_axes if d in stacked.data_vars])
     stacked = stacked.assign_coords(index)
+    if "output" in stacked.coords:  # scenarios of other models may lack an output: label it anyway
+        names = [str(o) for o in stacked["output"].values]
+        stacked = stacked.assign_coords(unit=("output", [variable_attrs(o)["units"] for o in names]),
+                                        long_name=("output", [variable_attrs(o)["long_name"] for o in names]))
     if len(scenarios.dims) == 1:
         return stacked.swap_dims(scenario_index=scenarios.dims[0])
     stacked = stacked.set_index(scenario_index=list(scenarios.dims))
@@ -368,6 +372,7 @@ def _provenance(scenarios: ScenarioSet, seed: int, keep: bool, started: str) -> 
         "resolved_priors": json.dumps([{n: str(p.dist) for n, p in sorted(e.priors.items())}
                                        for e in scenarios.experiments]),
         "scenario_axes": json.dumps(list(scenarios.dims)),
+        "model": ", ".join(dict.fromkeys(e.model for e in scenarios.experiments)),
         "seed": int(seed),
         "method": base.method,
         "samples": base.chains * base.draws,

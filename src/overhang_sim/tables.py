@@ -149,9 +149,11 @@ def scenario_tables(result: xr.Dataset, dims: tuple[str, ...]) -> str:
     has_prob = "prob_at_least" in summary and summary.sizes.get("threshold", 0)
     thresholds = list(summary["threshold"].values) if has_prob else []
     heads += [f"P>={t:.0e}" for t in thresholds]
-    width = [max(len(h), 10) for h in heads]
-    lines.append("  ".join(h.rjust(w) for h, w in zip(heads, width)))
     stacked = s.stack(cell=list(dims))
+    labels = [[str(stacked.isel(cell=i)[d].item()) for d in dims] for i in range(stacked.sizes["cell"])]
+    width = [max([len(h), 10, *(len(row[j]) for row in labels)]) if j < len(dims) else max(len(h), 10)
+             for j, h in enumerate(heads)]
+    lines.append("  ".join(h.rjust(w) for h, w in zip(heads, width)))
     for i in range(stacked.sizes["cell"]):
         cell = stacked.isel(cell=i)
         row = [str(cell[d].item()) for d in dims]
