@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -432,3 +433,23 @@ def test_experiment_replace_keeps_working(make_experiment):
     bigger = dataclasses.replace(experiment, samples=4 * 1024)
     ds = sensitivity(bigger, methods=["given_data"])
     assert ds.attrs["given_data_samples"] == 4 * 1024
+
+
+def test_scenario_axes_become_dims_of_the_sensitivity(tmp_path):
+    """Each scenario's slice is exactly that scenario's own sensitivity; per-scenario attrs travel along."""
+    from overhang_sim.scenarios import load_scenarios
+    from overhang_sim.sensitivity import scenario_sensitivity
+
+    priors = Path(__file__).resolve().parents[1] / "priors" / "baseline.toml"
+    path = tmp_path / "sweep.toml"
+    path.write_text(f'name = "s"\nmodel = "throughput"\npriors = ["{priors}"]\nsamples = 16000\nchains = 4\n'
+                    '[[axes]]\nname = "required_tokens_per_s"\nvalues = [10, 50]\n', encoding="utf-8")
+    scenarios = load_scenarios(path)
+    result = scenario_sensitivity(scenarios, methods=["given_data", "tornado"])
+    assert result["estimate"].dims == ("required_tokens_per_s", "input", "output", "measure")
+    for value, experiment in zip((10, 50), scenarios.experiments):
+        alone = sensitivity(experiment, methods=["given_data", "tornado"])
+        got = result["estimate"].sel(required_tokens_per_s=value).sel(input=alone["input"])
+        np.testing.assert_array_equal(got.values, alone["estimate"].values)
+        fixed = json.loads(str(result["fixed_inputs"].sel(required_tokens_per_s=value).values))
+        assert fixed["required_tokens_per_s"]["value"] == value

@@ -51,7 +51,7 @@ from .simulate import (
 )
 from .summaries import DEFAULT_OUTPUTS, block_part, merge_parts, summarize, summary_from_parts
 
-__all__ = ["BLOCK", "KEEP_SAMPLES_BYTES", "compare", "run"]
+__all__ = ["BLOCK", "KEEP_SAMPLES_BYTES", "compare", "run", "stack_scenarios"]
 
 BLOCK = 2**16  # draws a task evaluates at a time: fixed, so sums never depend on the split
 KEEP_SAMPLES_BYTES = 2 * 10**9  # keep raw samples by default up to this size
@@ -333,15 +333,24 @@ def _assemble(scenarios: ScenarioSet, done: dict, keep: bool, outputs, seed) -> 
                      "seed": int(seed), "samples": experiment.chains * experiment.draws,
                      "chains": experiment.chains}
             per_scenario.append(summary_from_parts(parts, _spec(experiment, tuple(present)), meta, attrs))
+    return stack_scenarios(scenarios, per_scenario)
+
+
+def stack_scenarios(scenarios: ScenarioSet, datasets: list[xr.Dataset]) -> xr.Dataset:
+    """One Dataset per scenario (grid order) -> one Dataset with the scenario axes as dims.
+
+    Variables a scenario lacks are NaN there; an axis that fixes an input replaces
+    that input's variable (the coordinate is the input).
+    """
     if not scenarios.dims:
-        return per_scenario[0]
-    stacked = xr.concat(per_scenario, dim="scenario_index", data_vars="all", coords="minimal",
+        return datasets[0]
+    stacked = xr.concat(datasets, dim="scenario_index", data_vars="all", coords="minimal",
                         compat="override", join="outer", combine_attrs="override")
-    index = {d: ("scenario_index", [scenarios.labels(i)[d] for i in range(len(per_scenario))])
+    index = {d: ("scenario_index", [scenarios.labels(i)[d] for i in range(len(datasets))])
              for d in scenarios.dims}
     stacked = stacked.drop_vars([d for d in scenarios.fixed_axes if d in stacked.data_vars])
     stacked = stacked.assign_coords(index)
-    if "output" in stacked.coords:  # scenarios of other models may lack an output: label it anyway
+    if "output" in stacked.coords and "unit" in stacked.coords:  # label outputs a first scenario lacks
         names = [str(o) for o in stacked["output"].values]
         stacked = stacked.assign_coords(unit=("output", [variable_attrs(o)["units"] for o in names]),
                                         long_name=("output", [variable_attrs(o)["long_name"] for o in names]))

@@ -15,7 +15,7 @@ from .distributions import describe, implied
 from .errors import ConfigError, OverhangError, did_you_mean
 from .scenarios import load_scenarios
 from .sensitivity import METHODS as SENSITIVITY_METHODS
-from .sensitivity import sensitivity
+from .sensitivity import per_scenario_attrs, sensitivity
 from .storage import check_writable, save
 from .tables import format_value, scenario_tables, sensitivity_table, summary_json
 
@@ -204,17 +204,28 @@ SENSITIVITY_FLAGS = ("samples", "seed", "sobol_samples", "confidence", "resample
 
 
 def _sensitivity(args) -> None:
-    experiment = _experiment(args, ("samples", "seed"))
+    scenarios = _scenarios(args, ("samples", "seed"))
     if args.out:
         check_writable(args.out)
     try:
-        result = sensitivity(experiment, methods=args.methods, sobol_samples=args.sobol_samples,
-                             scale=args.scale, confidence=args.confidence, resamples=args.resamples)
+        results = [sensitivity(e, methods=args.methods, sobol_samples=args.sobol_samples, scale=args.scale,
+                               confidence=args.confidence, resamples=args.resamples)
+                   for e in scenarios.experiments]
     except OverhangError as error:
         raise _from_command_line(error, args, SENSITIVITY_FLAGS) from None
+    result = batch.stack_scenarios(scenarios, per_scenario_attrs(results))
     if args.out:
         save(result, args.out)
-    print(summary_json(result) if args.json else sensitivity_table(result))
+    if args.json:
+        print(summary_json(result))
+    elif not scenarios.dims:
+        print(sensitivity_table(result))
+    else:
+        tables = []
+        for i, one in enumerate(results):
+            heading = ", ".join(f"{k} = {v}" for k, v in scenarios.labels(i).items())
+            tables.append(f"=== scenario {heading} ===\n{sensitivity_table(one)}")
+        print("\n\n".join(tables))
     if args.out and not args.json:
         print(f"\nsaved {args.out}")
 

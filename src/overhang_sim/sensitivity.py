@@ -71,6 +71,7 @@ __all__ = [
     "given_data",
     "rank_first_order",
     "saltelli_outputs",
+    "scenario_sensitivity",
     "sensitivity",
     "sobol",
     "sobol_indices",
@@ -532,3 +533,34 @@ def sensitivity(experiment: Experiment, *, methods: Sequence[str] | None = None,
         parts.append(_tornado_part(experiment, outputs))
     attrs = {**_experiment_attrs(experiment, seed, scale, confidence), "methods": json.dumps(chosen)}
     return _dataset(parts, _fixed(experiment), attrs, notes)
+
+
+def scenario_sensitivity(scenarios, **options) -> xr.Dataset:
+    """:func:`sensitivity` of every scenario of a :class:`~overhang_sim.scenarios.ScenarioSet`.
+
+    Parameters
+    ----------
+    scenarios : ScenarioSet
+        From :func:`~overhang_sim.scenarios.load_scenarios`.
+    **options
+        Passed to :func:`sensitivity` for each scenario.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(*axes, input, output, measure)``; an input fixed (or absent) in one
+        scenario is NaN there.
+    """
+    from .batch import stack_scenarios
+
+    results = [sensitivity(e, **options) for e in scenarios.experiments]
+    return stack_scenarios(scenarios, per_scenario_attrs(results))
+
+
+def per_scenario_attrs(results: list[xr.Dataset]) -> list[xr.Dataset]:
+    """Attrs that differ between scenarios (fixed inputs, notes, …) moved into 0-d variables.
+
+    Stacking keeps one set of attrs; what differs must travel with each scenario.
+    """
+    differ = {k for r in results for k in r.attrs if any(o.attrs.get(k) != r.attrs.get(k) for o in results)}
+    return [r.assign({k: ((), str(r.attrs.get(k, ""))) for k in sorted(differ)}) for r in results]
