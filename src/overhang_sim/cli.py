@@ -7,6 +7,7 @@ import dataclasses
 import os
 import shutil
 import sys
+from pathlib import Path
 
 from . import __version__, batch
 from .config import load_experiment
@@ -16,7 +17,7 @@ from .errors import ConfigError, OverhangError, did_you_mean
 from .scenarios import load_scenarios
 from .sensitivity import METHODS as SENSITIVITY_METHODS
 from .sensitivity import per_scenario_attrs, sensitivity
-from .storage import check_writable, save
+from .storage import check_writable, load, save
 from .tables import format_value, scenario_tables, sensitivity_table, summary_json
 
 __all__ = ["main"]
@@ -87,7 +88,105 @@ def _parser() -> argparse.ArgumentParser:
     sens.add_argument("--confidence", type=float, default=0.95, help="mass of the intervals (default 0.95)")
     sens.add_argument("--resamples", type=_whole, default=1000, help="bootstrap resamples (default 1000)")
     sens.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    plot = commands.add_parser("plot", help="draw figures of a saved result (run or sensitivity)")
+    plot.add_argument("result", help="a file saved with --out (.nc or .zarr)")
+    plot.add_argument("--kind", choices=("all", *FIGURES), default="all",
+                      help="which figure (default: every one the result has what it needs for)")
+    plot.add_argument("--output", default="instances", help="the output to draw (default: instances)")
+    plot.add_argument("--format", choices=("png", "svg", "pdf"), default="png")
+    plot.add_argument("--out-dir", default=".", help="folder for the figure files (default: here)")
+
+    report = commands.add_parser("report", help="write one self-contained HTML report")
+    report.add_argument("source", nargs="?", help="experiment TOML (runs it, with sensitivity) or a saved "
+                        "result (default: the embedded baseline)")
+    report.add_argument("--out", default="report.html", help="HTML file to write (default: report.html)")
+    report.add_argument("--samples", type=_whole, help="samples (overrides the file)")
+    report.add_argument("--seed", type=_whole, help="random seed (overrides the file)")
+    report.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+FIGURES = ("distribution", "sensitivity", "scenarios", "convergence")
+
+
+def _plot(args) -> None:
+    from . import plotting
+
+    result = load(args.result)
+    folder = Path(args.out_dir)
+    if not folder.is_dir():
+        raise ConfigError(f"the folder {str(folder)!r} does not exist", file="command line", key="--out-dir")
+    is_sensitivity = "estimate" in result.data_vars
+    wanted = FIGURES if args.kind == "all" else (args.kind,)
+    drawers = {"distribution": plotting.plot_distribution, "sensitivity": plotting.plot_sensitivity,
+               "scenarios": plotting.plot_scenarios, "convergence": plotting.plot_convergence}
+    stem = Path(args.result).name.removesuffix(".nc").removesuffix(".zarr")
+    written, skipped = [], []
+    for kind in wanted:
+        if (kind == "sensitivity") != is_sensitivity:
+            if args.kind != "all":
+                what = "a sensitivity result" if kind == "sensitivity" else "a run result"
+                raise ConfigError(f"the {kind} figure needs {what}", file=args.result, key="--kind")
+            continue
+        try:
+            fig = drawers[kind](result, args.output)
+        except OverhangError as error:
+            if args.kind != "all":
+                raise error.located(file=args.result) from None
+            skipped.append(f"{kind} ({error.problem})")
+            continue
+        written.append(plotting.save_figure(fig, folder / f"{stem}_{kind}.{args.format}"))
+    for path in written:
+        print(f"saved {path}")
+    for why in skipped:
+        print(f"skipped {why}")
+
+
+def _report(args) -> None:
+    from .report import report_html
+
+    out = Path(args.out)
+    check_writable(out)
+    source = args.source
+    if source is not None and Path(source).suffix in (".nc", ".zarr"):
+        result = load(source)
+        html = report_html(result, scenarios=_scenarios_of(result))
+    else:
+        args.experiment = source
+        scenarios = _scenarios(args, ("samples", "seed"))
+        try:
+            result = batch.run(scenarios, quiet=args.quiet, keep_samples=True)
+        except OverhangError as error:
+            raise _from_command_line(error, args, ("samples", "seed")) from None
+        experiment = scenarios.base
+        methods = ["given_data", "tornado"] + ([] if experiment.correlations else ["sobol"])
+        try:
+            sens = sensitivity(experiment, methods=methods, sobol_samples=2**12)
+        except OverhangError as error:  # e.g. every input fixed: nothing to rank
+            sens = None
+            print(f"sensitivity left out: {error.problem}", file=sys.stderr)
+        html = report_html(result, sensitivity=sens, scenarios=scenarios)
+    _write_text_atomically(out, html)
+    print(f"saved {out}")
+
+
+def _scenarios_of(result):
+    """The experiment behind a saved result, read back from its text (None if its files moved)."""
+    import tomllib
+
+    from .scenarios import scenarios_from_table
+
+    text, path = result.attrs.get("experiment_text", ""), result.attrs.get("experiment_path", "")
+    try:
+        return scenarios_from_table(tomllib.loads(text), text, path)
+    except (OverhangError, tomllib.TOMLDecodeError):
+        return None
+
+
+def _write_text_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def _from_command_line(error: OverhangError, args, flags) -> OverhangError:
@@ -234,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``overhang`` command; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        {"run": _run, "priors": _priors, "sensitivity": _sensitivity}[args.command](args)
+        {"run": _run, "priors": _priors, "sensitivity": _sensitivity, "plot": _plot,
+         "report": _report}[args.command](args)
     except OverhangError as error:
         print(f"overhang: error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,223 @@
+"""One self-contained HTML report: tables, figures (embedded PNG), priors and provenance.
+
+:func:`report_html` turns results that already exist into a page; nothing here
+samples. The page needs no network: styles are inline and figures are base64 PNGs.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import itertools
+import json
+import math
+
+import numpy as np
+import xarray as xr
+
+from .distributions import describe, implied
+from .errors import OverhangError
+from .tables import format_value, summary_part
+
+__all__ = ["report_html"]
+
+STYLE = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1b1b1b;
+       max-width: 1100px; margin: 2em auto; padding: 0 1em; background: #fff; }
+h1 { font-size: 1.7em; margin-bottom: .2em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+.lede { font-size: 1.15em; background: #f3f6fa; border-left: 4px solid #0072b2; padding: .8em 1em; }
+table { border-collapse: collapse; margin: 1em 0; font-variant-numeric: tabular-nums; }
+th, td { padding: .25em .7em; border-bottom: 1px solid #e5e5e5; text-align: right; vertical-align: top; }
+th { background: #fafafa; } td.l, th.l { text-align: left; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; }
+figcaption { color: #555; font-size: .92em; } .note { color: #666; font-size: .92em; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .85em; }
+"""
+
+
+def _e(text) -> str:
+    return html.escape(str(text))
+
+
+def _figure(fig, caption: str) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+def _table(head: list[str], rows: list[list[str]], left: int = 1) -> str:
+    def cls(j):
+        return ' class="l"' if j < left else ""
+
+    out = ["<table><thead><tr>", *(f"<th{cls(j)}>{_e(h)}</th>" for j, h in enumerate(head)), "</tr></thead><tbody>"]
+    for row in rows:
+        out.append("<tr>" + "".join(f"<td{cls(j)}>{_e(c)}</td>" for j, c in enumerate(row)) + "</tr>")
+    return "".join(out) + "</tbody></table>"
+
+
+def _cells(summary: xr.Dataset) -> list[dict]:
+    """Axis values of every scenario of a summary ([{}] without axes)."""
+    dims = [d for d in summary["quantile"].dims if d not in ("output", "scale", "prob")]
+    return [{d: v.item() for d, v in zip(dims, combo)}
+            for combo in itertools.product(*(summary[d].values for d in dims))]
+
+
+def _label(cell: dict) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in cell.items()) or "—"
+
+
+def _headline(summary: xr.Dataset, cells: list[dict]) -> str:
+    lines = []
+    for cell in cells:
+        s = summary.sel(cell).sel(output="instances", scale="linear")
+        mid = float(s["quantile"].sel(prob=0.5)) if 0.5 in s["prob"] else math.nan
+        lo, hi = (float(s[f"eti_{k}"].sel(interval=0.9)) for k in ("lower", "upper")) \
+            if 0.9 in s["interval"] else (math.nan, math.nan)
+        where = f" ({_e(_label(cell))})" if cell else ""
+        lines.append(f"<li><b>{mid:.2g}</b> copies at the median{where}; 90 % credible interval "
+                     f"{lo:.2g} to {hi:.2g}</li>")
+    return f'<div class="lede">How many copies can the training hardware run at once?<ul>{"".join(lines)}</ul></div>'
+
+
+def _scenario_table(summary: xr.Dataset, cells: list[dict], output: str = "instances") -> str:
+    """One row per scenario: log10 quantiles of `output` and P(instances >= t)."""
+    probs = [float(p) for p in summary["prob"].values]
+    has_prob = "prob_at_least" in summary and summary.sizes.get("threshold", 0)
+    thresholds = [float(t) for t in summary["threshold"].values] if has_prob else []
+    rows = []
+    for cell in cells:
+        s = summary.sel(cell)
+        o = s.sel(output=output, scale="log10")
+        row = [_label(cell), *(format_value(float(v), float(e)) for v, e in
+                               zip(o["quantile"].values, o["quantile_mcse"].values))]
+        if has_prob:
+            row += [format_value(float(p), float(e)) for p, e in
+                    zip(s["prob_at_least"].values, s["prob_at_least_mcse"].values)]
+        rows.append(row)
+    head = ["scenario", *(f"p{100 * p:g}" for p in probs), *(f"P(≥{t:.0e})" for t in thresholds)]
+    return (f"<p class=note>log10({_e(output)}) per scenario (orders of magnitude); digits shown are those "
+            "the Monte Carlo error supports.</p>" + _table(head, rows))
+
+
+def _summary_tables(summary: xr.Dataset, cells: list[dict]) -> str:
+    if len(cells) > 1 and "instances" in summary["output"].values:
+        return _scenario_table(summary, cells)
+    out = []
+    probs = [float(p) for p in summary["prob"].values]
+    for cell in cells:
+        s = summary.sel(cell)
+        rows = []
+        for output in s["output"].values:
+            o = s.sel(output=output, scale="log10")
+            q, e = o["quantile"].values, o["quantile_mcse"].values
+            if np.all(np.isnan(q)):
+                continue
+            rows.append([str(output), str(o["unit"].item()),
+                         *(format_value(float(v), float(err)) for v, err in zip(q, e))])
+        if cell:
+            out.append(f"<h3>{_e(_label(cell))}</h3>")
+        out.append(_table(["output", "unit", *(f"p{100 * p:g}" for p in probs)], rows, left=2))
+    return "<p class=note>log10 of each output (orders of magnitude); digits shown are those the " \
+           "Monte Carlo error supports.</p>" + "".join(out)
+
+
+def _sensitivity_section(sens: xr.Dataset | None, output: str = "instances") -> str:
+    if sens is None:
+        return "<p class=note>Not computed: this report was made from a saved result; " \
+               "<code>overhang report EXPERIMENT.toml</code> computes it.</p>"
+    from .plotting import plot_sensitivity
+
+    sens = sens.isel({d: 0 for d in sens["estimate"].dims if d not in ("input", "output", "measure")})
+    measure = next(m for m in ("sobol_total", "given_data_first", "voi", "tornado")
+                   if m in sens["measure"].values)
+    r = sens.sel(output=output)
+    order = np.argsort(-np.nan_to_num(np.abs(r["estimate"].sel(measure=measure).values), nan=-1))
+    head = ["#", "input", *(str(m) for m in r["measure"].values)]
+    rows = []
+    for i, k in enumerate(order):
+        name = str(r["input"].values[k])
+        cells = [f"{format_value(float(v), math.nan)} [{format_value(float(lo))}, {format_value(float(hi))}]"
+                 for v, lo, hi in zip(r["estimate"].isel(input=k).values, r["lower"].isel(input=k).values,
+                                      r["upper"].isel(input=k).values)]
+        rows.append([str(i + 1), name, *cells])
+    note = f"<p class=note>Ranked by {measure}; 95 % intervals in brackets.</p>"
+    return note + _table(head, rows, left=2) + _figure(plot_sensitivity(sens, output),
+                                                       "Tornado swings and variance shares of log10(instances)")
+
+
+def _priors_section(scenarios) -> str:
+    if scenarios is None:
+        return "<p class=note>The priors could not be read back (their files have moved).</p>"
+    experiment = scenarios.base
+    rows = []
+    for name, prior in sorted(experiment.priors.items()):
+        stats = implied(prior.dist)
+        rows.append([name, prior.unit, describe(prior.dist),
+                     *(format_value(stats[k]) for k in ("p01", "p50", "p99", "mean")), prior.source])
+    note = "<p class=note>The first scenario's priors; each scenario's are in the provenance.</p>" \
+        if scenarios.dims else ""
+    return note + _table(["input", "unit", "prior", "p01", "p50", "p99", "mean", "source"], rows, left=3)
+
+
+def _provenance(result: xr.Dataset) -> str:
+    keep = {k: v for k, v in result.attrs.items() if k != "experiment_text"}
+    rows = [[k, v if isinstance(v, str) else json.dumps(v, default=str)] for k, v in keep.items()]
+    text = result.attrs.get("experiment_text", "")
+    return _table(["attribute", "value"], rows, left=2) + (f"<pre>{_e(text)}</pre>" if text else "")
+
+
+def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, scenarios=None) -> str:
+    """The report page for a run `result` (from :func:`overhang_sim.batch.run`).
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        A run with summary variables (and samples, for the distribution and
+        convergence figures).
+    sensitivity : xarray.Dataset, optional
+        From :func:`overhang_sim.sensitivity.sensitivity`; its section says why it is
+        missing otherwise.
+    scenarios : ScenarioSet, optional
+        The experiment behind `result`, for the priors and their sources.
+
+    Returns
+    -------
+    str
+        A complete HTML document.
+    """
+    from .plotting import plot_convergence, plot_distribution, plot_scenarios
+
+    summary = summary_part(result)
+    if "quantile" not in summary:
+        raise OverhangError("the result has no summary variables (quantile, eti_*); is it a run result?",
+                            key="quantile")
+    cells = _cells(summary)
+    name = result.attrs.get("experiment_name", "overhang-sim run")
+    a = result.attrs
+    parts = [f"<h1>{_e(name)}</h1>",
+             (f"<p class=note>{_e(a.get('samples', '?'))} samples in {_e(a.get('chains', '?'))} chains per "
+              f"scenario, method {_e(a.get('method', '?'))}, seed {_e(a.get('seed', '?'))}; "
+              f"overhang-sim {_e(a.get('overhang_sim_version', ''))}</p>")]
+    if "instances" in summary["output"].values:
+        parts.append(_headline(summary, cells))
+    has_samples = "instances" in result.data_vars and "draw" in result["instances"].dims
+    if has_samples:
+        first = cells[0] if cells[0] else None
+        parts.append(_figure(plot_distribution(result, scenario=first),
+                             "Distribution of the instance count" + (f" ({_label(cells[0])})" if first else "")))
+    parts += ["<h2>Summary</h2>", _summary_tables(summary, cells)]
+    if len(cells) > 1:
+        parts += ["<h2>Scenario comparison</h2>",
+                  _figure(plot_scenarios(result), "Median, 50 % and 90 % intervals per scenario")]
+    parts += ["<h2>Which assumption matters</h2>", _sensitivity_section(sensitivity)]
+    if has_samples and result.sizes.get("chain", 1) > 1 and len(cells) == 1:
+        parts += ["<h2>Convergence</h2>", _figure(plot_convergence(result),
+                                                  "Quantile estimates and their Monte Carlo error")]
+    parts += ["<h2>Priors and their sources</h2>", _priors_section(scenarios),
+              "<h2>Provenance</h2>", _provenance(result)]
+    return ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+            f"<meta name=viewport content='width=device-width, initial-scale=1'><title>{_e(name)}</title>"
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")

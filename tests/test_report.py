@@ -1,0 +1,128 @@
+"""overhang report and overhang plot: a self-contained page, opened in headless Chromium."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib import image
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENTS = ROOT / "experiments"
+
+
+class _Page(HTMLParser):
+    """Collects tags, external references and section titles; fails on unbalanced structure."""
+
+    VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.tags, self.external, self.h2, self._in_h2 = [], [], [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for key, value in attrs:
+            if key in ("src", "href") and value and not value.startswith(("data:", "#")):
+                self.external.append(value)
+        if tag not in self.VOID:
+            self.stack.append(tag)
+        self._in_h2 = tag == "h2"
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack[-1] == tag, (tag, self.stack[-3:])
+        self.stack.pop()
+        self._in_h2 = False
+
+    def handle_data(self, data):
+        if self._in_h2:
+            self.h2.append(data)
+
+
+def _parse(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    page.close()
+    assert page.stack == [], page.stack
+    return page
+
+
+@pytest.fixture(scope="module")
+def baseline_report(tmp_path_factory):
+    from overhang_sim.cli import main
+
+    out = tmp_path_factory.mktemp("report") / "baseline.html"
+    assert main(["report", str(EXPERIMENTS / "baseline.toml"), "--samples", "40000", "--out", str(out),
+                 "--quiet"]) == 0
+    return out
+
+
+def test_report_has_every_section_and_no_network(baseline_report):
+    page = _parse(baseline_report)
+    assert page.external == []  # every figure is a data: URI, styles are inline
+    assert {"Summary", "Which assumption matters", "Convergence", "Priors and their sources",
+            "Provenance"} <= set(page.h2)
+    assert page.tags.count("img") == 3  # distribution, sensitivity, convergence
+    text = baseline_report.read_text(encoding="utf-8")
+    assert "Cotra, biological anchors" in text  # a prior's source
+    assert "experiment_sha256" in text
+
+
+def test_report_of_a_scenario_result_compares_them(tmp_path, run_cli):
+    saved = tmp_path / "speed.nc"
+    code, _, err = run_cli(["run", EXPERIMENTS / "required_speed_sweep.toml", "--samples", "8000",
+                            "--out", saved, "--quiet"])
+    assert code == 0, err
+    out = tmp_path / "speed.html"
+    code, _, err = run_cli(["report", saved, "--out", out])
+    assert code == 0, err
+    page = _parse(out)
+    assert "Scenario comparison" in page.h2
+    text = out.read_text(encoding="utf-8")
+    assert "required_tokens_per_s = 50" in text
+    assert "Not computed" in text  # no sensitivity from a saved result, and the page says so
+
+
+def test_report_of_a_file_that_is_not_a_result(tmp_path, run_cli):
+    from overhang_sim import save, sensitivity
+    from overhang_sim.scenarios import load_scenarios
+
+    scenarios = load_scenarios(EXPERIMENTS / "baseline.toml")
+    small = dataclasses.replace(scenarios.base, samples=8000)
+    saved = tmp_path / "sens.nc"
+    save(sensitivity(small, methods=["tornado"]), saved)
+    code, out, err = run_cli(["report", saved, "--out", tmp_path / "x.html"])
+    assert code == 2 and err.count("\n") == 1 and "quantile" in err, err
+    assert not (tmp_path / "x.html").exists()
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run "
+                    "installs it)")
+def test_report_renders_in_headless_chromium(baseline_report, tmp_path):
+    shot = tmp_path / "shot.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,1600",
+                    baseline_report.as_uri()], capture_output=True, timeout=120, check=True)
+    pixels = image.imread(shot)[..., :3]
+    assert pixels.shape[:2] == (1600, 1200)
+    # not blank: many distinct colours and a good share of non-white pixels (text, figures)
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50
+    assert np.mean(pixels.min(axis=2) < 0.9) > 0.05
+
+
+def test_plot_command_writes_each_figure_it_can(tmp_path, run_cli):
+    saved = tmp_path / "run.nc"
+    code, _, err = run_cli(["run", EXPERIMENTS / "baseline.toml", "--samples", "8000", "--out", saved, "--quiet"])
+    assert code == 0, err
+    code, out, err = run_cli(["plot", saved, "--out-dir", tmp_path, "--format", "svg"])
+    assert code == 0, err
+    written = sorted(p.name for p in tmp_path.glob("*.svg"))
+    assert written == ["run_convergence.svg", "run_distribution.svg"]
+    code, out, err = run_cli(["plot", saved, "--kind", "sensitivity", "--out-dir", tmp_path])
+    assert code == 2 and "needs a sensitivity result" in err and err.count("\n") == 1, err
