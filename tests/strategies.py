@@ -200,3 +200,24 @@ def unit_grid(n: int = 100_001) -> np.ndarray:
     tails = np.logspace(-15, -3, 200)
     grid = np.concatenate([np.linspace(0.0, 1.0, n, endpoint=False), tails, 1.0 - tails])
     return np.unique(grid[(grid >= 0) & (grid < 1)])
+
+
+# A 3 x 2 scenario grid on the baseline priors (throughput path): a fixed-value axis and a
+# prior-setting axis. Shared by the batch and plotting tests.
+SWEEP = f"""
+name = "sweep"
+model = "throughput"
+priors = ["{Path(__file__).resolve().parents[1] / 'priors' / 'baseline.toml'}"]
+samples = 4000
+chains = 4
+seed = 11
+
+[[axes]]
+name = "required_tokens_per_s"
+values = [10, 30, 50]
+
+[[axes]]
+name = "year"
+values = [2024, 2026]
+set.cluster_gpus = [{{dist = "lognormal", p05 = 1e4, p95 = 5e4}}, {{dist = "lognormal", p05 = 5e4, p95 = 3e5}}]
+"""

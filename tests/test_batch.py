@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from strategies import SWEEP
 
 from overhang_sim import batch, load, simulate
 from overhang_sim.errors import ConfigError, OverhangError
@@ -20,23 +21,6 @@ from overhang_sim.scenarios import load_scenarios
 ROOT = Path(__file__).resolve().parents[1]
 PRIORS = ROOT / "priors" / "baseline.toml"
 
-SWEEP = f"""
-name = "sweep"
-model = "throughput"
-priors = ["{PRIORS}"]
-samples = 4000
-chains = 4
-seed = 11
-
-[[axes]]
-name = "required_tokens_per_s"
-values = [10, 30, 50]
-
-[[axes]]
-name = "year"
-values = [2024, 2026]
-set.cluster_gpus = [{{dist = "lognormal", p05 = 1e4, p95 = 5e4}}, {{dist = "lognormal", p05 = 5e4, p95 = 3e5}}]
-"""
 
 
 def _write(tmp_path, text, name="sweep.toml"):

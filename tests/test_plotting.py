@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.ticker import LogFormatterMathtext
+from strategies import SWEEP
 
 from overhang_sim import batch, load_experiment, sensitivity, simulate, summarize
 from overhang_sim.errors import ConfigError
@@ -26,23 +27,6 @@ from overhang_sim.plotting import (
 from overhang_sim.scenarios import load_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
-SWEEP = f"""
-name = "sweep"
-model = "throughput"
-priors = ["{ROOT / 'priors' / 'baseline.toml'}"]
-samples = 4000
-chains = 4
-seed = 11
-
-[[axes]]
-name = "required_tokens_per_s"
-values = [10, 30, 50]
-
-[[axes]]
-name = "year"
-values = [2024, 2026]
-set.cluster_gpus = [{{dist = "lognormal", p05 = 1e4, p95 = 5e4}}, {{dist = "lognormal", p05 = 5e4, p95 = 3e5}}]
-"""
 CELL = {"required_tokens_per_s": 30, "year": 2026}
 
 

@@ -19,7 +19,7 @@ EXPERIMENTS = ROOT / "experiments"
 class _Page(HTMLParser):
     """Collects tags, external references and section titles; fails on unbalanced structure."""
 
-    VOID = {"meta", "img", "br", "hr", "link", "input"}
+    VOID = frozenset({"meta", "img", "br", "hr", "link", "input"})
 
     def __init__(self):
         super().__init__()

@@ -144,13 +144,19 @@ def _axes(table):
     return axes
 
 
+def _table(entry, key: str, allowed: tuple[str, ...], what: str) -> dict:
+    """`entry` checked to be a table with only `allowed` keys."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"must be a table with {what}", key=key)
+    for k in entry:
+        if k not in allowed:
+            raise ConfigError(f"unknown key{did_you_mean(k, allowed)}", key=f"{key}.{k}")
+    return entry
+
+
 def _axis(i, entry):
     key = f"axes[{i}]"
-    if not isinstance(entry, dict):
-        raise ConfigError("must be a table with name and values", key=key)
-    for k in entry:
-        if k not in AXIS_KEYS:
-            raise ConfigError(f"unknown key{did_you_mean(k, AXIS_KEYS)}", key=f"{key}.{k}")
+    _table(entry, key, AXIS_KEYS, "name and values")
     name = entry.get("name")
     if not isinstance(name, str) or not name.isidentifier():
         raise ConfigError(f"must be a name like required_tokens_per_s, not {name!r}", key=f"{key}.name")
@@ -197,11 +203,7 @@ def _named_scenarios(entries):
     names, sets = [], {}
     for i, entry in enumerate(entries):
         key = f"scenarios[{i}]"
-        if not isinstance(entry, dict):
-            raise ConfigError("must be a table with a name", key=key)
-        for k in entry:
-            if k not in SCENARIO_KEYS:
-                raise ConfigError(f"unknown key{did_you_mean(k, SCENARIO_KEYS)}", key=f"{key}.{k}")
+        _table(entry, key, SCENARIO_KEYS, "a name")
         name = entry.get("name")
         if not isinstance(name, str) or not name:
             raise ConfigError("must be a non-empty string", key=f"{key}.name")

@@ -92,12 +92,14 @@ def _exceedance(x, thresholds):
     return per_chain.mean(axis=1), chain_error(per_chain, 1)
 
 
-def _one_output(x, spec):
+def _probs(spec):
+    """The quantiles asked for, then the tails of each interval (for the equal-tailed ones)."""
     tails = [p for i in spec.intervals for p in ((1 - i) / 2, (1 + i) / 2)]
-    probs = np.array([*spec.quantiles, *tails])
-    quant, quant_se = _quantiles(x, probs)
-    logx = _log10(x)
-    mean, mean_se = _means(x, logx)
+    return np.array([*spec.quantiles, *tails])
+
+
+def _statistics(spec, mean, mean_se, quant, quant_se, hdi):
+    """One output's statistics, labelled by dims; `quant` holds :func:`_probs` on both scales."""
     n = len(spec.quantiles)
     eti = quant[:, n:].reshape(2, -1, 2)
     return {
@@ -107,9 +109,15 @@ def _one_output(x, spec):
         "quantile_mcse": (("scale", "prob"), quant_se[:, :n]),
         "eti_lower": (("scale", "interval"), eti[..., 0]),
         "eti_upper": (("scale", "interval"), eti[..., 1]),
-        "hdi_lower": (("scale", "interval"), (hdi := _hdi(x, spec.intervals))[..., 0]),
+        "hdi_lower": (("scale", "interval"), hdi[..., 0]),
         "hdi_upper": (("scale", "interval"), hdi[..., 1]),
     }
+
+
+def _one_output(x, spec):
+    quant, quant_se = _quantiles(x, _probs(spec))
+    mean, mean_se = _means(x, _log10(x))
+    return _statistics(spec, mean, mean_se, quant, quant_se, _hdi(x, spec.intervals))
 
 
 ATTRS = {
@@ -231,8 +239,7 @@ def _sketch_of(part):
 
 def _streamed_output(parts, spec):
     """Statistics of one output from its chains' parts (see :func:`block_part`)."""
-    tails = [p for i in spec.intervals for p in ((1 - i) / 2, (1 + i) / 2)]
-    probs = np.array([*spec.quantiles, *tails])
+    probs = _probs(spec)
     sketches = [_sketch_of(p) for p in parts]
     pooled = sk.merge_all(sketches)
     per_chain = np.stack([sk.quantile(s, probs) for s in sketches], axis=1)  # (prob, chain)
@@ -244,18 +251,7 @@ def _streamed_output(parts, spec):
     mean = np.array([math.fsum(sums[0]), math.fsum(sums[1])]) / n.sum()
     mean_se = np.array([chain_error(sums[0] / n), chain_error(sums[1] / n)])
     hdi = np.array([[sk.hdi(pooled, m, transform=t) for m in spec.intervals] for t in (None, _log10)])
-    k = len(spec.quantiles)
-    eti = quant[:, k:].reshape(2, -1, 2)
-    return {
-        "mean": (("scale",), mean),
-        "mean_mcse": (("scale",), mean_se),
-        "quantile": (("scale", "prob"), quant[:, :k]),
-        "quantile_mcse": (("scale", "prob"), quant_se[:, :k]),
-        "eti_lower": (("scale", "interval"), eti[..., 0]),
-        "eti_upper": (("scale", "interval"), eti[..., 1]),
-        "hdi_lower": (("scale", "interval"), hdi[..., 0]),
-        "hdi_upper": (("scale", "interval"), hdi[..., 1]),
-    }
+    return _statistics(spec, mean, mean_se, quant, quant_se, hdi)
 
 
 def summary_from_parts(parts: dict, spec: SummarySpec, meta: dict, attrs: dict) -> xr.Dataset:
