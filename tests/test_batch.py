@@ -286,3 +286,13 @@ def test_zarr_output_round_trips(tmp_path, sweep, run_cli):
     assert saved.attrs["experiment_text"] == direct.attrs["experiment_text"]
     code, out, err = run_cli(["run", path, "--out", out_file, "--quiet"])  # replaced by a complete one
     assert code == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["run.zarr"]
+
+
+def test_streamed_quantile_errors_include_the_sketch_resolution(streamed):
+    """Per-chain sketch quantiles move in bucket steps; the reported error never falls below them."""
+    _, result = streamed
+    q = result["quantile"].sel(scale="linear")
+    floor = batch.SKETCH_ALPHA * np.abs(q) / np.sqrt(3)
+    assert bool((result["quantile_mcse"].sel(scale="linear") >= floor * (1 - 1e-12)).all())
+    log_floor = np.log10(1 + batch.SKETCH_ALPHA) / np.sqrt(3)
+    assert bool((result["quantile_mcse"].sel(scale="log10") >= log_floor * (1 - 1e-12)).all())

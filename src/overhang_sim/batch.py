@@ -292,14 +292,26 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
     started = datetime.now(UTC).isoformat(timespec="seconds")
     if workers is None and sum(e.samples for e in scenarios.experiments) < PARALLEL_MIN_SAMPLES:
         workers = 1  # starting worker processes would take longer than the run
+    reduced: dict[int, xr.Dataset] = {}
+
+    def reduce_if_complete(s: int) -> None:
+        """A scenario whose chains are all in becomes its Dataset at once; its parts are freed."""
+        chains = scenarios.experiments[s].chains
+        if all((s, c) in done for c in range(chains)):
+            reduced[s] = _scenario_dataset(scenarios.experiments[s], [done.pop((s, c)) for c in range(chains)],
+                                           keep, outputs, seed)
+
+    for s in {s for s, _ in done}:
+        reduce_if_complete(s)
     with executor_for(workers, scheduler) as executor, _progress(len(jobs) + len(done), quiet) as bar:
         bar.update(len(done))
         for key, result in _completed(executor, chain_task, jobs):
             if box:
                 box.save(*key, result)
             done[key] = result
+            reduce_if_complete(key[0])
             bar.update(1)
-    result = _assemble(scenarios, done, keep, outputs, seed)
+    result = stack_scenarios(scenarios, [reduced[s] for s in range(len(scenarios.experiments))])
     result.attrs.update(_provenance(scenarios, seed, keep, started))
     return result
 
@@ -314,26 +326,20 @@ def _summary_outputs(scenarios: ScenarioSet) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- assembling
 
 
-def _assemble(scenarios: ScenarioSet, done: dict, keep: bool, outputs, seed) -> xr.Dataset:
-    per_scenario = []
-    for s, experiment in enumerate(scenarios.experiments):
-        chains = [done[s, c] for c in range(experiment.chains)]
-        if keep:
-            arrays = {name: np.stack([ch["samples"][name] for ch in chains])
-                      for name in chains[0]["samples"]}
-            inputs = {n: arrays.pop(n) for n in experiment.sampled}
-            run = _dataset(experiment, seed, inputs, fixed_inputs(experiment), arrays)
-            summary = summarize(run, _spec(experiment, tuple(o for o in outputs if o in run)))
-            per_scenario.append(xr.merge([run, summary], combine_attrs="override"))
-        else:
-            present = [o for o in outputs if o in chains[0]["parts"]]
-            parts = {o: [ch["parts"][o] for ch in chains] for o in present}
-            meta = {o: (variable_attrs(o)["units"], variable_attrs(o)["long_name"]) for o in present}
-            attrs = {"experiment_name": experiment.name, "model": experiment.model, "method": experiment.method,
-                     "seed": int(seed), "samples": experiment.chains * experiment.draws,
-                     "chains": experiment.chains}
-            per_scenario.append(summary_from_parts(parts, _spec(experiment, tuple(present)), meta, attrs))
-    return stack_scenarios(scenarios, per_scenario)
+def _scenario_dataset(experiment: Experiment, chains: list[dict], keep: bool, outputs, seed) -> xr.Dataset:
+    """One scenario's Dataset from its chains' task results (in chain order)."""
+    if keep:
+        arrays = {name: np.stack([ch["samples"][name] for ch in chains]) for name in chains[0]["samples"]}
+        inputs = {n: arrays.pop(n) for n in experiment.sampled}
+        run = _dataset(experiment, seed, inputs, fixed_inputs(experiment), arrays)
+        summary = summarize(run, _spec(experiment, tuple(o for o in outputs if o in run)))
+        return xr.merge([run, summary], combine_attrs="override")
+    present = [o for o in outputs if o in chains[0]["parts"]]
+    parts = {o: [ch["parts"][o] for ch in chains] for o in present}
+    meta = {o: (variable_attrs(o)["units"], variable_attrs(o)["long_name"]) for o in present}
+    attrs = {"experiment_name": experiment.name, "model": experiment.model, "method": experiment.method,
+             "seed": int(seed), "samples": experiment.chains * experiment.draws, "chains": experiment.chains}
+    return summary_from_parts(parts, _spec(experiment, tuple(present)), meta, attrs)
 
 
 def stack_scenarios(scenarios: ScenarioSet, datasets: list[xr.Dataset]) -> xr.Dataset:

@@ -244,8 +244,13 @@ def _streamed_output(parts, spec):
     pooled = sk.merge_all(sketches)
     per_chain = np.stack([sk.quantile(s, probs) for s in sketches], axis=1)  # (prob, chain)
     quant = sk.quantile(pooled, probs)
+    # The per-chain quantiles move in steps of a sketch bucket, so with many draws their spread
+    # understates the error; the bucket's own uncertainty (uniform within +-alpha) is a floor.
+    resolution = np.stack([pooled.alpha * np.abs(quant), np.full_like(quant, np.log10(1 + pooled.alpha))])
     quant = np.stack([quant, _log10(quant)])
     quant_se = np.stack([chain_error(per_chain, 1), chain_error(_log10(per_chain), 1)])
+    with np.errstate(invalid="ignore"):
+        quant_se = np.fmax(quant_se, resolution / np.sqrt(3))
     n = np.array([float(p["n"]) for p in parts])
     sums = np.array([[float(p["sum"]) for p in parts], [float(p["log10_sum"]) for p in parts]])
     mean = np.array([math.fsum(sums[0]), math.fsum(sums[1])]) / n.sum()
@@ -258,7 +263,8 @@ def summary_from_parts(parts: dict, spec: SummarySpec, meta: dict, attrs: dict) 
     """The summary of a streamed run: `parts` maps each output to its chains' merged parts.
 
     Quantiles, intervals and their errors come from the sketches (relative error
-    ``alpha`` in value); means and exceedance probabilities are exact.
+    ``alpha`` in value); a quantile's reported error is at least the sketch's own,
+    ``alpha |q| / sqrt(3)``. Means and exceedance probabilities are exact.
     """
     outputs = list(parts)
     per_output = [_streamed_output(parts[o], spec) for o in outputs]
