@@ -219,7 +219,7 @@ def _completed(executor, fn: Callable, jobs: dict) -> Iterator[tuple[object, dic
     futures = {executor.submit(fn, *args): key for key, args in jobs.items()}
     try:
         for future in cf.as_completed(futures):
-            yield futures[future], future.result()
+            yield futures.pop(future), future.result()  # popped: a finished result is not kept alive
     finally:
         for future in futures:
             future.cancel()
