@@ -153,8 +153,8 @@ def speedup(folder: Path, scenarios: int, samples: int, workers: int, repeats: i
     best1, bestw = min(runs[1]), min(runs[workers])
     ratio = best1[0] / bestw[0]
     chains = grid.base.chains
-    print(f"grid: {len(grid.experiments)} scenarios x {samples:.0e} samples ({chains} chains: "
-          f"{len(grid.experiments) * chains} tasks of {grid.base.draws} draws), keep_samples=False; "
+    print(f"grid: {len(grid.experiments)} scenarios x {samples:.0e} samples ({chains} chains of "
+          f"{grid.base.draws} draws; {_tasks(len(grid.experiments), chains)}), keep_samples=False; "
           f"start method {multiprocessing.get_start_method()!r}")
     print(f"workers=1: {best1[0]:.2f} s; workers={workers}: {bestw[0]:.2f} s; speed-up {ratio:.2f}x "
           f"(target >= {SPEEDUP_TARGET:g}x: {'met' if ratio >= SPEEDUP_TARGET else 'MISSED'})")
@@ -297,12 +297,19 @@ def streamed_run_in_child(*args) -> dict:
     return value
 
 
+def _tasks(scenarios: int, chains: int) -> str:
+    """How batch.run splits the work: a task per scenario, or per chain for few scenarios."""
+    if scenarios >= batch.SCENARIO_TASKS_MIN:
+        return f"{scenarios} tasks, one per scenario"
+    return f"{scenarios * chains} tasks, one per chain"
+
+
 def streaming(folder: Path, total: int, scenarios: int, workers: int, interval: float) -> None:
     samples = total // scenarios
     m = streamed_run_in_child(str(folder), scenarios, samples, workers, interval)
-    tasks = m["scenarios"] * m["chains"]
     print(f"grid: {m['scenarios']} scenarios x {samples:.3g} samples = {m['samples']:.3g} samples "
-          f"({tasks} tasks of {m['draws']} draws), keep_samples=False, workers={workers}, in a spawned child "
+          f"({m['chains']} chains of {m['draws']} draws; {_tasks(m['scenarios'], m['chains'])}), "
+          f"keep_samples=False, workers={workers}, in a spawned child "
           f"(scenarios loaded in {m['load_s']:.1f} s, not counted)")
     print(f"time {m['seconds']:.1f} s: {m['samples'] / m['seconds']:.3g} samples/s "
           f"({m['samples'] / m['seconds'] / workers:.3g} per worker); CPU s: main process {m['main_cpu']:.1f} "

@@ -296,3 +296,28 @@ def test_streamed_quantile_errors_include_the_sketch_resolution(streamed):
     assert bool((result["quantile_mcse"].sel(scale="linear") >= floor * (1 - 1e-12)).all())
     log_floor = np.log10(1 + batch.SKETCH_ALPHA) / np.sqrt(3)
     assert bool((result["quantile_mcse"].sel(scale="log10") >= log_floor * (1 - 1e-12)).all())
+
+
+@pytest.mark.parametrize("keep", [True, False], ids=["samples", "streamed"])
+def test_scenario_tasks_equal_chain_tasks(sweep, streamed, monkeypatch, keep):
+    """Files with many scenarios run one task per scenario: the same result as per-chain tasks."""
+    _, scenarios, exact = sweep
+    expected = exact if keep else streamed[1]
+    monkeypatch.setattr(batch, "SCENARIO_TASKS_MIN", 1)
+    for workers in (1, 2):
+        got = batch.run(scenarios, workers=workers, keep_samples=keep)
+        xr.testing.assert_identical(got.drop_attrs(), expected.drop_attrs())
+
+
+def test_scenario_tasks_resume_from_a_checkpoint(tmp_path, sweep, streamed, monkeypatch):
+    _, scenarios, _ = sweep
+    _, expected = streamed
+    monkeypatch.setattr(batch, "SCENARIO_TASKS_MIN", 1)
+    folder = tmp_path / "run.nc.partial"
+    box = batch.Checkpoint(folder, batch._fingerprint(scenarios, scenarios.base.seed, False), False, "x")
+    outputs = batch._summary_outputs(scenarios)
+    for s in (0, 4):
+        e = scenarios.experiments[s]
+        box.save_scenario(s, batch.scenario_task(e, scenarios.base.seed, False, outputs, e.summary.thresholds))
+    resumed = batch.run(scenarios, workers=1, keep_samples=False, checkpoint=folder, resume=True)
+    xr.testing.assert_identical(resumed.drop_attrs(), expected.drop_attrs())

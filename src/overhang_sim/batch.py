@@ -1,10 +1,11 @@
 """Run every scenario of an experiment file: in parallel, resumable, in bounded memory.
 
-The unit of work is one chain of one scenario. A task depends only on the
-scenario's experiment, the seed and the chain number (see
-:func:`~overhang_sim.simulate.chain_design`), and the results are put together in
-task order, never in the order tasks finish, so the result is bit-identical for
-any number of workers, local or on a dask.distributed cluster. Scenarios share
+The unit of work is one chain of one scenario, or a whole scenario (all its
+chains, reduced on the worker) when a file has :data:`SCENARIO_TASKS_MIN` scenarios
+or more. A chain depends only on the scenario's experiment, the seed and the chain
+number (see :func:`~overhang_sim.simulate.chain_design`), and a scenario is reduced
+from its chains in chain order, never in the order tasks finish, so the result is
+bit-identical for any number of workers, local or on a dask.distributed cluster. Scenarios share
 their draws (common random numbers), so comparisons between them are paired.
 
 Two kinds of result:
@@ -16,8 +17,8 @@ Two kinds of result:
     (:mod:`~overhang_sim.sketch`), exact exceedance counts and exact sums; the
     summaries come from those, so memory does not grow with the sample count.
 
-A checkpoint folder (``OUT.partial``) holds one file per finished task, written
-atomically; :func:`run` with ``resume=True`` loads them and computes the rest.
+A checkpoint folder (``OUT.partial``) holds one file per finished task (a chain's
+arrays, or a scenario's Dataset), written atomically; :func:`run` with ``resume=True`` loads them and computes the rest.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ import contextlib
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -57,6 +59,7 @@ BLOCK = 2**16  # draws a task evaluates at a time: fixed, so sums never depend o
 KEEP_SAMPLES_BYTES = 2 * 10**9  # keep raw samples by default up to this size
 SKETCH_ALPHA = 1e-3  # relative accuracy of streamed quantiles
 PARALLEL_MIN_SAMPLES = 10**6  # smaller runs stay in this process unless workers are given
+SCENARIO_TASKS_MIN = 8  # with this many scenarios a task is a whole scenario, else one chain
 
 
 # --------------------------------------------------------------------------- tasks
@@ -91,6 +94,17 @@ def chain_task(experiment: Experiment, seed: int, chain: int, keep: bool, output
                 blocks.setdefault(o, []).append(
                     block_part(x, SKETCH_ALPHA, thresholds if o == "instances" else ()))
     return {"parts": {o: merge_parts(b) for o, b in blocks.items()}}
+
+
+def scenario_task(experiment: Experiment, seed: int, keep: bool, outputs: tuple[str, ...],
+                  thresholds: tuple[float, ...]) -> xr.Dataset:
+    """Every chain of one scenario, reduced to its Dataset (runs on a worker).
+
+    Used when a file has enough scenarios to keep every worker busy: only the small
+    reduced Dataset travels back, not each chain's sketches.
+    """
+    chains = [chain_task(experiment, seed, c, keep, outputs, thresholds) for c in range(experiment.chains)]
+    return _scenario_dataset(experiment, chains, keep, outputs, seed)
 
 
 # --------------------------------------------------------------------------- checkpoint
@@ -147,6 +161,26 @@ class Checkpoint:
         temporary = path.with_name(f".{path.name}.tmp")
         with open(temporary, "wb") as handle:
             np.savez(handle, **flat)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+
+    def _scenario_path(self, scenario: int) -> Path:
+        return self.folder / f"s{scenario:06d}.pickle"
+
+    def load_scenario(self, scenario: int) -> xr.Dataset | None:
+        """A finished scenario's Dataset (this folder's own pickle, written by :meth:`save_scenario`)."""
+        path = self._scenario_path(scenario)
+        if not path.exists():
+            return None
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
+
+    def save_scenario(self, scenario: int, result: xr.Dataset) -> None:
+        path = self._scenario_path(scenario)
+        temporary = path.with_name(f".{path.name}.tmp")
+        with open(temporary, "wb") as handle:
+            pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -210,13 +244,13 @@ def executor_for(workers: int | None = None, scheduler: str | None = None) -> It
         yield pool
 
 
-def _completed(executor, fn: Callable, jobs: dict) -> Iterator[tuple[object, dict]]:
-    """Run ``fn(*args)`` for each job (key -> args); yield (key, result) as they finish."""
+def _completed(executor, jobs: dict) -> Iterator[tuple[object, object]]:
+    """Run ``fn(*args)`` for each job (key -> (fn, args)); yield (key, result) as they finish."""
     if executor is None:
-        for key, args in jobs.items():
+        for key, (fn, args) in jobs.items():
             yield key, fn(*args)
         return
-    futures = {executor.submit(fn, *args): key for key, args in jobs.items()}
+    futures = {executor.submit(fn, *args): key for key, (fn, args) in jobs.items()}
     try:
         for future in cf.as_completed(futures):
             yield futures.pop(future), future.result()  # popped: a finished result is not kept alive
@@ -225,13 +259,13 @@ def _completed(executor, fn: Callable, jobs: dict) -> Iterator[tuple[object, dic
             future.cancel()
 
 
-def _progress(total: int, quiet: bool):
+def _progress(total: int, quiet: bool, unit: str = "chain"):
     """A tqdm bar on stderr, or a stand-in when quiet or stderr is not a terminal."""
     if quiet or not sys.stderr.isatty():
         return contextlib.nullcontext(_Silent())
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="chain", desc="overhang run", file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=total, unit=unit, desc="overhang run", file=sys.stderr, dynamic_ncols=True)
 
 
 class _Silent:
@@ -281,18 +315,25 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
     outputs = _summary_outputs(scenarios)
     box = Checkpoint(Path(checkpoint), _fingerprint(scenarios, seed, keep), resume, scenarios.path) \
         if checkpoint else None
-    jobs, done = {}, {}
+    jobs, done, reduced = {}, {}, {}
+    by_scenario = len(scenarios.experiments) >= SCENARIO_TASKS_MIN
     for s, experiment in enumerate(scenarios.experiments):
+        if by_scenario:
+            saved = box.load_scenario(s) if box and resume else None
+            if saved is not None:
+                reduced[s] = saved
+            else:
+                jobs["scenario", s] = (scenario_task, (experiment, seed, keep, outputs, spec.thresholds))
+            continue
         for c in range(experiment.chains):
             saved = box.load(s, c) if box and resume else None
             if saved is not None:
                 done[s, c] = saved
             else:
-                jobs[s, c] = (experiment, seed, c, keep, outputs, spec.thresholds)
+                jobs["chain", (s, c)] = (chain_task, (experiment, seed, c, keep, outputs, spec.thresholds))
     started = datetime.now(UTC).isoformat(timespec="seconds")
     if workers is None and sum(e.samples for e in scenarios.experiments) < PARALLEL_MIN_SAMPLES:
         workers = 1  # starting worker processes would take longer than the run
-    reduced: dict[int, xr.Dataset] = {}
 
     def reduce_if_complete(s: int) -> None:
         """A scenario whose chains are all in becomes its Dataset at once; its parts are freed."""
@@ -301,15 +342,22 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
             reduced[s] = _scenario_dataset(scenarios.experiments[s], [done.pop((s, c)) for c in range(chains)],
                                            keep, outputs, seed)
 
+    finished = len(reduced) if by_scenario else len(done)  # tasks saved by an earlier, interrupted run
     for s in {s for s, _ in done}:
         reduce_if_complete(s)
-    with executor_for(workers, scheduler) as executor, _progress(len(jobs) + len(done), quiet) as bar:
-        bar.update(len(done))
-        for key, result in _completed(executor, chain_task, jobs):
-            if box:
-                box.save(*key, result)
-            done[key] = result
-            reduce_if_complete(key[0])
+    with executor_for(workers, scheduler) as executor, \
+            _progress(len(jobs) + finished, quiet, "scenario" if by_scenario else "chain") as bar:
+        bar.update(finished)
+        for (kind, key), result in _completed(executor, jobs):
+            if kind == "scenario":
+                if box:
+                    box.save_scenario(key, result)
+                reduced[key] = result
+            else:
+                if box:
+                    box.save(*key, result)
+                done[key] = result
+                reduce_if_complete(key[0])
             bar.update(1)
     result = stack_scenarios(scenarios, [reduced[s] for s in range(len(scenarios.experiments))])
     result.attrs.update(_provenance(scenarios, seed, keep, started))
