@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import pickle
+import platform
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -37,6 +40,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+import scipy
 import xarray as xr
 
 from .config import Experiment
@@ -415,16 +419,10 @@ def stack_scenarios(scenarios: ScenarioSet, datasets: list[xr.Dataset]) -> xr.Da
 
 
 def _spec(experiment, outputs):
-    import dataclasses
-
     return dataclasses.replace(experiment.summary, outputs=outputs)
 
 
 def _provenance(scenarios: ScenarioSet, seed: int, keep: bool, started: str) -> dict:
-    import platform
-
-    import scipy
-
     base = scenarios.base
     return {
         "title": f"overhang-sim run of experiment {base.name!r}",
@@ -453,8 +451,6 @@ def _provenance(scenarios: ScenarioSet, seed: int, keep: bool, started: str) -> 
 
 
 def _git_commit(folder: Path) -> str:
-    import subprocess
-
     try:
         out = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=5, check=False)
