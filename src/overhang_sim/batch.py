@@ -47,12 +47,12 @@ from .config import Experiment
 from .errors import ConfigError, StorageError
 from .scenarios import ScenarioSet
 from .simulate import (
-    _dataset,
     chain_design,
     check_memory,
     draw_range,
-    fixed_inputs,
     result_bytes,
+    run_dataset,
+    sample_chain,
     variable_attrs,
 )
 from .summaries import DEFAULT_OUTPUTS, block_part, merge_parts, summarize, summary_from_parts
@@ -80,15 +80,12 @@ def chain_task(experiment: Experiment, seed: int, chain: int, keep: bool, output
         ``{"parts": {output: arrays}}``: the chain's quantile sketch, sums and
         exceedance counts per output (:func:`~overhang_sim.summaries.merge_parts`).
     """
-    design = chain_design(experiment, seed, chain)
     draws = experiment.draws
     if keep:
         samples: dict[str, np.ndarray] = {}
-        for start in range(0, draws, BLOCK):
-            stop = min(draws, start + BLOCK)
-            for name, values in draw_range(experiment, design, start, stop).items():
-                samples.setdefault(name, np.empty(draws))[start:stop] = values
+        sample_chain(experiment, seed, chain, lambda name: samples.setdefault(name, np.empty(draws)), BLOCK)
         return {"samples": samples}
+    design = chain_design(experiment, seed, chain)
     blocks: dict[str, list[dict]] = {}
     for start in range(0, draws, BLOCK):
         values = draw_range(experiment, design, start, min(draws, start + BLOCK))
@@ -382,8 +379,7 @@ def _scenario_dataset(experiment: Experiment, chains: list[dict], keep: bool, ou
     """One scenario's Dataset from its chains' task results (in chain order)."""
     if keep:
         arrays = {name: np.stack([ch["samples"][name] for ch in chains]) for name in chains[0]["samples"]}
-        inputs = {n: arrays.pop(n) for n in experiment.sampled}
-        run = _dataset(experiment, seed, inputs, fixed_inputs(experiment), arrays)
+        run = run_dataset(experiment, seed, arrays)
         summary = summarize(run, _spec(experiment, tuple(o for o in outputs if o in run)))
         return xr.merge([run, summary], combine_attrs="override")
     present = [o for o in outputs if o in chains[0]["parts"]]

@@ -197,16 +197,6 @@ def _from_command_line(error: OverhangError, args, flags) -> OverhangError:
     return error
 
 
-def _experiment(args, flags):
-    """The experiment file (or the embedded baseline) with the flags in `flags` applied."""
-    experiment = load_experiment(args.experiment)
-    overrides = {k: getattr(args, k) for k in flags if getattr(args, k, None) is not None}
-    try:
-        return dataclasses.replace(experiment, **overrides)
-    except OverhangError as error:
-        raise _from_command_line(error, args, flags) from None
-
-
 RUN_FLAGS = ("samples", "chains", "method", "seed")
 
 

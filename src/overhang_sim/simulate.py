@@ -23,7 +23,7 @@ from .designs import gaussian_copula, make_design
 from .errors import ConfigError
 from .models import QUANTITIES
 
-__all__ = ["chain_design", "check_memory", "draw_range", "fixed_inputs", "result_bytes", "simulate", "variable_attrs"]
+__all__ = ["chain_design", "check_memory", "draw_range", "fixed_inputs", "result_bytes", "run_dataset", "sample_chain", "simulate", "variable_attrs"]
 
 CHUNK_SIZE = 2**18
 
@@ -76,18 +76,31 @@ def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int
         raise ValueError(f"chunk_size must be >= 1, not {chunk_size}")
     check_memory([experiment])
     chains, draws = experiment.chains, experiment.draws
-    fixed = fixed_inputs(experiment)
     arrays: dict[str, np.ndarray] = {}
     for chain in range(chains):
-        design = chain_design(experiment, seed, chain)
-        for start in range(0, draws, chunk_size):
-            stop = min(draws, start + chunk_size)
-            for name, values in draw_range(experiment, design, start, stop).items():
-                if name not in arrays:
-                    arrays[name] = np.empty((chains, draws))
-                arrays[name][chain, start:stop] = values
-    inputs = {n: arrays.pop(n) for n in experiment.sampled}
-    return _dataset(experiment, seed, inputs, fixed, arrays)
+        sample_chain(experiment, seed, chain,
+                     lambda name, c=chain: arrays.setdefault(name, np.empty((chains, draws)))[c], chunk_size)
+    return run_dataset(experiment, seed, arrays)
+
+
+def sample_chain(experiment: Experiment, seed: int, chain: int, row, chunk_size: int = CHUNK_SIZE) -> None:
+    """Write every input and output of one chain, `chunk_size` draws at a time.
+
+    ``row(name)`` gives the ``(draws,)`` array to fill for `name` (a row of a
+    ``(chain, draw)`` array, or an array of its own).
+    """
+    design = chain_design(experiment, seed, chain)
+    for start in range(0, experiment.draws, chunk_size):
+        stop = min(experiment.draws, start + chunk_size)
+        for name, values in draw_range(experiment, design, start, stop).items():
+            row(name)[start:stop] = values
+
+
+def run_dataset(experiment: Experiment, seed: int, arrays: dict[str, np.ndarray]) -> xr.Dataset:
+    """The run Dataset from ``(chain, draw)`` arrays of every sampled input and output."""
+    inputs = {n: arrays[n] for n in experiment.sampled}
+    outputs = {n: a for n, a in arrays.items() if n not in inputs}
+    return _dataset(experiment, seed, inputs, fixed_inputs(experiment), outputs)
 
 
 def fixed_inputs(experiment: Experiment) -> dict[str, float]:
