@@ -66,6 +66,12 @@ import numpy as np
 import xarray as xr
 
 from overhang_sim import batch
+from overhang_sim.executors import executor_for
+
+
+def _run(scenarios, workers=1, **options):
+    with executor_for(workers) as executor:
+        return batch.run(scenarios, executor=executor, **options)
 from overhang_sim.config import read_toml
 from overhang_sim.scenarios import load_scenarios
 
@@ -130,7 +136,7 @@ def timed_run(grid, workers: int) -> tuple[float, float, float, xr.Dataset]:
     before ``batch.run`` returns (it also holds the run's ``git rev-parse``, a few ms).
     """
     self_cpu, children_cpu = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
-    seconds, result = timed(batch.run, grid, workers=workers, keep_samples=False)
+    seconds, result = timed(_run, grid, workers=workers, keep_samples=False)
     return (seconds, _cpu(resource.RUSAGE_SELF) - self_cpu, _cpu(resource.RUSAGE_CHILDREN) - children_cpu,
             result)
 
@@ -141,7 +147,7 @@ def timed_run(grid, workers: int) -> tuple[float, float, float, xr.Dataset]:
 def speedup(folder: Path, scenarios: int, samples: int, workers: int, repeats: int) -> None:
     grid = load_scenarios(write_grid(folder, samples, scenarios))
     warm = load_scenarios(write_grid(folder, 1_000, 2))
-    setup, _ = timed(batch.run, warm, workers=1, keep_samples=False)
+    setup, _ = timed(_run, warm, workers=1, keep_samples=False)
     print(f"setup (warm-up run: imports, beta PPF tables): {setup:.2f} s, not counted below")
     load = os.getloadavg()[0]
     runs: dict[int, list[tuple]] = {1: [], workers: []}
@@ -332,8 +338,8 @@ def streaming(folder: Path, total: int, scenarios: int, workers: int, interval: 
 
 def quantile_error(folder: Path, samples: int, workers: int) -> None:
     grid = load_scenarios(write_grid(folder, samples, None))
-    streamed = batch.run(grid, workers=workers, keep_samples=False)
-    kept = batch.run(grid, workers=workers, keep_samples=True)
+    streamed = _run(grid, workers=workers, keep_samples=False)
+    kept = _run(grid, workers=workers, keep_samples=True)
     probs = streamed["prob"].values
     print(f"one scenario, {samples:.0e} samples ({grid.base.chains} chains), workers={workers}; "
           f"probs {', '.join(f'{p:g}' for p in probs)}; stated bound SKETCH_ALPHA = {batch.SKETCH_ALPHA:g}")

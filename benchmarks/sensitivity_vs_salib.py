@@ -13,7 +13,7 @@ Timed, best of ``--repeats``, interleaved, at each base sample size ``N``:
 
 * SALib: ``sobol.sample`` + the inverse CDFs + the model + ``sobol.analyze`` with its
   default bootstrap (100 resamples, 95 % normal-approximation intervals);
-* overhang-sim: :func:`overhang_sim.sensitivity.sobol_indices_from_function` with its
+* overhang-sim: :func:`overhang_sim.sensitivity_analysis.sobol_indices_from_function` with its
   default bootstrap (1,000 resamples, 95 % percentile intervals).
 
 Agreement is checked twice: the two independent designs' indices must agree within
@@ -40,7 +40,7 @@ from SALib.analyze import sobol as salib_analyze
 from SALib.sample import sobol as salib_sample
 
 import overhang_sim as oh
-from overhang_sim.sensitivity import sobol_indices, sobol_indices_from_function
+from overhang_sim.sensitivity_analysis import sobol_indices, sobol_indices_from_function
 
 PRIORS = Path(__file__).resolve().parents[1] / "priors" / "baseline.toml"
 INPUTS = ("cluster_gpus", "gpu_peak_flop_per_s", "train_utilization", "inference_utilization", "train_days",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -71,20 +70,14 @@ def unwritable_dir(tmp_path, monkeypatch):
     folder.mkdir()
     folder.chmod(0o555)
     if os.geteuid() == 0:
-        real_access, real_mkstemp = os.access, tempfile.mkstemp
+        real_access = os.access
 
         def access(path, mode, *args, **kwargs):
             if Path(path).resolve() == folder.resolve() and mode & os.W_OK:
                 return False
             return real_access(path, mode, *args, **kwargs)
 
-        def mkstemp(*args, dir=None, **kwargs):
-            if dir is not None and Path(dir).resolve() == folder.resolve():
-                raise PermissionError(13, "Permission denied", str(dir))
-            return real_mkstemp(*args, dir=dir, **kwargs)
-
         monkeypatch.setattr(overhang_sim.storage.os, "access", access)
-        monkeypatch.setattr(overhang_sim.storage.tempfile, "mkstemp", mkstemp)
     yield folder
     folder.chmod(0o755)
 

@@ -221,3 +221,22 @@ name = "year"
 values = [2024, 2026]
 set.cluster_gpus = [{{dist = "lognormal", p05 = 1e4, p95 = 5e4}}, {{dist = "lognormal", p05 = 5e4, p95 = 3e5}}]
 """
+
+
+def run_on(scenarios, workers=1, scheduler=None, **options):
+    """``batch.run`` on `workers` local processes (1: this process) or a dask `scheduler`."""
+    from overhang_sim import batch
+    from overhang_sim.executors import executor_for
+
+    with executor_for(workers, scheduler) as executor:
+        return batch.run(scenarios, executor=executor, **options)
+
+
+TIMES = ("started", "finished", "saved")
+
+
+def without_times(ds):
+    """`ds` without the attrs that say when it was made (all else is reproducible to the bit)."""
+    ds = ds.copy()
+    ds.attrs = {k: v for k, v in ds.attrs.items() if k not in TIMES}
+    return ds

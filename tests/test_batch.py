@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from strategies import SWEEP
+from strategies import SWEEP, run_on
 
 from overhang_sim import batch, load, simulate
 from overhang_sim.errors import ConfigError, OverhangError
 from overhang_sim.scenarios import load_scenarios
+from overhang_sim.storage import Checkpoint
+from overhang_sim.summaries import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIORS = ROOT / "priors" / "baseline.toml"
@@ -33,7 +35,7 @@ def _write(tmp_path, text, name="sweep.toml"):
 def sweep(tmp_path_factory):
     path = _write(tmp_path_factory.mktemp("sweep"), SWEEP)
     scenarios = load_scenarios(path)
-    return path, scenarios, batch.run(scenarios, workers=1)
+    return path, scenarios, run_on(scenarios, workers=1)
 
 
 def test_grid_dims_coords_and_fixed_axis_is_the_coordinate(sweep):
@@ -62,7 +64,7 @@ def test_common_random_numbers_make_comparisons_exact(sweep):
     a = result["instances"].sel(required_tokens_per_s=10, year=2026)
     b = result["instances"].sel(required_tokens_per_s=30, year=2026)
     np.testing.assert_allclose(a.values / b.values, 3.0, rtol=1e-13)
-    found = batch.compare(result, {"required_tokens_per_s": 10, "year": 2026},
+    found = compare(result, {"required_tokens_per_s": 10, "year": 2026},
                           {"required_tokens_per_s": 30, "year": 2026})
     assert found["p_a_greater"] == 1.0
     assert found["median_log10_ratio"] == pytest.approx(np.log10(3.0), abs=1e-12)
@@ -74,12 +76,12 @@ def test_common_random_numbers_make_comparisons_exact(sweep):
 def test_compare_needs_one_scenario_each_side(sweep):
     _, _, result = sweep
     with pytest.raises(ConfigError, match="exactly one scenario"):
-        batch.compare(result, {"required_tokens_per_s": 10}, {"required_tokens_per_s": 30})
+        compare(result, {"required_tokens_per_s": 10}, {"required_tokens_per_s": 30})
 
 
 def test_two_local_workers_give_identical_results(sweep):
     _, scenarios, result = sweep
-    xr.testing.assert_identical(batch.run(scenarios, workers=2).drop_attrs(), result.drop_attrs())
+    xr.testing.assert_identical(run_on(scenarios, workers=2).drop_attrs(), result.drop_attrs())
 
 
 def test_dask_local_cluster_gives_identical_results(sweep):
@@ -87,7 +89,7 @@ def test_dask_local_cluster_gives_identical_results(sweep):
     _, scenarios, result = sweep
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
                                   processes=True) as cluster:
-        remote = batch.run(scenarios, scheduler=cluster.scheduler_address)
+        remote = run_on(scenarios, scheduler=cluster.scheduler_address)
     xr.testing.assert_identical(remote.drop_attrs(), result.drop_attrs())
 
 
@@ -107,7 +109,7 @@ set.required_tokens_per_s = 10
 name = "fast"
 set.required_tokens_per_s = 100
 """
-    result = batch.run(load_scenarios(_write(tmp_path, text)), workers=1)
+    result = run_on(load_scenarios(_write(tmp_path, text)), workers=1)
     assert list(result["scenario"].values) == ["slow", "fast"]
     ratio = result["instances"].sel(scenario="slow") / result["instances"].sel(scenario="fast")
     np.testing.assert_allclose(ratio.values, 10.0, rtol=1e-13)
@@ -180,12 +182,13 @@ def test_a_leftover_partial_run_is_not_overwritten(tmp_path, run_cli):
 
 def test_resume_refuses_a_changed_experiment(tmp_path):
     path = _write(tmp_path, SWEEP)
-    folder = tmp_path / "out.nc.partial"
+    out = tmp_path / "out.nc"
     scenarios = load_scenarios(path)
-    batch.Checkpoint(folder, batch._fingerprint(scenarios, 11, True), False, str(path))
-    changed = load_scenarios(_write(tmp_path, SWEEP.replace("seed = 11", "seed = 12")))
-    with pytest.raises(ConfigError, match="experiment file has changed"):
-        batch.run(changed, checkpoint=folder, resume=True, workers=1)
+    box = batch._Saved(Checkpoint(f"{out}.partial", batch._fingerprint(scenarios, 11, True), False, str(path)))
+    box.save(("chain", (0, 0)), {"samples": {"x": np.zeros(3)}})
+    changed = load_scenarios(_write(tmp_path, SWEEP.replace("[10, 30, 50]", "[10, 30, 60]")))
+    with pytest.raises(ConfigError, match="the experiment or its prior files have changed"):
+        run_on(changed, out=out, resume=True, workers=1, seed=11)
 
 
 def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
@@ -208,7 +211,7 @@ def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
     resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, check=False)
     assert resumed.returncode == 0, resumed.stderr
     assert not partial.exists()
-    whole = batch.run(load_scenarios(path), workers=1)
+    whole = run_on(load_scenarios(path), workers=1)
     saved = load(out_file)
     stamps = ("saved", "started", "finished")
     xr.testing.assert_identical(saved.drop_attrs(), whole.drop_attrs())
@@ -222,7 +225,7 @@ def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
 @pytest.fixture(scope="module")
 def streamed(sweep):
     _, scenarios, exact = sweep
-    return exact, batch.run(scenarios, workers=1, keep_samples=False)
+    return exact, run_on(scenarios, workers=1, keep_samples=False)
 
 
 def test_streamed_run_keeps_no_samples_and_says_how_it_summarised(streamed):
@@ -256,7 +259,7 @@ def test_streamed_means_and_exceedance_are_exact(streamed):
 def test_streamed_runs_are_identical_for_any_number_of_workers(sweep, streamed):
     _, scenarios, _ = sweep
     _, result = streamed
-    xr.testing.assert_identical(batch.run(scenarios, workers=2, keep_samples=False).drop_attrs(),
+    xr.testing.assert_identical(run_on(scenarios, workers=2, keep_samples=False).drop_attrs(),
                                 result.drop_attrs())
 
 
@@ -264,14 +267,16 @@ def test_streamed_resume_from_a_checkpoint(tmp_path, sweep, streamed):
     """Half the chains saved, the rest computed on resume: the same result."""
     _, scenarios, _ = sweep
     _, result = streamed
-    folder = tmp_path / "run.nc.partial"
-    box = batch.Checkpoint(folder, batch._fingerprint(scenarios, scenarios.base.seed, False), False, "x")
+    out = tmp_path / "run.nc"
+    box = batch._Saved(Checkpoint(f"{out}.partial", batch._fingerprint(scenarios, scenarios.base.seed, False),
+                                  False, "x"))
     outputs = batch._summary_outputs(scenarios)
     for s, experiment in enumerate(scenarios.experiments[:3]):
         for c in range(experiment.chains):
-            box.save(s, c, batch.chain_task(experiment, scenarios.base.seed, c, False, outputs,
-                                            experiment.summary.thresholds))
-    resumed = batch.run(scenarios, workers=1, keep_samples=False, checkpoint=folder, resume=True)
+            box.save(("chain", (s, c)), batch.chain_task(experiment, scenarios.base.seed, c, False, outputs))
+    resumed = run_on(scenarios, workers=1, keep_samples=False, out=out, resume=True)
+    assert not Path(f"{out}.partial").exists()
+    xr.testing.assert_identical(load(out).drop_attrs(), result.drop_attrs())
     xr.testing.assert_identical(resumed.drop_attrs(), result.drop_attrs())
 
 
@@ -281,7 +286,7 @@ def test_zarr_output_round_trips(tmp_path, sweep, run_cli):
     code, out, err = run_cli(["run", path, "--out", out_file, "--quiet"])
     assert code == 0 and err == "", err
     saved = load(out_file)
-    direct = batch.run(load_scenarios(path), workers=1)
+    direct = run_on(load_scenarios(path), workers=1)
     xr.testing.assert_identical(saved.drop_attrs(), direct.drop_attrs())
     assert saved.attrs["experiment_text"] == direct.attrs["experiment_text"]
     code, out, err = run_cli(["run", path, "--out", out_file, "--quiet"])  # replaced by a complete one
@@ -305,7 +310,7 @@ def test_scenario_tasks_equal_chain_tasks(sweep, streamed, monkeypatch, keep):
     expected = exact if keep else streamed[1]
     monkeypatch.setattr(batch, "SCENARIO_TASKS_MIN", 1)
     for workers in (1, 2):
-        got = batch.run(scenarios, workers=workers, keep_samples=keep)
+        got = run_on(scenarios, workers=workers, keep_samples=keep)
         xr.testing.assert_identical(got.drop_attrs(), expected.drop_attrs())
 
 
@@ -313,11 +318,12 @@ def test_scenario_tasks_resume_from_a_checkpoint(tmp_path, sweep, streamed, monk
     _, scenarios, _ = sweep
     _, expected = streamed
     monkeypatch.setattr(batch, "SCENARIO_TASKS_MIN", 1)
-    folder = tmp_path / "run.nc.partial"
-    box = batch.Checkpoint(folder, batch._fingerprint(scenarios, scenarios.base.seed, False), False, "x")
+    out = tmp_path / "run.nc"
+    box = batch._Saved(Checkpoint(f"{out}.partial", batch._fingerprint(scenarios, scenarios.base.seed, False),
+                                  False, "x"))
     outputs = batch._summary_outputs(scenarios)
     for s in (0, 4):
         e = scenarios.experiments[s]
-        box.save_scenario(s, batch.scenario_task(e, scenarios.base.seed, False, outputs, e.summary.thresholds))
-    resumed = batch.run(scenarios, workers=1, keep_samples=False, checkpoint=folder, resume=True)
+        box.save(("scenario", s), batch.scenario_task(e, scenarios.base.seed, False, outputs))
+    resumed = run_on(scenarios, workers=1, keep_samples=False, out=out, resume=True)
     xr.testing.assert_identical(resumed.drop_attrs(), expected.drop_attrs())

@@ -149,7 +149,8 @@ CASES = {
 }
 
 COMMAND_LINE_CASES = {
-    "negative --seed": (experiment_toml(THROUGHPUT_PRIORS), ["--seed=-1"], "--seed", "whole number >= 0"),
+    "negative --seed": (experiment_toml(THROUGHPUT_PRIORS), ["--seed=-1"], "--seed",
+                       "from 0 to 2**63 - 1, not -1"),
     "absurd --samples": (experiment_toml(THROUGHPUT_PRIORS), ["--samples", "1e30"], "--samples",
                          "must be at most 1e+12"),
     "samples that do not fit with --keep-samples": (experiment_toml(THROUGHPUT_PRIORS),
@@ -223,12 +224,22 @@ def test_unwritable_out_folder(tmp_path, run_cli, unwritable_dir):
     assert list(unwritable_dir.iterdir()) == []
 
 
-def test_missing_out_folder(tmp_path, run_cli):
+def test_missing_out_folder_is_created(tmp_path, run_cli):
+    """``--out results/x.nc`` on a fresh clone: the folder is made, as the README's commands need."""
     experiment = tmp_path / "experiment.toml"
     experiment.write_text(experiment_toml(THROUGHPUT_PRIORS), encoding="utf-8")
-    out_file = tmp_path / "nowhere" / "run.nc"
+    out_file = tmp_path / "nowhere" / "deeper" / "run.nc"
     code, out, err = run_cli(["run", experiment, "--out", out_file])
-    _check_one_line_error(code, out, err, str(out_file), None, "does not exist")
+    assert (code, err) == (0, "") and out_file.is_file()
+
+
+def test_out_folder_that_cannot_be_made(tmp_path, run_cli):
+    experiment = tmp_path / "experiment.toml"
+    experiment.write_text(experiment_toml(THROUGHPUT_PRIORS), encoding="utf-8")
+    (tmp_path / "blocker").write_text("a file")
+    out_file = tmp_path / "blocker" / "run.nc"
+    code, out, err = run_cli(["run", experiment, "--out", out_file])
+    _check_one_line_error(code, out, err, str(out_file), None, "cannot create the folder")
 
 
 def test_bad_input_leaves_an_existing_out_file_untouched(tmp_path, run_cli):

@@ -39,12 +39,12 @@ def sweep_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sweep(sweep_file):
-    return batch.run(load_scenarios(sweep_file), workers=1)
+    return batch.run(load_scenarios(sweep_file))
 
 
 @pytest.fixture(scope="module")
 def streamed(sweep_file):
-    return batch.run(load_scenarios(sweep_file), workers=1, keep_samples=False)
+    return batch.run(load_scenarios(sweep_file), keep_samples=False)
 
 
 @pytest.fixture(scope="module")

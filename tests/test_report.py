@@ -97,7 +97,7 @@ def test_report_of_a_file_that_is_not_a_result(tmp_path, run_cli):
     saved = tmp_path / "sens.nc"
     save(sensitivity(small, methods=["tornado"]), saved)
     code, out, err = run_cli(["report", saved, "--out", tmp_path / "x.html"])
-    assert code == 2 and err.count("\n") == 1 and "quantile" in err, err
+    assert code == 2 and err.count("\n") == 1 and f"{saved}: " in err and "sensitivity result" in err, err
     assert not (tmp_path / "x.html").exists()
 
 

@@ -42,7 +42,7 @@ from strategies import COMPUTE_PRIORS, THROUGHPUT_PRIORS, fixed, lognormal, logn
 
 from overhang_sim import ConfigError, load, load_experiment, simulate
 from overhang_sim.cli import main
-from overhang_sim.sensitivity import (
+from overhang_sim.sensitivity_analysis import (
     given_data,
     rank_first_order,
     sensitivity,
@@ -438,7 +438,7 @@ def test_experiment_replace_keeps_working(make_experiment):
 def test_scenario_axes_become_dims_of_the_sensitivity(tmp_path):
     """Each scenario's slice is exactly that scenario's own sensitivity; per-scenario attrs travel along."""
     from overhang_sim.scenarios import load_scenarios
-    from overhang_sim.sensitivity import scenario_sensitivity
+    from overhang_sim.sensitivity_analysis import scenario_sensitivity
 
     priors = Path(__file__).resolve().parents[1] / "priors" / "baseline.toml"
     path = tmp_path / "sweep.toml"

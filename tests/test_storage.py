@@ -113,20 +113,23 @@ def test_unwritable_folder(experiments, unwritable_dir):
 
 def test_folder_that_does_not_exist_and_folder_as_file(experiments, tmp_path):
     run = simulate(experiments["throughput"], seed=1)
-    with pytest.raises(StorageError, match="does not exist"):
-        save(run, tmp_path / "missing" / "run.nc")
+    save(run, tmp_path / "missing" / "deeper" / "run.nc")  # missing folders are created, as --out documents
+    assert (tmp_path / "missing" / "deeper" / "run.nc").is_file()
+    (tmp_path / "blocker").write_text("a file where a folder is needed")
+    with pytest.raises(StorageError, match="cannot create the folder"):
+        save(run, tmp_path / "blocker" / "run.nc")
     (tmp_path / "adir").mkdir()
     with pytest.raises(StorageError, match="folder"):
         save(run, tmp_path / "adir")
-    assert _files(tmp_path) == ["adir"]
+    assert _files(tmp_path) == ["adir", "blocker", "missing"]
 
 
-def test_mkstemp_failure_is_a_storage_error(experiments, tmp_path, monkeypatch):
+def test_a_failed_write_is_a_storage_error_and_leaves_nothing(experiments, tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(overhang_sim.storage.tempfile, "mkstemp", refuse)
-    with pytest.raises(StorageError, match="cannot write here"):
+    monkeypatch.setattr(overhang_sim.storage.os, "replace", refuse)
+    with pytest.raises(StorageError, match="cannot write: Permission denied"):
         save(simulate(experiments["throughput"], seed=1), tmp_path / "run.nc")
     assert _files(tmp_path) == []
 

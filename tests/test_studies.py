@@ -20,6 +20,7 @@ from test_reference import REFERENCE_ROWS, _round_sig
 
 from overhang_sim import batch, load_experiment, simulate
 from overhang_sim.scenarios import load_scenarios
+from overhang_sim.summaries import compare
 
 SAMPLES = 4000  # per scenario: enough for the claims below, quick enough for the suite
 
@@ -52,7 +53,7 @@ def _small(scenarios, samples=SAMPLES):
 
 
 def _run(filename):
-    return batch.run(_small(load_scenarios(EXPERIMENTS / filename)), workers=1)
+    return batch.run(_small(load_scenarios(EXPERIMENTS / filename)))
 
 
 # --------------------------------------------------------------------------- seed reproductions
@@ -110,7 +111,7 @@ def test_scenario_matches_reference_table(seed_runs, experiment, output, shown, 
 
 def test_seed_reproductions_through_batch_run(seed_scenarios, seed_runs):
     """`overhang run` on the file (mixed models on one axis) gives every scenario's numbers."""
-    result = batch.run(seed_scenarios, workers=1)
+    result = batch.run(seed_scenarios)
     assert list(result["scenario"].values) == list(seed_scenarios.coords["scenario"])
     for experiment, output, shown, digits, _ in REFERENCE_ROWS:
         name = ORIGINAL_TO_SCENARIO[experiment]
@@ -148,7 +149,7 @@ def test_speed_sweep_is_paired_draw_by_draw(speed_sweep):
     # everything upstream of the required speed is the same draw in every scenario
     np.testing.assert_array_equal(fast["cluster_tokens_per_s"].values, slow["cluster_tokens_per_s"].values)
     np.testing.assert_allclose(fast["instances"].values / slow["instances"].values, 3.0, rtol=4e-16)
-    found = batch.compare(result, {"required_tokens_per_s": 10}, {"required_tokens_per_s": 30})
+    found = compare(result, {"required_tokens_per_s": 10}, {"required_tokens_per_s": 30})
     assert found["p_a_greater"] == 1.0
     assert found["p_a_greater_mcse"] == 0.0
     assert found["median_log10_ratio"] == pytest.approx(math.log10(3), abs=1e-12)
@@ -205,5 +206,5 @@ def test_path_comparison_has_both_models(paths):
     # inputs both paths use are the same draws (a paired comparison)
     np.testing.assert_array_equal(paths["cluster_gpus"].sel(model="compute").values,
                                   paths["cluster_gpus"].sel(model="throughput").values)
-    found = batch.compare(paths, {"model": "compute"}, {"model": "throughput"})
+    found = compare(paths, {"model": "compute"}, {"model": "throughput"})
     assert 0.0 < found["p_a_greater"] < 1.0

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from strategies import COMPUTE_PRIORS, THROUGHPUT_PRIORS, experiment_toml, lognormal_log_moments
 
-from overhang_sim import SummarySpec, load_experiment, simulate, summarize
+from overhang_sim import ConfigError, SummarySpec, load_experiment, simulate, summarize
 from overhang_sim.summaries import chain_error, hdi_of_sorted
 
 CHAINS = 16
@@ -220,7 +220,7 @@ def test_no_thresholds_means_no_exceedance(small_run):
 def test_selected_outputs_and_unknown_output(small_run):
     summary = summarize(small_run, SummarySpec(outputs=("cluster_tokens_per_s",)))
     assert list(summary["output"].values) == ["cluster_tokens_per_s"]
-    with pytest.raises(KeyError):
+    with pytest.raises(ConfigError, match="no output named 'params'"):
         summarize(small_run, SummarySpec(outputs=("params",)))
 
 

@@ -36,8 +36,8 @@ from .errors import (
     StorageError,
 )
 from .models import MODELS, QUANTITIES, Model
-from .sensitivity import sensitivity
-from .simulate import simulate
+from .sensitivity_analysis import sensitivity
+from .simulation import simulate
 from .storage import load, save
 from .summaries import summarize
 

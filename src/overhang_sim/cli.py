@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import shutil
 import sys
+import traceback
+import warnings
 from pathlib import Path
 
 from . import __version__, batch
@@ -14,11 +15,15 @@ from .config import load_experiment
 from .designs import METHODS
 from .distributions import describe, implied
 from .errors import ConfigError, OverhangError, did_you_mean
+from .executors import executor_for
 from .scenarios import load_scenarios
-from .sensitivity import METHODS as SENSITIVITY_METHODS
-from .sensitivity import per_scenario_attrs, sensitivity
-from .storage import check_writable, load, save
+from .sensitivity_analysis import METHODS as SENSITIVITY_METHODS
+from .sensitivity_analysis import scenario_sensitivity, sensitivity
+from .storage import atomic_write_bytes, check_writable, load, save
+from .summaries import compare, main_output
 from .tables import format_value, scenario_tables, sensitivity_table, summary_json
+
+ISSUES = "https://github.com/overhang-sim/overhang-sim/issues"
 
 __all__ = ["main"]
 
@@ -45,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="overhang", description="Monte Carlo simulator for the compute overhang: "
                      "how many copies of a newly trained model its training hardware can run.")
     parser.add_argument("--version", action="version", version=f"overhang-sim {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", help="run an experiment and print its credible intervals")
@@ -92,9 +98,10 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("result", help="a file saved with --out (.nc or .zarr)")
     plot.add_argument("--kind", choices=("all", *FIGURES), default="all",
                       help="which figure (default: every one the result has what it needs for)")
-    plot.add_argument("--output", default="instances", help="the output to draw (default: instances)")
+    plot.add_argument("--output", help="the output to draw (default: the run's main output)")
     plot.add_argument("--format", choices=("png", "svg", "pdf"), default="png")
-    plot.add_argument("--out-dir", default=".", help="folder for the figure files (default: here)")
+    plot.add_argument("--out-dir", default=".", help="folder for the figure files, created if missing "
+                      "(default: here)")
 
     report = commands.add_parser("report", help="write one self-contained HTML report")
     report.add_argument("source", nargs="?", help="experiment TOML (runs it, with sensitivity) or a saved "
@@ -113,14 +120,15 @@ def _plot(args) -> None:
     from . import plotting
 
     result = load(args.result)
-    folder = Path(args.out_dir)
-    if not folder.is_dir():
-        raise ConfigError(f"the folder {str(folder)!r} does not exist", file="command line", key="--out-dir")
+    folder = check_writable(Path(args.out_dir) / "figure.png")
     is_sensitivity = "estimate" in result.data_vars
+    output = args.output or main_output(result)
     wanted = FIGURES if args.kind == "all" else (args.kind,)
     drawers = {"distribution": plotting.plot_distribution, "sensitivity": plotting.plot_sensitivity,
                "scenarios": plotting.plot_scenarios, "convergence": plotting.plot_convergence}
     stem = Path(args.result).name.removesuffix(".nc").removesuffix(".zarr")
+    if args.output and args.output != main_output(result):
+        stem = f"{stem}_{args.output}"  # figures of different outputs never share a file name
     written, skipped = [], []
     for kind in wanted:
         if (kind == "sensitivity") != is_sensitivity:
@@ -129,13 +137,16 @@ def _plot(args) -> None:
                 raise ConfigError(f"the {kind} figure needs {what}", file=args.result, key="--kind")
             continue
         try:
-            fig = drawers[kind](result, args.output)
+            fig = drawers[kind](result, output)
         except OverhangError as error:
             if args.kind != "all":
                 raise error.located(file=args.result) from None
             skipped.append(f"{kind} ({error.problem})")
             continue
         written.append(plotting.save_figure(fig, folder / f"{stem}_{kind}.{args.format}"))
+    if not written:
+        raise ConfigError("there is nothing to draw: " + ("; ".join(skipped) or "no figure fits this result"),
+                          file=args.result, key="--kind")
     for path in written:
         print(f"saved {path}")
     for why in skipped:
@@ -150,7 +161,10 @@ def _report(args) -> None:
     source = args.source
     if source is not None and Path(source).suffix in (".nc", ".zarr"):
         result = load(source)
-        html = report_html(result, scenarios=_scenarios_of(result))
+        try:
+            html = report_html(result, scenarios=_scenarios_of(result))
+        except OverhangError as error:
+            raise error.located(file=source) from None
     else:
         args.experiment = source
         scenarios = _scenarios(args, ("samples", "seed"))
@@ -160,13 +174,14 @@ def _report(args) -> None:
             raise _from_command_line(error, args, ("samples", "seed")) from None
         experiment = scenarios.base
         methods = ["given_data", "tornado"] + ([] if experiment.correlations else ["sobol"])
-        try:
-            sens = sensitivity(experiment, methods=methods, sobol_samples=2**12)
+        try:  # the run's own draws serve the given-data indices: the model is not evaluated again
+            sens = sensitivity(experiment, methods=methods, sobol_samples=2**12,
+                               run=None if scenarios.dims else result)
         except OverhangError as error:  # e.g. every input fixed: nothing to rank
             sens = None
-            print(f"sensitivity left out: {error.problem}", file=sys.stderr)
+            print(f"overhang: note: sensitivity left out: {error.problem}", file=sys.stderr)
         html = report_html(result, sensitivity=sens, scenarios=scenarios)
-    _write_text_atomically(out, html)
+    atomic_write_bytes(out, html.encode("utf-8"))
     print(f"saved {out}")
 
 
@@ -181,12 +196,6 @@ def _scenarios_of(result):
         return scenarios_from_table(tomllib.loads(text), text, path)
     except (OverhangError, tomllib.TOMLDecodeError):
         return None
-
-
-def _write_text_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def _from_command_line(error: OverhangError, args, flags) -> OverhangError:
@@ -225,16 +234,14 @@ def _run(args) -> None:
         keep = True
     if args.out:
         check_writable(args.out)
+    samples = sum(e.samples for e in scenarios.experiments)
     try:
-        result = batch.run(scenarios, keep_samples=keep, workers=args.workers,
-                           scheduler=args.scheduler, resume=args.resume, quiet=args.quiet,
-                           checkpoint=f"{args.out}.partial" if args.out else None)
+        with executor_for(args.workers, args.scheduler, samples) as executor:
+            result = batch.run(scenarios, keep_samples=keep, executor=executor, out=args.out,
+                               resume=args.resume, quiet=args.quiet)
     except OverhangError as error:
         raise _from_command_line(error, args, RUN_FLAGS + ("workers", "scheduler")) from None
-    if args.out:
-        save(result, args.out)
-        shutil.rmtree(f"{args.out}.partial", ignore_errors=True)
-    found = [batch.compare(result, a, b) for a, b in comparisons]
+    found = [compare(result, a, b) for a, b in comparisons]
     if args.json:
         print(summary_json(result, comparisons=[{"a": a, "b": b, **f} for (a, b), f in zip(comparisons, found)]))
         return
@@ -296,13 +303,12 @@ def _sensitivity(args) -> None:
     scenarios = _scenarios(args, ("samples", "seed"))
     if args.out:
         check_writable(args.out)
+    options = {"methods": args.methods, "sobol_samples": args.sobol_samples, "scale": args.scale,
+               "confidence": args.confidence, "resamples": args.resamples}
     try:
-        results = [sensitivity(e, methods=args.methods, sobol_samples=args.sobol_samples, scale=args.scale,
-                               confidence=args.confidence, resamples=args.resamples)
-                   for e in scenarios.experiments]
+        result = scenario_sensitivity(scenarios, **options)
     except OverhangError as error:
         raise _from_command_line(error, args, SENSITIVITY_FLAGS) from None
-    result = batch.stack_scenarios(scenarios, per_scenario_attrs(results))
     if args.out:
         save(result, args.out)
     if args.json:
@@ -311,25 +317,50 @@ def _sensitivity(args) -> None:
         print(sensitivity_table(result))
     else:
         tables = []
-        for i, one in enumerate(results):
-            heading = ", ".join(f"{k} = {v}" for k, v in scenarios.labels(i).items())
+        for i in range(len(scenarios.experiments)):
+            labels = scenarios.labels(i)
+            one = result.sel(labels)
+            heading = ", ".join(f"{k} = {v}" for k, v in labels.items())
             tables.append(f"=== scenario {heading} ===\n{sensitivity_table(one)}")
         print("\n\n".join(tables))
     if args.out and not args.json:
         print(f"\nsaved {args.out}")
 
 
+def _warn(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line each on stderr, no source line."""
+    print(f"overhang: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``overhang`` command; returns the exit status."""
+    """Entry point of the ``overhang`` command; returns the exit status.
+
+    0 on success; 2 for bad input (one line naming the file, the key and the problem);
+    130 when interrupted (Ctrl-C); 1 for an internal error (a bug: one line, and the
+    traceback with ``--debug``).
+    """
     args = _parser().parse_args(argv)
-    try:
-        {"run": _run, "priors": _priors, "sensitivity": _sensitivity, "plot": _plot,
-         "report": _report}[args.command](args)
-    except OverhangError as error:
-        print(f"overhang: error: {error}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # output piped into `head` and closed early: not an error
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- silence the flush at exit
+    commands = {"run": _run, "priors": _priors, "sensitivity": _sensitivity, "plot": _plot, "report": _report}
+    with warnings.catch_warnings():
+        warnings.showwarning = _warn
+        try:
+            commands[args.command](args)
+        except OverhangError as error:
+            print(f"overhang: error: {' '.join(str(error).split())}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            resumable = args.command == "run" and getattr(args, "out", None)
+            print("overhang: interrupted" + ("; rerun the same command with --resume to continue" if resumable
+                                             else ""), file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # output piped into `head` and closed early: not an error
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- silence the flush at exit
+        except Exception as error:  # noqa: BLE001 -- any other exception is a bug: say so in one line
+            if args.debug:
+                traceback.print_exc()
+            print(f"overhang: internal error: {type(error).__name__}: {' '.join(str(error).split())[:300]}; "
+                  f"please report it at {ISSUES} with the output of --debug", file=sys.stderr)
+            return 1
     return 0
 
 

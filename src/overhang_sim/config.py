@@ -34,23 +34,14 @@ __all__ = [
     "parse_distribution",
 ]
 
-# family -> (class, required parameters, optional parameters)
-FAMILIES = {
-    "fixed": (d.Fixed, ("value",), ()),
-    "lognormal": (d.LogNormal, ("p05", "p95"), ()),
-    "normal": (d.Normal, ("mean", "sd"), ()),
-    "uniform": (d.Uniform, ("low", "high"), ()),
-    "loguniform": (d.LogUniform, ("low", "high"), ()),
-    "beta": (d.Beta, ("alpha", "beta"), ("low", "high")),
-    "pert": (d.Pert, ("low", "mode", "high"), ("lam",)),
-    "empirical": (d.Empirical, ("values",), ("weights",)),
-    "mixture": (d.Mixture, ("components", "weights"), ()),
-}
 PRIOR_KEYS = ("dist", "unit", "source", "note", "lower", "upper")
 EXPERIMENT_KEYS = ("name", "description", "model", "priors", "overrides", "samples", "chains",
                    "method", "seed", "correlations", "summary")
 SUMMARY_KEYS = ("outputs", "quantiles", "intervals", "thresholds")
 MAX_SAMPLES = 10**12
+MAX_SEED = 2**63 - 1  # seeds are stored in result files as int64
+MAX_SOBOL_DRAWS = 2**30  # scipy's Sobol' engine, 30 bits
+MAX_NESTING = 8  # mixtures of mixtures, at most this deep
 
 
 @dataclass(frozen=True)
@@ -108,11 +99,16 @@ class SummarySpec:
     thresholds: tuple[float, ...] = (1e5, 1e6, 1e7, 1e8)
 
     def __post_init__(self):
+        for i, name in enumerate(self.outputs):
+            if not isinstance(name, str):
+                raise ConfigError(f"must be an output's name, not {name!r:.40}", key=f"outputs[{i}]")
         _probabilities("quantiles", self.quantiles, closed=True)
         _probabilities("intervals", self.intervals, closed=False)
         for i, t in enumerate(self.thresholds):
             if not _number(t) or t <= 0:
-                raise ConfigError(f"must be a positive number, not {t!r}", key=f"thresholds[{i}]")
+                raise ConfigError(f"must be a positive number, not {t!r:.40}", key=f"thresholds[{i}]")
+        for key in ("quantiles", "intervals", "thresholds"):
+            object.__setattr__(self, key, tuple(float(v) for v in getattr(self, key)))
 
 
 @dataclass(frozen=True)
@@ -135,9 +131,10 @@ class Experiment:
     description: str = ""
     text: str = ""
     path: str = ""
+    design_inputs: tuple[str, ...] = ()
 
     def __post_init__(self):
-        if self.model not in MODELS:
+        if not isinstance(self.model, str) or self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}{did_you_mean(self.model, MODELS)}; "
                               f"choose one of {', '.join(MODELS)}", key="model")
         for key in ("samples", "chains"):
@@ -146,21 +143,57 @@ class Experiment:
                 raise ConfigError(f"must be a positive whole number, not {value!r}", key=key)
         if self.samples > MAX_SAMPLES:
             raise ConfigError(f"must be at most {MAX_SAMPLES:.0e} (about a day of computing per 1e12 on "
-                              f"one core), not {self.samples:.3g}", key="samples")
+                              f"one core), not {_magnitude(self.samples)}", key="samples")
         if self.samples < self.chains:
             raise ConfigError(f"must be at least chains = {self.chains}, not {self.samples}", key="samples")
+        if self.method == "sobol" and self.draws > MAX_SOBOL_DRAWS:
+            raise ConfigError(f"sobol designs give at most 2**30 draws per chain, not {_magnitude(self.draws)}; "
+                              "use more chains", key="samples")
         if self.method not in METHODS:
             raise ConfigError(f"unknown method {self.method!r}{did_you_mean(str(self.method), METHODS)}; "
                               f"choose one of {', '.join(METHODS)}", key="method")
-        if not _integer(self.seed) or self.seed < 0:
-            raise ConfigError(f"must be a whole number >= 0, not {self.seed!r}", key="seed")
+        if not _integer(self.seed) or not 0 <= self.seed <= MAX_SEED:
+            shown = _magnitude(self.seed) if _integer(self.seed) else repr(self.seed)
+            raise ConfigError(f"must be a whole number from 0 to 2**63 - 1, not {shown:.40}", key="seed")
         self.model_spec.check_inputs(set(self.priors))
+        for name in self.model_spec.divisors:
+            if name in self.priors and d.reaches_zero(self.priors[name].dist):
+                raise DomainError(f"the prior reaches 0 and the {self.model} model divides by it, so its outputs "
+                                  "would have no finite mean; keep it away from 0 (e.g. lower = a small "
+                                  "positive value, or a log-normal)", key=name, file=self.priors[name].file or None)
+        missing = [n for n in self.sampled if n not in self.design_inputs]
+        if self.design_inputs and missing:
+            raise ConfigError(f"design_inputs must include every sampled input; {missing[0]!r} is missing",
+                              key="design_inputs")
         for output in self.summary.outputs:
             if output not in self.model_spec.outputs:
                 hint = did_you_mean(output, self.model_spec.outputs)
                 raise ConfigError(f"{output!r} is not an output of the {self.model} model{hint}",
                                   key="summary.outputs")
         self.cholesky  # noqa: B018 -- validates the correlations
+
+    @property
+    def main(self) -> str:
+        """The main output (the model's): headline, thresholds and report."""
+        return self.model_spec.main
+
+    @property
+    def design(self) -> tuple[str, ...]:
+        """The inputs the sampling design spans, one dimension each.
+
+        The sampled inputs, unless :attr:`design_inputs` names more: scenarios of one
+        file share one design over all their inputs, so that with LHS and Sobol'
+        an input shared by two scenarios gets the same uniforms in both (paired).
+        """
+        return self.design_inputs or self.sampled
+
+    @property
+    def identity(self) -> dict:
+        """Everything that determines the draws and their summary, as JSON-able data."""
+        return {"model": self.model, "method": self.method, "samples": self.samples, "chains": self.chains,
+                "priors": {n: repr(p.dist) for n, p in sorted(self.priors.items())},
+                "correlations": [[*c.inputs, c.rank] for c in self.correlations],
+                "design": list(self.design), "summary": repr(self.summary)}
 
     @property
     def model_spec(self) -> Model:
@@ -247,14 +280,19 @@ def parse_prior(name: str, entry: object, file: str = "") -> Prior:
     return Prior(name, dist, unit, source, file)
 
 
-def parse_distribution(entry: Mapping) -> d.Distribution:
-    """Build a distribution from a TOML table such as ``{dist = "lognormal", p05 = 1, p95 = 10}``."""
+def parse_distribution(entry: Mapping, depth: int = 0) -> d.Distribution:
+    """Build a distribution from a TOML table such as ``{dist = "lognormal", p05 = 1, p95 = 10}``.
+
+    Lists become tuples (specs are frozen and hashable); a mixture's components are
+    parsed the same way, at most :data:`MAX_NESTING` deep.
+    """
     family = entry.get("dist", "fixed" if "value" in entry else None)
     if family is None:
         raise ConfigError("is missing (or give 'value' for a fixed input)", key="dist")
-    if family not in FAMILIES:
-        raise ConfigError(f"unknown family {family!r}{did_you_mean(str(family), FAMILIES)}", key="dist")
-    cls, required, optional = FAMILIES[family]
+    if not isinstance(family, str) or family not in d.FAMILIES:
+        hint = did_you_mean(family, d.FAMILIES) if isinstance(family, str) else ""
+        raise ConfigError(f"unknown family {family!r:.40}{hint}; choose one of {', '.join(d.FAMILIES)}", key="dist")
+    cls, required, optional = d.FAMILIES[family]
     params = {k: v for k, v in entry.items() if k not in PRIOR_KEYS}
     for key in params:
         if key not in required + optional:
@@ -265,20 +303,22 @@ def parse_distribution(entry: Mapping) -> d.Distribution:
             raise ConfigError(f"is missing; a {family} prior needs {', '.join(required)}", key=key)
     for key in ("values", "weights", "components"):
         if key in params:
-            params[key] = _sequence(key, params[key])
+            params[key] = tuple(_sequence(key, params[key]))
     if family == "mixture":
-        params["components"] = tuple(_component(i, c) for i, c in enumerate(params["components"]))
+        if depth >= MAX_NESTING:
+            raise ConfigError(f"mixtures nest more than {MAX_NESTING} deep", key="components")
+        params["components"] = tuple(_component(i, c, depth + 1) for i, c in enumerate(params["components"]))
     dist = cls(**params)
     if "lower" in entry or "upper" in entry:
         dist = d.Truncated(dist, entry.get("lower", -math.inf), entry.get("upper", math.inf))
     return dist
 
 
-def _component(i, entry):
+def _component(i, entry, depth):
     if not isinstance(entry, dict):
         raise ConfigError("must be a table with a 'dist' key", key=f"components[{i}]")
     try:
-        return parse_distribution(entry)
+        return parse_distribution(entry, depth)
     except OverhangError as error:
         raise error.located(prefix=f"components[{i}]") from None
 
@@ -301,11 +341,15 @@ def load_experiment(path: str | Path | None = None) -> Experiment:
 
 
 def experiment_from_table(table: dict, text: str, path: str | Path,
-                          extra_keys: tuple[str, ...] = ("axes", "scenarios")) -> Experiment:
+                          extra_keys: tuple[str, ...] = ("axes", "scenarios"),
+                          models: frozenset[str] | None = None, priors_cache: dict | None = None) -> Experiment:
     """Build and check an :class:`Experiment` from the parsed TOML `table` of file `path`.
 
     `extra_keys` are top-level keys another layer handles (the scenario axes);
-    they are accepted and ignored here.
+    they are accepted and ignored here. `models` are all the models the file's
+    scenarios use (default: this table's): a correlation must name inputs of one of
+    them, and applies where its model has both. `priors_cache` maps prior files
+    already read to their priors (scenarios of one file share it).
     """
     path = Path(path)
     file = str(path)
@@ -315,13 +359,15 @@ def experiment_from_table(table: dict, text: str, path: str | Path,
         for i, prior_file in enumerate(_sequence("priors", table.get("priors", []))):
             if not isinstance(prior_file, str):
                 raise ConfigError(f"must be a file name, not {prior_file!r}", key=f"priors[{i}]")
-            priors.update(load_priors(path.parent / prior_file))
+            priors.update(_cached_priors(path.parent / prior_file, priors_cache))
         model = table.get("model")
         if not isinstance(model, str) or model not in MODELS:
             hint = did_you_mean(str(model), MODELS) if isinstance(model, str) else ""
             raise ConfigError(f"unknown model {model!r}{hint}; choose one of {', '.join(MODELS)}",
                               key="model")
         inputs = MODELS[model].inputs
+        correlations = _correlations(table.get("correlations", []))
+        _check_correlation_names(correlations, models or frozenset([model]))
         overrides = table.get("overrides", {})
         if not isinstance(overrides, dict):
             raise ConfigError("must be a table of [overrides.NAME] tables", key="overrides")
@@ -339,8 +385,7 @@ def experiment_from_table(table: dict, text: str, path: str | Path,
             name=_string(table, "name"),
             model=model,
             priors=used,
-            correlations=tuple(c for c in _correlations(table.get("correlations", []))
-                               if set(c.inputs) <= set(inputs)),  # like priors: unused ones are ignored
+            correlations=tuple(c for c in correlations if set(c.inputs) <= set(inputs)),
             summary=_summary(table.get("summary", {})),
             text=text,
             path=file,
@@ -352,6 +397,27 @@ def experiment_from_table(table: dict, text: str, path: str | Path,
         raise error.located(file=file) from None
 
 
+def _cached_priors(path: Path, cache: dict | None) -> dict[str, Prior]:
+    if cache is None:
+        return load_priors(path)
+    key = str(path.resolve())
+    if key not in cache:
+        cache[key] = load_priors(path)
+    return cache[key]
+
+
+def _check_correlation_names(correlations, models) -> None:
+    """Every input a correlation names is an input of one of `models` (else a did-you-mean error)."""
+    known = {n for m in models if m in MODELS for n in MODELS[m].inputs}
+    for i, c in enumerate(correlations):
+        for name in c.inputs:
+            if name not in known:
+                hint = did_you_mean(name, known)
+                what = "an output" if name in QUANTITIES else "not a quantity"
+                raise ConfigError(f"{name!r} is {what}, not an input of the {' or '.join(sorted(models))} "
+                                  f"model{hint}", key=f"correlations[{i}].inputs")
+
+
 def _correlations(entries):
     out = []
     for i, entry in enumerate(_sequence("correlations", entries)):
@@ -359,7 +425,11 @@ def _correlations(entries):
             raise ConfigError("must be a table with inputs and rank", key=f"correlations[{i}]")
         try:
             _known_keys(entry, ("inputs", "rank"))
-            out.append(Correlation(tuple(_sequence("inputs", entry.get("inputs", []))), entry.get("rank")))
+            names = tuple(_sequence("inputs", entry.get("inputs", [])))
+            for j, name in enumerate(names):
+                if not isinstance(name, str):
+                    raise ConfigError(f"must be an input's name, not {name!r:.40}", key=f"inputs[{j}]")
+            out.append(Correlation(names, entry.get("rank")))
         except OverhangError as error:
             raise error.located(prefix=f"correlations[{i}]") from None
     return tuple(out)
@@ -378,13 +448,30 @@ def _summary(entry):
 def read_toml(path: Path | str) -> tuple[str, dict]:
     try:
         text = Path(path).read_text(encoding="utf-8")
-        return text, tomllib.loads(text)
+        table = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError("no such file", file=str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError("is a folder, not a TOML file", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read: {error}", file=str(path)) from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"invalid TOML: {error}", file=str(path)) from None
+        raise ConfigError(f"invalid TOML: {' '.join(str(error).split())}", file=str(path)) from None
+    check_strings(table, str(path))
+    return text, table
+
+
+def check_strings(table, file: str, prefix: str = "") -> None:
+    """Refuse control characters (NUL …) in any string of a parsed TOML table: they cannot be saved."""
+    items = table.items() if isinstance(table, dict) else enumerate(table)
+    for key, value in items:
+        where = f"{prefix}[{key}]" if isinstance(key, int) else f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, str) and any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+            raise ConfigError("contains a control character (such as NUL); remove it", file=file, key=where)
+        if isinstance(key, str) and any(ord(c) < 32 for c in key):
+            raise ConfigError("a key contains a control character (such as NUL)", file=file, key=where)
+        if isinstance(value, dict | list):
+            check_strings(value, file, where)
 
 
 def _known_keys(table, allowed):
@@ -413,6 +500,13 @@ def _whole(value):
 
 def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _magnitude(value: int) -> str:
+    """A whole number for a message, however large (``10**400`` cannot become a float)."""
+    digits = str(abs(int(value)))
+    sign = "-" if value < 0 else ""
+    return f"{sign}{digits[0]}.{digits[1:3]}e+{len(digits) - 1}" if len(digits) > 6 else f"{sign}{digits}"
 
 
 def _integer(value):

@@ -1,18 +1,20 @@
 """Sampling designs: where the uniforms come from.
 
 A design gives ``points(start, stop) -> ndarray`` of shape ``(stop - start, d)`` in
-[0, 1): the draws ``start`` to ``stop`` of one chain's sequence, computed directly
+the open interval (0, 1) -- never exactly 0 or 1, where an inverse CDF is infinite or
+at the end of its support: the draws ``start`` to ``stop`` of one chain's sequence, computed directly
 (random access), so any worker can compute any range of draws and the result never
 depends on how the draws are split among chunks or workers. ``random(n)`` continues
 the sequence from the previous call. :func:`make_design` builds the three the
 package offers from a method name and a :class:`numpy.random.SeedSequence`.
 
 Rank correlations between inputs are imposed afterwards by :func:`gaussian_copula`,
-which works on any design's uniforms.
+which works on any design's uniforms (and keeps them inside (0, 1) too).
 """
 
 from __future__ import annotations
 
+import threading
 import warnings
 import zlib
 from typing import Protocol
@@ -28,6 +30,7 @@ __all__ = [
     "MonteCarlo",
     "ScrambledSobol",
     "gaussian_copula",
+    "into_open_interval",
     "make_design",
     "pearson_from_spearman",
     "stable_key",
@@ -42,6 +45,21 @@ class Design(Protocol):
 
     def random(self, n: int) -> np.ndarray:
         """The next `n` points, shape ``(n, d)``, in [0, 1)."""
+
+
+# scipy warns on every call whose total is not a power of two; a chain's balance is the
+# experiment's business. ``warnings.catch_warnings`` changes process-wide state, so the
+# calls that silence it are serialised (dask runs tasks in threads).
+_SOBOL_LOCK = threading.Lock()
+
+LOWEST = 2.0**-54  # below the smallest nonzero draw of a 53-bit generator: replaces an exact 0
+HIGHEST = 1.0 - 2.0**-53  # the largest double below 1
+SOBOL_BITS = 30  # scipy's default: at most 2**30 points per chain
+
+
+def into_open_interval(u: np.ndarray) -> np.ndarray:
+    """`u` with exact 0s and 1s moved just inside (0, 1), in place."""
+    return np.clip(u, LOWEST, HIGHEST, out=u)
 
 
 def stable_key(name: str) -> int:
@@ -79,13 +97,16 @@ class MonteCarlo(_Sequential):
             generator = np.random.Generator(np.random.PCG64(stream))
             generator.bit_generator.advance(start)  # one 64-bit step per float64 draw
             generator.random(out=out[:, j])
-        return out
+        return into_open_interval(out)
 
 
 class ScrambledSobol(_Sequential):
-    """Owen-scrambled Sobol' points (:class:`scipy.stats.qmc.Sobol`).
+    """Owen-scrambled Sobol' points (:class:`scipy.stats.qmc.Sobol`), centred in their cells.
 
-    Balance is best when each chain's draw count is a power of two.
+    scipy's points are multiples of ``2**-30``, so one can be exactly 0; each is moved
+    to the middle of its cell (``+ 2**-31``), which keeps every point inside (0, 1) and
+    the design's balance intact. Balance is best when each chain's draw count is a
+    power of two.
     """
 
     def __init__(self, d: int, seed: np.random.SeedSequence):
@@ -94,12 +115,14 @@ class ScrambledSobol(_Sequential):
     def points(self, start: int, stop: int) -> np.ndarray:
         # a fresh copy of the seed: scipy spawns from it, which would change the next engine
         seed = np.random.SeedSequence(self._seed.entropy, spawn_key=self._seed.spawn_key)
-        engine = qmc.Sobol(self._d, scramble=True, rng=np.random.default_rng(seed))
+        engine = qmc.Sobol(self._d, scramble=True, bits=SOBOL_BITS, rng=np.random.default_rng(seed))
         if start:  # scipy's fast_forward(0) overflows
             engine.fast_forward(start)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "The balance properties", UserWarning)
-            return engine.random(stop - start)
+        with _SOBOL_LOCK, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The balance properties of Sobol' points", UserWarning)
+            out = engine.random(stop - start)
+        out += 2.0 ** -(SOBOL_BITS + 1)
+        return out
 
 
 class LatinHypercube(_Sequential):
@@ -116,7 +139,7 @@ class LatinHypercube(_Sequential):
 
     def points(self, start: int, stop: int) -> np.ndarray:
         if self._points is None:
-            self._points = self._engine.random(self._total)
+            self._points = into_open_interval(self._engine.random(self._total))
         return self._points[start:stop]
 
 
@@ -185,5 +208,5 @@ def gaussian_copula(u: np.ndarray, cholesky: np.ndarray) -> np.ndarray:
         for j in range(i + 1):
             if cholesky[i, j] != 0.0:
                 column += cholesky[i, j] * z[j]
-        out[:, i] = special.ndtr(column, out=column)
+        out[:, i] = into_open_interval(special.ndtr(column, out=column))
     return out

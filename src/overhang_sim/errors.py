@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "CheckpointWarning",
     "ConfigError",
     "DomainError",
     "ModelInputError",
@@ -68,6 +69,10 @@ class ModelInputError(OverhangError, KeyError):
 
 class StorageError(OverhangError, OSError):
     """A result that cannot be written or read."""
+
+
+class CheckpointWarning(UserWarning):
+    """Saved tasks of an unfinished run that could not be used and were computed again."""
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -1,6 +1,6 @@
 """Array kernels of the sensitivity analysis: ndarrays in, ndarrays out, no labels.
 
-:mod:`overhang_sim.sensitivity` builds their inputs from an experiment or a run and
+:mod:`overhang_sim.sensitivity_analysis` builds their inputs from an experiment or a run and
 labels their answers; the estimators and their references are described there.
 Shapes: ``x`` is ``(n, d)`` inputs, ``y`` is ``(n, m)`` outputs.
 """

@@ -117,7 +117,10 @@ class Model:
     defaults : mapping
         Values used for inputs that have no prior.
     outputs : tuple of str
-        Every output the path can return, main one first.
+        Every output the path can return, the main one (:attr:`main`) first.
+    divisors : tuple of str
+        Inputs the path divides by: a prior that reaches 0 on one of them gives an
+        output without a finite mean, and is refused.
     """
 
     name: str
@@ -127,6 +130,12 @@ class Model:
     optional: tuple[str, ...] = ()
     defaults: Mapping[str, float] = field(default_factory=dict)
     outputs: tuple[str, ...] = ()
+    divisors: tuple[str, ...] = ()
+
+    @property
+    def main(self) -> str:
+        """The main output: the headline, the thresholds of P(main >= t), the report's subject."""
+        return self.outputs[0]
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -152,7 +161,11 @@ class Model:
                 raise ModelInputError(f"{problem} {options}", key=groups[0][0])
 
     def __call__(self, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return self.function({**self.defaults, **values})
+        """Every output the path derives from `values` (never one of the inputs it was given)."""
+        given = {**self.defaults, **values}
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = self.function(given)
+        return {name: value for name, value in out.items() if name not in given}
 
 
 def throughput_path(v: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -178,7 +191,10 @@ def compute_path(v: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         cluster_flop_per_s = v["cluster_gpus"] * v["gpu_peak_flop_per_s"]
     train_seconds = v["train_days"] * SECONDS_PER_DAY
     train_flop = cluster_flop_per_s * v["train_utilization"] * train_seconds
-    return _from_train_flop(v, cluster_flop_per_s, train_flop, train_seconds)
+    out = _from_train_flop(v, cluster_flop_per_s, train_flop, train_seconds)
+    if "cluster_flop_per_s" in v:  # given, not derived: it is an input, not an output
+        del out["cluster_flop_per_s"]
+    return out
 
 
 def budget_path(v: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -267,6 +283,8 @@ _SCALING = ("train_utilization", "inference_utilization", "train_days", "chinchi
             "required_tokens_per_s")
 _SCALING_DEFAULTS = {"train_flop_per_param_token": 6.0, "infer_flop_per_param_token": 2.0,
                      "horizon_length": 1.0}
+_SCALING_DIVISORS = ("required_tokens_per_s", "chinchilla_ratio", "horizon_length",
+                     "train_flop_per_param_token", "infer_flop_per_param_token", "tokens_per_task")
 _COMPUTE_OUTPUTS = ("instances", "cluster_tokens_per_s", "tokens_per_gpu_s", "params", "train_flop",
                     "train_tokens", "cluster_flop_per_s", "train_seconds", "serial_speedup",
                     "tasks_per_day")
@@ -280,6 +298,7 @@ MODELS: Mapping[str, Model] = {
             required=("cluster_gpus", "tokens_per_gpu_s", "required_tokens_per_s"),
             optional=("fast_stream_tokens_per_s", "tokens_per_task"),
             outputs=("instances", "cluster_tokens_per_s", "serial_speedup", "tasks_per_day"),
+            divisors=("required_tokens_per_s", "tokens_per_task"),
         ),
         Model(
             "compute",
@@ -289,6 +308,7 @@ MODELS: Mapping[str, Model] = {
             optional=("cluster_gpus", "fast_stream_tokens_per_s", "tokens_per_task"),
             defaults=_SCALING_DEFAULTS,
             outputs=_COMPUTE_OUTPUTS,
+            divisors=(*_SCALING_DIVISORS, "cluster_gpus"),
         ),
         Model(
             "budget",
@@ -298,18 +318,22 @@ MODELS: Mapping[str, Model] = {
             optional=("cluster_gpus", "fast_stream_tokens_per_s", "tokens_per_task"),
             defaults=_SCALING_DEFAULTS,
             outputs=_COMPUTE_OUTPUTS,
+            divisors=(*_SCALING_DIVISORS, "cluster_gpus", "usd_per_flop", "usd_per_pflops_day",
+                      "train_utilization", "train_days"),
         ),
         Model(
             "data_volume",
             data_volume_path,
             required=("human_seconds", "human_bits_per_s", "train_tokens_total", "bits_per_token"),
             outputs=("human_to_model_data_ratio", "human_training_bits", "model_training_bits"),
+            divisors=("train_tokens_total", "bits_per_token"),
         ),
         Model(
             "hardware_price",
             hardware_price_path,
             required=("unit_price_usd", "unit_flop_per_s", "amortization_days"),
             outputs=("usd_per_pflops_day",),
+            divisors=("unit_flop_per_s", "amortization_days"),
         ),
     )
 }

@@ -22,6 +22,7 @@ from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 
 from .errors import ConfigError, StorageError, did_you_mean
 from .models import QUANTITIES
+from .summaries import main_output
 
 __all__ = ["FORMATS", "PALETTE", "REFERENCES", "plot_convergence", "plot_distribution", "plot_scenarios",
            "plot_sensitivity", "save_figure"]
@@ -151,7 +152,7 @@ def _intervals(cell: xr.Dataset, output: str, values: np.ndarray) -> tuple[float
     return (float(np.median(values)) if median is None else median), bands
 
 
-def plot_distribution(result: xr.Dataset, output: str = "instances", *, scenario: Mapping | None = None,
+def plot_distribution(result: xr.Dataset, output: str | None = None, *, scenario: Mapping | None = None,
                       references: Mapping[str, float] = REFERENCES) -> Figure:
     """Histogram of an output's samples on a log axis, with its CDF, intervals and the essays' numbers.
 
@@ -159,9 +160,9 @@ def plot_distribution(result: xr.Dataset, output: str = "instances", *, scenario
     ----------
     result : xarray.Dataset
         A run with samples, dims ``(*axes, chain, draw)``: from
-        :func:`~overhang_sim.simulate.simulate` or :func:`~overhang_sim.batch.run`.
+        :func:`~overhang_sim.simulation.simulate` or :func:`~overhang_sim.batch.run`.
     output : str
-        The output drawn, in its unit (``instances`` [instance] by default).
+        The output drawn, in its unit (default: the run's main output).
     scenario : dict, optional
         Axis values selecting one scenario, e.g. ``{"required_tokens_per_s": 10}``;
         required when the result has scenario axes.
@@ -178,6 +179,7 @@ def plot_distribution(result: xr.Dataset, output: str = "instances", *, scenario
         90 % equal-tailed intervals shaded (from the summary variables when present)
         and the median as a solid line.
     """
+    output = output or main_output(result)
     samples = _samples(result, output, "plot_distribution")
     axes = [d for d in samples.dims if d not in SAMPLE_DIMS]
     cell, scenario = _select(result, axes, scenario)
@@ -259,13 +261,13 @@ def _indices(ax, sens: xr.Dataset, output: str) -> None:
     ax.legend(loc="lower right", fontsize="small")
 
 
-def plot_sensitivity(sens: xr.Dataset, output: str = "instances") -> Figure:
+def plot_sensitivity(sens: xr.Dataset, output: str | None = None) -> Figure:
     """Tornado chart and Sobol' indices of one output, side by side.
 
     Parameters
     ----------
     sens : xarray.Dataset
-        A :func:`~overhang_sim.sensitivity.sensitivity` result, dims ``(input, output, measure)``.
+        A :func:`~overhang_sim.sensitivity_analysis.sensitivity` result, dims ``(input, output, measure)``.
     output : str
         The output whose inputs are ranked.
 
@@ -279,9 +281,10 @@ def plot_sensitivity(sens: xr.Dataset, output: str = "instances") -> Figure:
         the given-data first-order index when Sobol' is absent (the title says so);
         estimates below 0 are drawn at 0. A panel whose measure is absent says so.
     """
+    output = output or main_output(sens)
     if "estimate" not in sens.data_vars or "measure" not in sens.dims:
         raise ConfigError("the Dataset is not a sensitivity result (no 'estimate' by measure); "
-                          "plot_sensitivity needs overhang_sim.sensitivity()", key="estimate")
+                          "plot_sensitivity needs overhang_sim.sensitivity() (a sensitivity result)", key="estimate")
     _need_output(sens, output)
     measures = set(sens["measure"].values)
     panels = {"tornado": ("tornado" in measures and "tornado_at_p05" in sens.data_vars, _tornado),
@@ -354,7 +357,7 @@ def _trend(ax, median, bands, axes, axis, output, unit) -> None:
         ax.legend(loc="best", fontsize="small")
 
 
-def plot_scenarios(result: xr.Dataset, output: str = "instances", *, axis: str | None = None) -> Figure:
+def plot_scenarios(result: xr.Dataset, output: str | None = None, *, axis: str | None = None) -> Figure:
     """Forest plot of an output across the scenarios of a run, and its trend along a numeric axis.
 
     Parameters
@@ -376,6 +379,7 @@ def plot_scenarios(result: xr.Dataset, output: str = "instances", *, axis: str |
         unit, log axis]. Right: the median against `axis` as a line, the intervals as
         bands, one colour per combination of the other axes (log y).
     """
+    output = output or main_output(result)
     axes = [d for d in result.dims if d not in (*SAMPLE_DIMS, *SUMMARY_DIMS)]
     if not axes:
         raise ConfigError("the result has no scenario axes; plot_scenarios needs a run of an experiment "
@@ -401,7 +405,7 @@ def plot_scenarios(result: xr.Dataset, output: str = "instances", *, axis: str |
     return fig
 
 
-def plot_convergence(result: xr.Dataset, output: str = "instances", *,
+def plot_convergence(result: xr.Dataset, output: str | None = None, *,
                      probs: Sequence[float] = (0.05, 0.5, 0.95), scenario: Mapping | None = None) -> Figure:
     """Quantile estimates of log10(output) as more samples are used, with ±2 MCSE bands.
 
@@ -423,6 +427,7 @@ def plot_convergence(result: xr.Dataset, output: str = "instances", *,
         draws of every chain, pooled, against the samples used [sample, log axis];
         bands of ±2 Monte Carlo standard errors, sd(per-chain estimates) / sqrt(chains).
     """
+    output = output or main_output(result)
     samples = _samples(result, output, "plot_convergence")
     cell, scenario = _select(samples, [d for d in samples.dims if d not in SAMPLE_DIMS], scenario)
     chains = cell.sizes["chain"]

@@ -17,7 +17,8 @@ import numpy as np
 import xarray as xr
 
 from .distributions import describe, implied
-from .errors import OverhangError
+from .errors import ConfigError
+from .summaries import main_output
 from .tables import format_value, summary_part
 
 __all__ = ["report_html"]
@@ -69,21 +70,24 @@ def _label(cell: dict) -> str:
     return ", ".join(f"{k} = {v}" for k, v in cell.items()) or "—"
 
 
-def _headline(summary: xr.Dataset, cells: list[dict]) -> str:
+def _headline(summary: xr.Dataset, cells: list[dict], main: str) -> str:
     lines = []
+    what = "copies" if main == "instances" else f"{main} [{summary['unit'].sel(output=main).item()}]"
     for cell in cells:
-        s = summary.sel(cell).sel(output="instances", scale="linear")
+        s = summary.sel(cell).sel(output=main, scale="linear")
         mid = float(s["quantile"].sel(prob=0.5)) if 0.5 in s["prob"] else math.nan
         lo, hi = (float(s[f"eti_{k}"].sel(interval=0.9)) for k in ("lower", "upper")) \
             if 0.9 in s["interval"] else (math.nan, math.nan)
         where = f" ({_e(_label(cell))})" if cell else ""
-        lines.append(f"<li><b>{mid:.2g}</b> copies at the median{where}; 90 % credible interval "
+        lines.append(f"<li><b>{mid:.2g}</b> {_e(what)} at the median{where}; 90 % credible interval "
                      f"{lo:.2g} to {hi:.2g}</li>")
-    return f'<div class="lede">How many copies can the training hardware run at once?<ul>{"".join(lines)}</ul></div>'
+    question = "How many copies can the training hardware run at once?" if main == "instances" else \
+        f"{_e(summary['long_name'].sel(output=main).item())}:"
+    return f'<div class="lede">{question}<ul>{"".join(lines)}</ul></div>'
 
 
-def _scenario_table(summary: xr.Dataset, cells: list[dict], output: str = "instances") -> str:
-    """One row per scenario: log10 quantiles of `output` and P(instances >= t)."""
+def _scenario_table(summary: xr.Dataset, cells: list[dict], output: str) -> str:
+    """One row per scenario: log10 quantiles of `output` (the main one) and P(output >= t)."""
     probs = [float(p) for p in summary["prob"].values]
     has_prob = "prob_at_least" in summary and summary.sizes.get("threshold", 0)
     thresholds = [float(t) for t in summary["threshold"].values] if has_prob else []
@@ -102,9 +106,9 @@ def _scenario_table(summary: xr.Dataset, cells: list[dict], output: str = "insta
             "the Monte Carlo error supports.</p>" + _table(head, rows))
 
 
-def _summary_tables(summary: xr.Dataset, cells: list[dict]) -> str:
-    if len(cells) > 1 and "instances" in summary["output"].values:
-        return _scenario_table(summary, cells)
+def _summary_tables(summary: xr.Dataset, cells: list[dict], main: str) -> str:
+    if len(cells) > 1 and main in summary["output"].values:
+        return _scenario_table(summary, cells, main)
     out = []
     probs = [float(p) for p in summary["prob"].values]
     for cell in cells:
@@ -124,7 +128,7 @@ def _summary_tables(summary: xr.Dataset, cells: list[dict]) -> str:
            "Monte Carlo error supports.</p>" + "".join(out)
 
 
-def _sensitivity_section(sens: xr.Dataset | None, output: str = "instances") -> str:
+def _sensitivity_section(sens: xr.Dataset | None, output: str) -> str:
     if sens is None:
         return "<p class=note>Not computed: this report was made from a saved result; " \
                "<code>overhang report EXPERIMENT.toml</code> computes it.</p>"
@@ -145,7 +149,7 @@ def _sensitivity_section(sens: xr.Dataset | None, output: str = "instances") -> 
         rows.append([str(i + 1), name, *cells])
     note = f"<p class=note>Ranked by {measure}; 95 % intervals in brackets.</p>"
     return note + _table(head, rows, left=2) + _figure(plot_sensitivity(sens, output),
-                                                       "Tornado swings and variance shares of log10(instances)")
+                                                       f"Tornado swings and variance shares of log10({output})")
 
 
 def _priors_section(scenarios) -> str:
@@ -178,7 +182,7 @@ def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, sc
         A run with summary variables (and samples, for the distribution and
         convergence figures).
     sensitivity : xarray.Dataset, optional
-        From :func:`overhang_sim.sensitivity.sensitivity`; its section says why it is
+        From :func:`overhang_sim.sensitivity_analysis.sensitivity`; its section says why it is
         missing otherwise.
     scenarios : ScenarioSet, optional
         The experiment behind `result`, for the priors and their sources.
@@ -191,9 +195,13 @@ def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, sc
     from .plotting import plot_convergence, plot_distribution, plot_scenarios
 
     summary = summary_part(result)
+    if "estimate" in result.data_vars:
+        raise ConfigError("is a sensitivity result; a report is made from a run (overhang run --out FILE) or "
+                          "an experiment file", key="result")
     if "quantile" not in summary:
-        raise OverhangError("the result has no summary variables (quantile, eti_*); is it a run result?",
-                            key="quantile")
+        raise ConfigError("has no summary variables (quantile, eti_*); give a result saved by overhang run",
+                          key="result")
+    main = main_output(result)
     cells = _cells(summary)
     name = result.attrs.get("experiment_name", "overhang-sim run")
     a = result.attrs
@@ -201,20 +209,20 @@ def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, sc
              (f"<p class=note>{_e(a.get('samples', '?'))} samples in {_e(a.get('chains', '?'))} chains per "
               f"scenario, method {_e(a.get('method', '?'))}, seed {_e(a.get('seed', '?'))}; "
               f"overhang-sim {_e(a.get('overhang_sim_version', ''))}</p>")]
-    if "instances" in summary["output"].values:
-        parts.append(_headline(summary, cells))
-    has_samples = "instances" in result.data_vars and "draw" in result["instances"].dims
+    if main in summary["output"].values:
+        parts.append(_headline(summary, cells, main))
+    has_samples = main in result.data_vars and "draw" in result[main].dims
     if has_samples:
         first = cells[0] if cells[0] else None
-        parts.append(_figure(plot_distribution(result, scenario=first),
-                             "Distribution of the instance count" + (f" ({_label(cells[0])})" if first else "")))
-    parts += ["<h2>Summary</h2>", _summary_tables(summary, cells)]
+        parts.append(_figure(plot_distribution(result, main, scenario=first),
+                             f"Distribution of {main}" + (f" ({_label(cells[0])})" if first else "")))
+    parts += ["<h2>Summary</h2>", _summary_tables(summary, cells, main)]
     if len(cells) > 1:
         parts += ["<h2>Scenario comparison</h2>",
-                  _figure(plot_scenarios(result), "Median, 50 % and 90 % intervals per scenario")]
-    parts += ["<h2>Which assumption matters</h2>", _sensitivity_section(sensitivity)]
+                  _figure(plot_scenarios(result, main), "Median, 50 % and 90 % intervals per scenario")]
+    parts += ["<h2>Which assumption matters</h2>", _sensitivity_section(sensitivity, main)]
     if has_samples and result.sizes.get("chain", 1) > 1 and len(cells) == 1:
-        parts += ["<h2>Convergence</h2>", _figure(plot_convergence(result),
+        parts += ["<h2>Convergence</h2>", _figure(plot_convergence(result, main),
                                                   "Quantile estimates and their Monte Carlo error")]
     parts += ["<h2>Priors and their sources</h2>", _priors_section(scenarios),
               "<h2>Provenance</h2>", _provenance(result)]

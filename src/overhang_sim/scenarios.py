@@ -29,20 +29,34 @@ input's unit), a table is its prior (``unit`` defaults to the input's).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import xarray as xr
+
 from .config import Experiment, default_experiment_path, experiment_from_table, read_toml
 from .errors import ConfigError, OverhangError, did_you_mean
 from .models import QUANTITIES
 
-__all__ = ["ScenarioSet", "load_scenarios", "scenarios_from_table"]
+__all__ = ["MAX_SCENARIOS", "RESERVED", "ScenarioSet", "load_scenarios", "scenarios_from_table", "stack_scenarios"]
 
 AXIS_KEYS = ("name", "values", "set", "description")
 SCENARIO_KEYS = ("name", "description", "model", "priors", "set")
-RESERVED = ("chain", "draw", "output", "scale", "prob", "interval", "threshold", "scenario_index")
+MAX_SCENARIOS = 10_000  # a larger grid is refused before it is expanded
+# Every dimension, coordinate and variable name a result or a summary uses: an axis of
+# the same name would collide with it when the scenarios are stacked.
+RESERVED = frozenset({
+    "chain", "draw", "scenario_index",
+    "output", "scale", "prob", "interval", "threshold", "unit", "long_name",
+    "input", "measure", "input_unit", "output_unit", "output_long_name", "measure_unit", "measure_long_name",
+    "mean", "mean_mcse", "quantile", "quantile_mcse", "eti_lower", "eti_upper", "eti_lower_mcse",
+    "eti_upper_mcse", "hdi_lower", "hdi_upper", "hdi_lower_mcse", "hdi_upper_mcse", "prob_at_least",
+    "prob_at_least_mcse", "estimate", "lower", "upper", "rank", "tornado_at_p05", "tornado_at_p95",
+    "tornado_median", "voi_width",
+})
 
 
 @dataclass(frozen=True)
@@ -102,21 +116,44 @@ def scenarios_from_table(table: dict, text: str, path: str | Path) -> ScenarioSe
         coords = {name: tuple(values) for name, values, _ in axes}
         fixed_axes = tuple(name for name, _, sets in axes if sets == {name: list(coords[name])}
                            and name in QUANTITIES)
-        experiments = []
+        count = math.prod(len(values) for _, values, _ in axes)
+        if count > MAX_SCENARIOS:
+            raise ConfigError(f"the axes make {count:,} scenarios; at most {MAX_SCENARIOS:,} are run from one "
+                              "file (split it into several)", key="axes")
+        variants, labels = [], []
         for cell in itertools.product(*(range(len(values)) for _, values, _ in axes)):
             variant = copy.deepcopy(table)
-            label = ", ".join(f"{name}={values[i]}" for (name, values, _), i in zip(axes, cell))
+            labels.append(", ".join(f"{name}={values[i]}" for (name, values, _), i in zip(axes, cell)))
             for (name, _, sets), i in zip(axes, cell):
                 for key, values in sets.items():
                     _apply(variant, key, values[i], name)
+            variants.append(variant)
+        models = frozenset(v["model"] for v in variants if isinstance(v.get("model"), str))
+        experiments, cache = [], {}
+        for variant, label in zip(variants, labels):
             try:
-                experiments.append(experiment_from_table(variant, text, path))
+                experiments.append(experiment_from_table(variant, text, path, models=models or None,
+                                                         priors_cache=cache))
             except OverhangError as error:
                 where = f"scenario {label}: " if label else ""
                 raise type(error)(where + error.problem, file=error.file, key=error.key) from None
     except OverhangError as error:
         raise (error if error.file else error.located(file=file)) from None
-    return ScenarioSet(dims, coords, tuple(experiments), fixed_axes, text, file)
+    return ScenarioSet(dims, coords, _shared_design(experiments), fixed_axes, text, file)
+
+
+def _shared_design(experiments: list[Experiment]) -> tuple[Experiment, ...]:
+    """Give every scenario one design over all the file's sampled inputs.
+
+    With LHS and Sobol' the design is joint over its dimensions, so scenarios that
+    sample different inputs would otherwise draw a shared input differently and a
+    comparison would not be paired. (Plain Monte Carlo streams are keyed by input
+    name and need no help, but the rule is the same for every method.)
+    """
+    union = tuple(sorted({n for e in experiments for n in e.sampled}))
+    if all(e.sampled == union for e in experiments):
+        return tuple(experiments)
+    return tuple(dataclasses.replace(e, design_inputs=union) for e in experiments)
 
 
 def _axes(table):
@@ -244,3 +281,27 @@ def _unravel(index, shape):
         index, i = divmod(index, n)
         cell.append(i)
     return tuple(reversed(cell))
+
+
+def stack_scenarios(scenarios: ScenarioSet, datasets: list[xr.Dataset]) -> xr.Dataset:
+    """One Dataset per scenario (grid order) -> one Dataset with the scenario axes as dims.
+
+    Variables a scenario lacks are NaN there; an axis that fixes an input replaces
+    that input's variable (the coordinate is the input).
+    """
+    if not scenarios.dims:
+        return datasets[0]
+    stacked = xr.concat(datasets, dim="scenario_index", data_vars="all", coords="minimal",
+                        compat="override", join="outer", combine_attrs="override")
+    index = {d: ("scenario_index", [scenarios.labels(i)[d] for i in range(len(datasets))])
+             for d in scenarios.dims}
+    stacked = stacked.drop_vars([d for d in scenarios.fixed_axes if d in stacked.data_vars])
+    stacked = stacked.assign_coords(index)
+    if "output" in stacked.coords and "unit" in stacked.coords:  # label outputs a first scenario lacks
+        names = [str(o) for o in stacked["output"].values]
+        stacked = stacked.assign_coords(unit=("output", [QUANTITIES[o].unit for o in names]),
+                                        long_name=("output", [QUANTITIES[o].long_name for o in names]))
+    if len(scenarios.dims) == 1:
+        return stacked.swap_dims(scenario_index=scenarios.dims[0])
+    stacked = stacked.set_index(scenario_index=list(scenarios.dims))
+    return stacked.unstack("scenario_index").transpose(*scenarios.dims, ...)

@@ -5,15 +5,20 @@ magnitude). Monte Carlo standard errors come from the spread between chains,
 ``sd(per-chain estimates) / sqrt(chains)``, which is honest for plain Monte Carlo
 and for randomised QMC alike; with a single chain they are NaN.
 
-Each output is sorted once: the highest-density intervals on both scales come from
-that one sorted copy (log10 keeps the order) by the algorithm of
-:func:`arviz.hdi`, which would sort again on every call (four sorts per output, most
-of the time at 1e7 samples); the tests check the two agree exactly. Outputs are
+Each chain of an output is sorted once and the pooled sample is merged from those
+runs: the highest-density intervals on both scales come from the sorted copies (log10
+keeps the order) by the algorithm of :func:`arviz.hdi`, which would sort again on
+every call; the tests check the two agree exactly. An HDI endpoint's Monte Carlo
+error is the spread of the per-chain endpoints (like a quantile's). Outputs are
 summarised in parallel threads (numpy releases the GIL while it sorts).
+
+P(main >= t) is computed for the run's main output (``main_output`` attr; the
+instance count for the throughput and compute paths).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -23,8 +28,10 @@ import xarray as xr
 
 from . import sketch as sk
 from .config import SummarySpec
+from .errors import ConfigError
 
-__all__ = ["DEFAULT_OUTPUTS", "block_part", "chain_error", "hdi_of_sorted", "merge_parts", "summarize", "summary_from_parts"]
+__all__ = ["DEFAULT_OUTPUTS", "block_part", "chain_error", "compare", "hdi_of_sorted", "main_output",
+           "merge_parts", "summarize", "summary_from_parts"]
 
 DEFAULT_OUTPUTS = ("instances", "cluster_tokens_per_s", "tokens_per_gpu_s", "params",
                    "serial_speedup", "tasks_per_day", "human_to_model_data_ratio",
@@ -80,11 +87,18 @@ def hdi_of_sorted(ordered: np.ndarray, mass: float) -> tuple[float, float]:
     return float(ordered[i]), float(ordered[i + k])
 
 
+def _hdi_both_scales(ordered, intervals):
+    """HDI bounds of one sorted sample on both scales, shape (scale, interval, 2)."""
+    bounds = [[hdi_of_sorted(values, mass) for mass in intervals] for values in (ordered, _log10(ordered))]
+    return np.array(bounds, dtype=float).reshape(2, len(intervals), 2)
+
+
 def _hdi(x, intervals):
-    """HDI bounds on both scales, shape (scale, interval, 2)."""
-    ordered = np.sort(x, axis=None)
-    scales = (ordered, _log10(ordered))
-    return np.array([[hdi_of_sorted(values, mass) for mass in intervals] for values in scales])
+    """Pooled HDI bounds and their errors (between chains), each of shape (scale, interval, 2)."""
+    chains = np.sort(x, axis=1)
+    per_chain = np.stack([_hdi_both_scales(c, intervals) for c in chains])
+    pooled = np.sort(chains, axis=None, kind="stable")  # merges the sorted runs (timsort)
+    return _hdi_both_scales(pooled, intervals), chain_error(per_chain, 0)
 
 
 def _exceedance(x, thresholds):
@@ -98,10 +112,11 @@ def _probs(spec):
     return np.array([*spec.quantiles, *tails])
 
 
-def _statistics(spec, mean, mean_se, quant, quant_se, hdi):
+def _statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se):
     """One output's statistics, labelled by dims; `quant` holds :func:`_probs` on both scales."""
     n = len(spec.quantiles)
     eti = quant[:, n:].reshape(2, -1, 2)
+    eti_se = quant_se[:, n:].reshape(2, -1, 2)
     return {
         "mean": (("scale",), mean),
         "mean_mcse": (("scale",), mean_se),
@@ -109,15 +124,19 @@ def _statistics(spec, mean, mean_se, quant, quant_se, hdi):
         "quantile_mcse": (("scale", "prob"), quant_se[:, :n]),
         "eti_lower": (("scale", "interval"), eti[..., 0]),
         "eti_upper": (("scale", "interval"), eti[..., 1]),
+        "eti_lower_mcse": (("scale", "interval"), eti_se[..., 0]),
+        "eti_upper_mcse": (("scale", "interval"), eti_se[..., 1]),
         "hdi_lower": (("scale", "interval"), hdi[..., 0]),
         "hdi_upper": (("scale", "interval"), hdi[..., 1]),
+        "hdi_lower_mcse": (("scale", "interval"), hdi_se[..., 0]),
+        "hdi_upper_mcse": (("scale", "interval"), hdi_se[..., 1]),
     }
 
 
 def _one_output(x, spec):
     quant, quant_se = _quantiles(x, _probs(spec))
     mean, mean_se = _means(x, _log10(x))
-    return _statistics(spec, mean, mean_se, quant, quant_se, _hdi(x, spec.intervals))
+    return _statistics(spec, mean, mean_se, quant, quant_se, *_hdi(x, spec.intervals))
 
 
 ATTRS = {
@@ -129,9 +148,32 @@ ATTRS = {
     "eti_upper": "upper bound of the equal-tailed credible interval",
     "hdi_lower": "lower bound of the highest-density interval",
     "hdi_upper": "upper bound of the highest-density interval",
-    "prob_at_least": "probability that instances >= threshold",
+    "eti_lower_mcse": "Monte Carlo standard error of eti_lower",
+    "eti_upper_mcse": "Monte Carlo standard error of eti_upper",
+    "hdi_lower_mcse": "Monte Carlo standard error of hdi_lower (spread of the chains' own HDIs)",
+    "hdi_upper_mcse": "Monte Carlo standard error of hdi_upper (spread of the chains' own HDIs)",
+    "prob_at_least": "probability that the main output >= threshold",
     "prob_at_least_mcse": "Monte Carlo standard error of prob_at_least",
 }
+
+
+def main_output(result: xr.Dataset) -> str:
+    """The main output of a run: its ``main_output`` attr, else ``instances`` or its first output."""
+    main = result.attrs.get("main_output")
+    if isinstance(main, str) and main:
+        return main
+    outputs = [n for n in result.data_vars if result[n].attrs.get("role") == "output"]
+    if "output" in result.coords:
+        outputs = outputs or [str(o) for o in result["output"].values]
+    return "instances" if "instances" in outputs else (outputs[0] if outputs else "instances")
+
+
+def _spec_of(run: xr.Dataset) -> SummarySpec:
+    """The experiment's ``[summary]`` as saved with the run, or the defaults."""
+    try:
+        return SummarySpec(**{k: tuple(v) for k, v in json.loads(run.attrs["summary_spec"]).items()})
+    except (KeyError, TypeError, ValueError):
+        return SummarySpec()
 
 
 def summarize(run: xr.Dataset, spec: SummarySpec | None = None) -> xr.Dataset:
@@ -140,34 +182,45 @@ def summarize(run: xr.Dataset, spec: SummarySpec | None = None) -> xr.Dataset:
     Parameters
     ----------
     run : xarray.Dataset
-        A result of :func:`~overhang_sim.simulate.simulate` (dims ``chain``, ``draw``).
+        A result of :func:`~overhang_sim.simulation.simulate` (dims ``chain``, ``draw``).
     spec : SummarySpec, optional
-        Outputs, quantiles, interval masses and instance thresholds; the defaults
-        give the 5/25/50/75/95 % quantiles, 50 % and 90 % intervals and
-        P(instances >= 1e5, 1e6, 1e7, 1e8).
+        Outputs, quantiles, interval masses and thresholds of the main output; by
+        default the experiment's ``[summary]`` (saved with the run), else the
+        5/25/50/75/95 % quantiles, 50 % and 90 % intervals and P(main >= 1e5, 1e6,
+        1e7, 1e8).
 
     Returns
     -------
     xarray.Dataset
         Dims ``output``, ``scale`` (``linear``, ``log10``), ``prob`` (of the quantiles),
         ``interval`` and ``threshold``; each statistic has a ``*_mcse`` partner
-        where one is defined. Values on the linear scale are in each output's
-        ``unit`` (a coordinate along ``output``).
+        (its Monte Carlo standard error, between chains). Values on the linear
+        scale are in each output's ``unit`` (a coordinate along ``output``).
+
+    Raises
+    ------
+    ConfigError
+        If the run has no outputs, or lacks one `spec` asks for.
     """
-    spec = spec or SummarySpec()
+    spec = spec or _spec_of(run)
     available = [n for n in run.data_vars if run[n].attrs.get("role") == "output"]
-    outputs = list(spec.outputs) or [n for n in DEFAULT_OUTPUTS if n in available]
+    if not available:
+        raise ConfigError("the result has no outputs (no variable with role = 'output'); is it an "
+                          "overhang-sim run?", key="outputs")
+    outputs = list(spec.outputs) or [n for n in DEFAULT_OUTPUTS if n in available] or available
     missing = [n for n in outputs if n not in available]
     if missing:
-        raise KeyError(f"the run has no output named {missing[0]!r}")
+        raise ConfigError(f"the run has no output named {missing[0]!r}; it has {', '.join(available)}",
+                          key="outputs")
     with ThreadPoolExecutor(max_workers=min(len(outputs), os.cpu_count() or 1)) as pool:
         per_output = list(pool.map(lambda n: _one_output(run[n].transpose("chain", "draw").values, spec),
                                    outputs))
+    main = main_output(run)
     exceedance = None
-    if "instances" in run.data_vars and spec.thresholds:
-        exceedance = _exceedance(run["instances"].transpose("chain", "draw").values, spec.thresholds)
+    if main in available and spec.thresholds:
+        exceedance = _exceedance(run[main].transpose("chain", "draw").values, spec.thresholds)
     meta = {n: (run[n].attrs.get("units", ""), run[n].attrs.get("long_name", n)) for n in outputs}
-    return _summary_dataset(per_output, exceedance, spec, outputs, meta, run.attrs)
+    return _summary_dataset(per_output, exceedance, spec, outputs, meta, {**run.attrs, "main_output": main})
 
 
 def _summary_dataset(per_output, exceedance, spec, outputs, meta, attrs):
@@ -192,8 +245,8 @@ def _summary_dataset(per_output, exceedance, spec, outputs, meta, attrs):
     for key, text in ATTRS.items():
         if key in summary:
             summary[key].attrs["long_name"] = text
-    keep = ("experiment_name", "experiment_sha256", "model", "method", "seed", "samples", "chains",
-            "overhang_sim_version")
+    keep = ("experiment_name", "experiment_sha256", "model", "main_output", "method", "seed", "samples",
+            "chains", "overhang_sim_version")
     summary.attrs = {k: attrs[k] for k in keep if k in attrs}
     return summary
 
@@ -255,8 +308,16 @@ def _streamed_output(parts, spec):
     sums = np.array([[float(p["sum"]) for p in parts], [float(p["log10_sum"]) for p in parts]])
     mean = np.array([math.fsum(sums[0]), math.fsum(sums[1])]) / n.sum()
     mean_se = np.array([chain_error(sums[0] / n), chain_error(sums[1] / n)])
-    hdi = np.array([[sk.hdi(pooled, m, transform=t) for m in spec.intervals] for t in (None, _log10)])
-    return _statistics(spec, mean, mean_se, quant, quant_se, hdi)
+    hdi, hdi_se = _streamed_hdi(pooled, sketches, spec.intervals)
+    return _statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se)
+
+
+def _streamed_hdi(pooled, sketches, intervals):
+    """Pooled HDIs from the merged sketch, errors from the chains' own (both (scale, interval, 2))."""
+    def both(s):
+        return np.array([[sk.hdi(s, m, transform=t) for m in intervals] for t in (None, _log10)]).reshape(
+            2, len(intervals), 2)
+    return both(pooled), chain_error(np.stack([both(s) for s in sketches]), 0)
 
 
 def summary_from_parts(parts: dict, spec: SummarySpec, meta: dict, attrs: dict) -> xr.Dataset:
@@ -269,9 +330,53 @@ def summary_from_parts(parts: dict, spec: SummarySpec, meta: dict, attrs: dict) 
     outputs = list(parts)
     per_output = [_streamed_output(parts[o], spec) for o in outputs]
     exceedance = None
-    if "instances" in parts and spec.thresholds:
-        chains = parts["instances"]
+    main = attrs.get("main_output", "instances")
+    if main in parts and spec.thresholds:
+        chains = parts[main]
         counts = np.stack([p["at_least"] for p in chains], axis=1).astype(float)  # (threshold, chain)
         n = np.array([float(p["n"]) for p in chains])
         exceedance = (counts.sum(axis=1) / n.sum(), chain_error(counts / n, 1))
     return _summary_dataset(per_output, exceedance, spec, outputs, meta, attrs)
+
+
+# --------------------------------------------------------------------------- paired comparisons
+
+
+def compare(result: xr.Dataset, a: dict, b: dict, output: str | None = None) -> dict:
+    """P(A > B) and the median of log10(A / B) for two scenarios of a run with samples.
+
+    Scenarios of one file share their draws (common random numbers, with every
+    method), so the comparison is paired draw by draw.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        A :func:`overhang_sim.batch.run` result with samples.
+    a, b : dict
+        Axis values selecting one scenario each, e.g. ``{"required_tokens_per_s": 10}``.
+    output : str, optional
+        The output compared (default: the main output).
+
+    Returns
+    -------
+    dict
+        ``p_a_greater`` and ``median_log10_ratio`` (orders of magnitude), each with
+        its Monte Carlo standard error (between chains), and ``paired`` (True).
+    """
+    output = output or main_output(result)
+    if output not in result or "draw" not in result[output].dims:
+        raise ConfigError(f"the result has no samples of {output!r}; run with samples kept", key="compare")
+    try:
+        xa, xb = result[output].sel(a), result[output].sel(b)
+    except (KeyError, ValueError) as error:
+        raise ConfigError(f"no scenario matches: {error}", key="compare") from None
+    if set(xa.dims) != {"chain", "draw"} or set(xb.dims) != {"chain", "draw"}:
+        raise ConfigError("each side must select exactly one scenario (give a value for every axis)",
+                          key="compare")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.log10(xa.transpose("chain", "draw").values) - np.log10(xb.transpose("chain", "draw").values)
+    greater = (ratio > 0).mean(axis=1)
+    medians = np.median(ratio, axis=1)
+    return {"p_a_greater": float((ratio > 0).mean()), "p_a_greater_mcse": float(chain_error(greater)),
+            "median_log10_ratio": float(np.median(ratio)), "median_log10_ratio_mcse": float(chain_error(medians)),
+            "output": output}

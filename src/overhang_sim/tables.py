@@ -9,6 +9,8 @@ from statistics import NormalDist
 import numpy as np
 import xarray as xr
 
+from .summaries import main_output
+
 __all__ = ["format_value", "scenario_tables", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
 
 MAX_DIGITS = 6
@@ -44,8 +46,8 @@ def _cells(values, errors, width):
     return "".join(f"{format_value(float(v), float(e)):>{width}}" for v, e in zip(values, errors))
 
 
-def _interval(low, high):
-    return f"[{format_value(float(low))}, {format_value(float(high))}]"
+def _interval(low, high, low_error=math.nan, high_error=math.nan):
+    return f"[{format_value(float(low), float(low_error))}, {format_value(float(high), float(high_error))}]"
 
 
 def _is_point(summary):
@@ -87,22 +89,26 @@ def summary_table(summary: xr.Dataset) -> str:
             row = f"  {scale if scale == 'log10' else 'value':<6}"
             row += _cells([r["mean"]], [r["mean_mcse"]], width)
             row += _cells(r["quantile"].values, r["quantile_mcse"].values, width)
-            row += "".join(f"   {_interval(lo, hi)}" for lo, hi in zip(r["hdi_lower"].values,
-                                                                      r["hdi_upper"].values))
+            errors = [r[f"hdi_{k}_mcse"].values if f"hdi_{k}_mcse" in r else np.full(r["hdi_lower"].shape, np.nan)
+                      for k in ("lower", "upper")]
+            row += "".join(f"   {_interval(*bounds)}" for bounds in zip(r["hdi_lower"].values, r["hdi_upper"].values,
+                                                                        *errors))
             lines.append(row)
     if "prob_at_least" in summary:
-        lines += ["", "P(instances >= threshold)"]
+        lines += ["", f"P({main_output(summary)} >= threshold)"]
         for t in summary["threshold"].values:
             st = summary.sel(threshold=t)
             p, e = float(st["prob_at_least"]), float(st["prob_at_least_mcse"])
             shown = format_value(p, e) if e > 0 else format_value(p)
-            lines.append(f"  >= {t:<8.0e}{shown:>10}" + (f"  (+- {e:.1g})" if e > 0 else ""))
-    lines += ["", "Digits shown are those the Monte Carlo error supports (spread between chains)."]
+            lines.append(f"  >= {t:<8.0e}{shown:>10}" + (f"  (s.e. {e:.1g})" if e > 0 else ""))
+    lines += ["", "Digits shown are those the Monte Carlo standard error (s.e., the spread between chains) "
+              "supports."]
     return "\n".join(lines)
 
 
 SUMMARY_VARIABLES = ("mean", "mean_mcse", "quantile", "quantile_mcse", "eti_lower", "eti_upper",
-                     "hdi_lower", "hdi_upper", "prob_at_least", "prob_at_least_mcse")
+                     "eti_lower_mcse", "eti_upper_mcse", "hdi_lower", "hdi_upper", "hdi_lower_mcse",
+                     "hdi_upper_mcse", "prob_at_least", "prob_at_least_mcse")
 
 
 def summary_part(result: xr.Dataset) -> xr.Dataset:
@@ -137,7 +143,7 @@ def scenario_tables(result: xr.Dataset, dims: tuple[str, ...]) -> str:
     summary = summary_part(result)
     if not dims:
         return summary_table(summary)
-    output = "instances" if "instances" in summary["output"] else str(summary["output"].values[0])
+    output = main_output(summary if summary.attrs else result)
     s = summary.sel(output=output, scale="log10")
     probs = [float(p) for p in s["prob"].values]
     a = summary.attrs if summary.attrs else result.attrs
@@ -188,8 +194,15 @@ def _sensitivity_cell(measure: str, estimate: float, lower: float, upper: float,
     return f"{format_value(estimate, error)} [{format_value(lower, error)}, {format_value(upper, error)}]"
 
 
+def _attr(ds: xr.Dataset, key: str, default=None):
+    """An attr of `ds`, or a 0-d variable of that name (where stacking scenarios put what differed)."""
+    if key in ds.data_vars and ds[key].ndim == 0:
+        return ds[key].item()
+    return ds.attrs.get(key, default)
+
+
 def _sensitivity_header(ds: xr.Dataset) -> list[str]:
-    a = ds.attrs
+    a = {**ds.attrs, **{k: _attr(ds, k) for k in ("fixed_inputs", "notes", "skipped_outputs") if _attr(ds, k)}}
     confidence = 100 * a.get("confidence", 0.95)
     lines = [(f"{a.get('experiment_name', '')}: which inputs drive each output "
               f"(indices of {a.get('scale', 'log10')}(output); {confidence:g} % intervals)")]
@@ -249,6 +262,6 @@ def sensitivity_table(ds: xr.Dataset) -> str:
     lines = _sensitivity_header(ds)
     for output in ds["output"].values:
         lines += _sensitivity_output(ds, str(output))
-    for output, why in json.loads(ds.attrs.get("skipped_outputs", "{}")).items():
+    for output, why in json.loads(_attr(ds, "skipped_outputs", "{}")).items():
         lines += ["", f"{output}: not analysed, it {why}"]
     return "\n".join(lines)

@@ -61,8 +61,9 @@ from .indices import (
     voi_narrowing,
 )
 from .models import QUANTITIES
-from .simulate import simulate
-from .summaries import DEFAULT_OUTPUTS
+from .scenarios import stack_scenarios
+from .simulation import simulate
+from .summaries import DEFAULT_OUTPUTS, main_output
 
 __all__ = [
     "INDICES",
@@ -78,7 +79,6 @@ __all__ = [
     "sobol_indices_from_function",
     "spearman",
     "tornado",
-    "value_of_information",
     "voi_narrowing",
 ]
 
@@ -235,7 +235,7 @@ def _outputs(experiment, requested=None):
                               key="outputs", file=experiment.path)
     wanted = list(requested or experiment.summary.outputs or DEFAULT_OUTPUTS)
     wanted = [o for o in wanted if o in produced]
-    return tuple(sorted(wanted, key=lambda o: o != "instances"))
+    return tuple(sorted(wanted, key=lambda o: o != experiment.main))
 
 
 def _base_samples(experiment, samples):
@@ -344,7 +344,8 @@ def tornado(experiment: Experiment, *, outputs: Sequence[str] | None = None) -> 
 def _experiment_attrs(experiment, seed, scale, confidence):
     return {"title": f"sensitivity analysis of experiment {experiment.name!r}",
             "experiment_name": experiment.name, "experiment_path": experiment.path or None,
-            "experiment_sha256": experiment.digest, "model": experiment.model, "seed": seed,
+            "experiment_sha256": experiment.digest, "model": experiment.model, "main_output": experiment.main,
+            "seed": seed,
             "scale": scale, "confidence": confidence}
 
 
@@ -358,7 +359,8 @@ def _run_arrays(run, outputs, file):
     fixed = {n: float(run[n]) for n, r in sorted(role.items()) if r == "input" and run[n].ndim == 0}
     available = [n for n, r in role.items() if r == "output"]
     outputs = [o for o in outputs or DEFAULT_OUTPUTS if o in available]
-    outputs = tuple(sorted(outputs, key=lambda o: o != "instances"))
+    main = main_output(run)
+    outputs = tuple(sorted(outputs, key=lambda o: o != main))
     _check_inputs(inputs, file)
     x = np.stack([run[n].transpose("chain", "draw").values for n in inputs], axis=-1)
     y = np.stack([np.broadcast_to(run[o].values, x.shape[:2]) for o in outputs], axis=-1) if outputs \
@@ -409,8 +411,18 @@ def _run_parts(x, y, inputs, outputs, scale, confidence, methods, mass=0.9):
     return parts
 
 
+def _matching(run: xr.Dataset, experiment: Experiment) -> xr.Dataset:
+    """`run`, checked to be a run of `experiment`'s sampled inputs (else the labels would be wrong)."""
+    sampled = tuple(sorted(n for n in run.data_vars if run[n].attrs.get("role") == "input" and run[n].ndim == 2))
+    if sampled != experiment.sampled:
+        raise ConfigError(f"the run samples {', '.join(sampled) or 'nothing'} but the experiment samples "
+                          f"{', '.join(experiment.sampled)}; give a run of this experiment", key="run",
+                          file=experiment.path or None)
+    return run
+
+
 def _run_attrs(run, scale, confidence):
-    keep = ("experiment_name", "experiment_path", "experiment_sha256", "model", "seed")
+    keep = ("experiment_name", "experiment_path", "experiment_sha256", "model", "main_output", "seed")
     return {**{k: run.attrs[k] for k in keep if k in run.attrs},
             "title": f"sensitivity analysis of a run of {run.attrs.get('experiment_name', '?')!r}",
             "scale": scale, "confidence": confidence}
@@ -426,7 +438,7 @@ def given_data(run: xr.Dataset, *, outputs: Sequence[str] | None = None, scale: 
     Parameters
     ----------
     run : xarray.Dataset
-        A result of :func:`~overhang_sim.simulate.simulate` with at least 1,000 draws per chain.
+        A result of :func:`~overhang_sim.simulation.simulate` with at least 1,000 draws per chain.
     outputs : sequence of str, optional
         Default: the standard outputs the run has, instances first.
     scale : {"log10", "linear"}
@@ -439,20 +451,6 @@ def given_data(run: xr.Dataset, *, outputs: Sequence[str] | None = None, scale: 
     x, y, fixed, inputs, outputs, note = _run_arrays(run, outputs, file)
     parts = _run_parts(x, y, inputs, outputs, scale, confidence, ("given_data",))
     return _dataset(parts, fixed, _run_attrs(run, scale, confidence), [note] if note else [])
-
-
-def value_of_information(run: xr.Dataset, *, outputs: Sequence[str] | None = None, mass: float = 0.9,
-                         confidence: float = 0.95) -> xr.Dataset:
-    """Narrowing of the `mass` interval of log10(output), in orders of magnitude, per known input.
-
-    Parameters are as for :func:`given_data`; the answer is the ``voi`` measure plus
-    ``voi_width``, the interval's width when nothing more is known.
-    """
-    file = run.attrs.get("experiment_path")
-    _check_options(confidence, MIN_RESAMPLES)
-    x, y, fixed, inputs, outputs, note = _run_arrays(run, outputs, file)
-    parts = _run_parts(x, y, inputs, outputs, "log10", confidence, ("voi",), mass)
-    return _dataset(parts, fixed, _run_attrs(run, "log10", confidence), [note] if note else [])
 
 
 # --------------------------------------------------------------------------- everything at once
@@ -511,7 +509,7 @@ def sensitivity(experiment: Experiment, *, methods: Sequence[str] | None = None,
     Examples
     --------
     >>> from overhang_sim import load_experiment
-    >>> from overhang_sim.sensitivity import sensitivity
+    >>> from overhang_sim.sensitivity_analysis import sensitivity
     >>> result = sensitivity(load_experiment("experiments/baseline_throughput.toml"), seed=1)
     >>> result["estimate"].sel(output="instances", measure="sobol_total")  # doctest: +SKIP
     """
@@ -525,7 +523,7 @@ def sensitivity(experiment: Experiment, *, methods: Sequence[str] | None = None,
     if "sobol" in chosen:
         parts.append(_sobol_part(experiment, sobol_samples, seed, outputs, scale, confidence, resamples))
     if "given_data" in chosen or "voi" in chosen:
-        run = simulate(experiment, seed=seed) if run is None else run
+        run = simulate(experiment, seed=seed) if run is None else _matching(run, experiment)
         x, y, _, inputs, run_outputs, note = _run_arrays(run, outputs, experiment.path)
         notes += [note] if note else []
         parts += _run_parts(x, y, inputs, run_outputs, scale, confidence, chosen)
@@ -551,8 +549,6 @@ def scenario_sensitivity(scenarios, **options) -> xr.Dataset:
         Dims ``(*axes, input, output, measure)``; an input fixed (or absent) in one
         scenario is NaN there.
     """
-    from .batch import stack_scenarios
-
     results = [sensitivity(e, **options) for e in scenarios.experiments]
     return stack_scenarios(scenarios, per_scenario_attrs(results))
 

@@ -10,18 +10,17 @@ honest Monte Carlo errors for every design.
 
 from __future__ import annotations
 
-import json
 import os
-from importlib.metadata import version
+from collections.abc import Callable
 
 import numpy as np
 import xarray as xr
 
-from . import distributions
 from .config import Experiment
 from .designs import gaussian_copula, make_design
 from .errors import ConfigError
 from .models import QUANTITIES
+from .provenance import now, provenance
 
 __all__ = ["chain_design", "check_memory", "draw_range", "fixed_inputs", "result_bytes", "run_dataset", "sample_chain", "simulate", "variable_attrs"]
 
@@ -75,32 +74,40 @@ def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, not {chunk_size}")
     check_memory([experiment])
+    started = now()
     chains, draws = experiment.chains, experiment.draws
     arrays: dict[str, np.ndarray] = {}
     for chain in range(chains):
         sample_chain(experiment, seed, chain,
                      lambda name, c=chain: arrays.setdefault(name, np.empty((chains, draws)))[c], chunk_size)
-    return run_dataset(experiment, seed, arrays)
+    run = run_dataset(experiment, arrays)
+    run.attrs = provenance([experiment], text=experiment.text, path=experiment.path, seed=seed,
+                           keep_samples=True, started=started)
+    return run
 
 
-def sample_chain(experiment: Experiment, seed: int, chain: int, row, chunk_size: int = CHUNK_SIZE) -> None:
+def sample_chain(experiment: Experiment, seed: int, chain: int, row, chunk_size: int = CHUNK_SIZE,
+                 on_block: Callable[[int], None] | None = None) -> None:
     """Write every input and output of one chain, `chunk_size` draws at a time.
 
     ``row(name)`` gives the ``(draws,)`` array to fill for `name` (a row of a
-    ``(chain, draw)`` array, or an array of its own).
+    ``(chain, draw)`` array, or an array of its own); ``on_block(draws)`` is told
+    after each chunk.
     """
     design = chain_design(experiment, seed, chain)
     for start in range(0, experiment.draws, chunk_size):
         stop = min(experiment.draws, start + chunk_size)
         for name, values in draw_range(experiment, design, start, stop).items():
             row(name)[start:stop] = values
+        if on_block is not None:
+            on_block(stop - start)
 
 
-def run_dataset(experiment: Experiment, seed: int, arrays: dict[str, np.ndarray]) -> xr.Dataset:
-    """The run Dataset from ``(chain, draw)`` arrays of every sampled input and output."""
+def run_dataset(experiment: Experiment, arrays: dict[str, np.ndarray]) -> xr.Dataset:
+    """The run Dataset from ``(chain, draw)`` arrays of every sampled input and output (no root attrs)."""
     inputs = {n: arrays[n] for n in experiment.sampled}
     outputs = {n: a for n, a in arrays.items() if n not in inputs}
-    return _dataset(experiment, seed, inputs, fixed_inputs(experiment), outputs)
+    return _dataset(experiment, inputs, fixed_inputs(experiment), outputs)
 
 
 def fixed_inputs(experiment: Experiment) -> dict[str, float]:
@@ -116,7 +123,7 @@ def chain_design(experiment: Experiment, seed: int, chain: int):
     (common random numbers), and any worker can compute any range of draws.
     """
     chain_seed = np.random.SeedSequence(seed, spawn_key=(chain,))
-    return make_design(experiment.method, list(experiment.sampled), experiment.draws, chain_seed)
+    return make_design(experiment.method, list(experiment.design), experiment.draws, chain_seed)
 
 
 def draw_range(experiment: Experiment, design, start: int, stop: int) -> dict[str, np.ndarray]:
@@ -140,6 +147,8 @@ def draw_range(experiment: Experiment, design, start: int, stop: int) -> dict[st
     out: dict[str, np.ndarray] = {}
     if names:
         u = design.points(start, stop)
+        if experiment.design != names:  # a design shared with other scenarios: this one's columns
+            u = u[:, [experiment.design.index(n) for n in names]]
         if experiment.cholesky is not None:
             u = gaussian_copula(u, experiment.cholesky)
         for j, name in enumerate(names):
@@ -154,39 +163,16 @@ def variable_attrs(name: str) -> dict[str, str]:
     return {"units": quantity.unit, "long_name": quantity.long_name}
 
 
-def _dataset(experiment, seed, inputs, fixed, outputs):
+def _dataset(experiment, inputs, fixed, outputs):
     dims = ("chain", "draw")
     order = [n for n in experiment.model_spec.outputs if n in outputs]
     order += [n for n in outputs if n not in order]
     data = {n: xr.Variable(dims, outputs[n], variable_attrs(n)) for n in order}
     for name, prior in sorted(experiment.priors.items()):
         values = fixed[name] if prior.fixed else inputs[name]
-        attrs = {**variable_attrs(name), "role": "input", "prior": distributions.describe(prior.dist),
-                 "source": prior.source}
+        attrs = {**variable_attrs(name), "role": "input", "prior": prior.dist.describe(), "source": prior.source}
         data[name] = xr.Variable(() if prior.fixed else dims, values, attrs)
     for name in order:
         data[name].attrs["role"] = "output"
     coords = {"chain": np.arange(experiment.chains), "draw": np.arange(experiment.draws)}
-    return xr.Dataset(data, coords=coords, attrs=_provenance(experiment, seed, order))
-
-
-def _provenance(experiment, seed, outputs):
-    return {
-        "title": f"overhang-sim run of experiment {experiment.name!r}",
-        "experiment_name": experiment.name,
-        "experiment_path": experiment.path,
-        "experiment_text": experiment.text,
-        "experiment_sha256": experiment.digest,
-        "model": experiment.model,
-        "method": experiment.method,
-        "seed": int(seed),
-        "samples": experiment.chains * experiment.draws,
-        "chains": experiment.chains,
-        "draws": experiment.draws,
-        "outputs": json.dumps(outputs),
-        "correlations": json.dumps([{"inputs": list(c.inputs), "rank": c.rank}
-                                    for c in experiment.correlations]),
-        "overhang_sim_version": version("overhang-sim"),
-        "numpy_version": np.__version__,
-        "xarray_version": xr.__version__,
-    }
+    return xr.Dataset(data, coords=coords)
