@@ -113,8 +113,8 @@ def _select(result, axes: Sequence[str], scenario: Mapping | None) -> tuple:
     """`result` at the one scenario `scenario` names (axis -> value; an axis of one value needs none)."""
     given = dict(scenario or {})
     if not given and any(result.sizes[a] > 1 for a in axes):
-        raise ConfigError(f"the result has scenario axes ({', '.join(axes)}); pass scenario={{axis: "
-                          "value}} to choose one", key="scenario")
+        raise ConfigError(f"the result has scenario axes ({', '.join(axes)}); pass "
+                          "scenario={axis: value} to choose one", key="scenario")
     chosen = {**{a: result[a].values[0] for a in axes if result.sizes[a] == 1}, **given}
     for name in [*chosen, *(a for a in axes if a not in chosen)]:
         if name not in axes:
