@@ -35,7 +35,6 @@ from overhang_sim.sketch import (
     hdi,
     merge,
     merge_all,
-    prob_at_least,
     quantile,
     sketch,
 )
@@ -197,42 +196,6 @@ def test_sketches_of_different_alphas_do_not_merge():
         merge_all([])
 
 
-# ------------------------------------------------------------------------------ exceedance
-
-
-@given(case=cases(), picks=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=5),
-       factors=st.lists(st.floats(0.5, 2.0), min_size=1, max_size=5))
-def test_prob_at_least_is_off_by_at_most_the_straddled_bucket(case, picks, factors):
-    x, alpha = case
-    finite = x[np.isfinite(x)]
-    if finite.size == 0:
-        return
-    t = np.outer(finite[(np.array(picks) * (finite.size - 1)).astype(int)], factors).ravel()
-    got = np.rint(prob_at_least(sketch(x, alpha), t) * x.size)  # back to counts: exact for n < 2**52
-    for threshold, count in zip(t, got):
-        k = sketch([threshold], alpha)
-        if threshold > 0:
-            lower, upper = bucket_edges(alpha, [k.pos_offset - 1, k.pos_offset])
-            straddled = np.count_nonzero((x >= lower) & (x < upper))
-        else:
-            lower, upper = bucket_edges(alpha, [k.neg_offset - 1, k.neg_offset])
-            straddled = np.count_nonzero((x >= -upper) & (x < -lower)) if threshold < 0 else 0
-        assert abs(count - np.count_nonzero(x >= threshold)) <= straddled
-
-
-@given(case=cases(), picks=st.lists(st.integers(0, 10**6), min_size=1, max_size=10))
-def test_prob_at_least_is_exact_at_bucket_edges(case, picks):
-    x, alpha = case
-    sk = sketch(x, alpha)
-    ks = np.concatenate([sk.pos_offset + np.arange(sk.pos_counts.size + 1),
-                         sk.neg_offset + np.arange(sk.neg_counts.size + 1)])
-    ks = ks[np.array(picks) % ks.size]
-    edges = bucket_edges(alpha, ks)
-    t = np.concatenate([edges, -edges, [0.0, np.inf, -np.inf]])
-    exact = np.array([np.count_nonzero(x >= threshold) for threshold in t]) / x.size
-    np.testing.assert_array_equal(prob_at_least(sk, t), exact)
-
-
 # ------------------------------------------------------------------------------ HDI
 
 
@@ -309,7 +272,7 @@ def test_nan_is_refused_with_a_clear_message():
         sketch([1.0, np.nan, 2.0, np.nan])
     assert isinstance(error.value, OverhangError)
     with pytest.raises(ValueError, match="NaN"):
-        prob_at_least(sketch([1.0]), [np.nan])
+        quantile(sketch([1.0]), [np.nan])
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1e-7, 1.0, -0.1, np.nan])
@@ -322,5 +285,5 @@ def test_empty_sketch_gives_nan_not_a_crash():
     empty = sketch(np.array([]))
     assert empty.count == 0 and empty.pos_counts.size == 0
     assert np.isnan(quantile(empty, [0.1, 0.5])).all() and quantile(empty, [0.1, 0.5]).shape == (2,)
-    assert np.isnan(prob_at_least(empty, 1.0)) and np.isnan(hdi(empty, 0.9)).all()
+    assert np.isnan(hdi(empty, 0.9)).all()
     assert_same(merge(empty, sketch([2.0])), sketch([2.0]))

@@ -178,9 +178,10 @@ def _completed(executor, jobs: dict) -> Iterator[tuple[object, object]]:
     try:
         for future in cf.as_completed(futures):
             yield futures.pop(future), future.result()  # popped: a finished result is not kept alive
-    finally:
+    except (Exception, GeneratorExit):  # not on Ctrl-C: the executor then stops its workers at once
         for future in futures:
             future.cancel()
+        raise
 
 
 class _Bar:

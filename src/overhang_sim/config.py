@@ -457,6 +457,8 @@ def read_toml(path: Path | str) -> tuple[str, dict]:
         raise ConfigError(f"cannot read: {error}", file=str(path)) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"invalid TOML: {' '.join(str(error).split())}", file=str(path)) from None
+    except RecursionError:
+        raise ConfigError("tables or lists are nested too deeply to read", file=str(path)) from None
     check_strings(table, str(path))
     return text, table
 

@@ -23,16 +23,30 @@ from collections.abc import Callable, Iterator
 
 from .errors import ConfigError
 
-__all__ = ["PARALLEL_MIN_SAMPLES", "LocalPool", "executor_for", "listening", "report_progress"]
+__all__ = ["PARALLEL_MIN_SAMPLES", "LocalPool", "Stopped", "executor_for", "listening", "report_progress"]
 
 PARALLEL_MIN_SAMPLES = 10**6  # smaller runs stay in this process unless workers are asked for
 SCHEDULER_TIMEOUT_S = 10.0  # how long to wait for a dask cluster to have a worker
+STOP_TIMEOUT_S = 10.0  # how long interrupted workers may take to stop before they are killed
 
 _sink: Callable[[object, int], None] | None = None  # where this process's tasks send progress
+_stop = None  # in a worker: the event the main process sets to stop its tasks
+
+
+class Stopped(Exception):
+    """Raised inside a worker's task when the main process has asked its workers to stop."""
 
 
 def report_progress(task: object, draws: int) -> None:
-    """Tell whoever listens that `task` has evaluated `draws` more draws."""
+    """Tell whoever listens that `task` has evaluated `draws` more draws.
+
+    Raises
+    ------
+    Stopped
+        In a worker whose run was interrupted.
+    """
+    if _stop is not None and _stop.is_set():
+        raise Stopped("the run was interrupted")
     if _sink is not None:
         _sink(task, draws)
 
@@ -75,11 +89,11 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="overhang-parent-watch", daemon=True).start()
 
 
-def _start_worker(queue, parent: int) -> None:
-    global _sink
+def _start_worker(queue, stop, parent: int) -> None:
+    global _sink, _stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the main process to handle
     _die_with_parent(parent)
-    _sink = lambda task, draws: queue.put((task, draws))
+    _sink, _stop = (lambda task, draws: queue.put((task, draws))), stop
 
 
 class LocalPool:
@@ -94,8 +108,9 @@ class LocalPool:
     def __init__(self, workers: int):
         context = multiprocessing.get_context()
         self._queue = context.SimpleQueue()
+        self._stop = context.Event()
         self._pool = cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                            initargs=(self._queue, os.getpid()))
+                                            initargs=(self._queue, self._stop, os.getpid()))
 
     def submit(self, fn, /, *args, **kwargs) -> cf.Future:
         return self._pool.submit(fn, *args, **kwargs)
@@ -116,15 +131,20 @@ class LocalPool:
             thread.join(timeout=5)
 
     def shutdown(self, interrupted: bool = False) -> None:
-        """Stop the workers; when `interrupted`, at once (running tasks are abandoned)."""
+        """Stop the workers; when `interrupted`, tasks stop after their current block of draws."""
         if not interrupted:
             self._pool.shutdown(wait=True)
             return
+        self._stop.set()
         processes = list(getattr(self._pool, "_processes", {}).values())  # no public way before 3.14
         self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
         for process in processes:
-            with contextlib.suppress(OSError, AttributeError):
-                process.kill()
+            process.join(timeout=max(deadline - time.monotonic(), 0))
+        for process in processes:
+            if process.is_alive():  # stuck outside any block: it cannot be asked, only killed
+                with contextlib.suppress(OSError, AttributeError):
+                    process.kill()
 
 
 def _dask_executor(address: str):

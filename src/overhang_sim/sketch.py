@@ -24,9 +24,6 @@ magnitude ``>= 2**-1021``; below that the representatives are subnormal):
 * ``quantile(sk, p)`` is the representative of ``x_(j)``, ``j = max(ceil(n p - 1), 0)``,
   the rank of ``np.quantile(..., method="inverted_cdf")`` (lower order statistic), so
   ``|quantile - x_(j)| <= alpha |x_(j)|``;
-* ``prob_at_least(sk, t)``, the fraction of representatives ``>= t``, is off the fraction
-  of values ``>= t`` by at most the share of the bucket holding ``t``, and exact when
-  ``t`` is an edge ``+-E[k]``, 0 or +-inf;
 * ``hdi(sk, mass)`` is the narrowest ``[lo, hi]`` spanned by ``K + 1 >= mass n``
   consecutive values, ``K = min(floor(mass n), n - 1)``, of the sample with each value
   replaced by its representative: ``lo`` and ``hi`` are within relative ``alpha`` of
@@ -48,7 +45,7 @@ import numpy.typing as npt
 from .errors import OverhangError
 
 __all__ = ["Sketch", "SketchError", "bucket_edges", "from_arrays", "hdi", "merge", "merge_all",
-           "prob_at_least", "quantile", "sketch"]
+           "quantile", "sketch"]
 
 MIN_ALPHA = 1e-6
 _SCALAR_COUNTS = ("zeros", "pos_inf", "neg_inf")
@@ -283,30 +280,6 @@ def quantile(sk: Sketch, probs: npt.ArrayLike) -> np.ndarray:
     values, counts = _histogram(sk)
     rank = np.maximum(np.ceil(sk.count * p - 1), 0)
     return values[np.searchsorted(np.cumsum(counts), rank, side="right")]
-
-
-def prob_at_least(sk: Sketch, thresholds: npt.ArrayLike) -> np.ndarray:
-    """Fraction of the values at or above each threshold.
-
-    Parameters
-    ----------
-    sk : Sketch
-    thresholds : array_like of float, unit of the values, not NaN
-
-    Returns
-    -------
-    ndarray, shape of `thresholds`
-        Off by at most the share of the bucket holding the threshold; exact at bucket
-        edges (:func:`bucket_edges` and their negatives), 0 and +-inf. NaN if empty.
-    """
-    t = np.asarray(thresholds, dtype=np.float64)
-    if np.isnan(t).any():
-        raise SketchError("thresholds must not be NaN")
-    if sk.count == 0:
-        return np.full(t.shape, np.nan)
-    values, counts = _histogram(sk)
-    at_least = np.append(np.cumsum(counts[::-1])[::-1], 0)
-    return at_least[np.searchsorted(values, t, side="left")] / sk.count
 
 
 def hdi(sk: Sketch, mass: float, transform=None) -> tuple[float, float]:

@@ -212,9 +212,12 @@ def summarize(run: xr.Dataset, spec: SummarySpec | None = None) -> xr.Dataset:
     if missing:
         raise ConfigError(f"the run has no output named {missing[0]!r}; it has {', '.join(available)}",
                           key="outputs")
-    with ThreadPoolExecutor(max_workers=min(len(outputs), os.cpu_count() or 1)) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(len(outputs), os.cpu_count() or 1))
+    try:
         per_output = list(pool.map(lambda n: _one_output(run[n].transpose("chain", "draw").values, spec),
                                    outputs))
+    finally:  # on Ctrl-C, the outputs not yet started are dropped rather than summarised
+        pool.shutdown(wait=True, cancel_futures=True)
     main = main_output(run)
     exceedance = None
     if main in available and spec.thresholds:
