@@ -406,6 +406,17 @@ def test_zero_variance_output_is_a_message(make_experiment):
     assert "nan" not in table.lower()
 
 
+def test_output_flat_in_a_replicate_is_a_message(make_experiment):
+    """serial_speedup moves only when a 1 % value comes up: some 64-row replicate misses it."""
+    priors = {**THROUGHPUT_PRIORS, "required_tokens_per_s": fixed(40.0),
+              "fast_stream_tokens_per_s": {"dist": "empirical", "values": [300.0, 3000.0], "weights": [0.99, 0.01]}}
+    ds = sobol(make_experiment(priors, samples=2 * 1024, chains=2), samples=256, seed=1)
+    assert "serial_speedup" not in ds["output"].values
+    assert "does not vary within one of the 8 Sobol' replicates" in json.loads(ds.attrs["skipped_outputs"])[
+        "serial_speedup"]
+    assert "nan" not in sensitivity_table(ds).lower()
+
+
 def test_no_output_left_is_a_message(make_experiment):
     priors = {**THROUGHPUT_PRIORS, "required_tokens_per_s": fixed(40.0),
               "fast_stream_tokens_per_s": fixed(300.0)}

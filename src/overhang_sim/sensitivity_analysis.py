@@ -265,6 +265,12 @@ def _refuse_correlated(experiment):
             "which stays meaningful when inputs are correlated", key="correlations", file=experiment.path)
 
 
+def _flat_in_a_replicate(fa, fb, replicates):
+    """Per output, whether A and B are constant within some replicate (whose indices would be 0 / 0)."""
+    ab = np.concatenate([f.reshape(replicates, -1, f.shape[-1]) for f in (fa, fb)], axis=1)
+    return (np.ptp(ab, axis=1) <= 1e-12 * np.abs(ab).max(axis=1)).any(axis=0)
+
+
 def _sobol_part(experiment, samples, seed, outputs, scale, confidence, replicates):
     _refuse_correlated(experiment)
     _check_inputs(experiment.sampled, experiment.path)
@@ -272,6 +278,10 @@ def _sobol_part(experiment, samples, seed, outputs, scale, confidence, replicate
     ppfs = [experiment.priors[name].dist.ppf for name in experiment.sampled]
     fa, fb, fab = saltelli_outputs(_evaluator(experiment, outputs), ppfs, n, seed=seed, replicates=replicates)
     keep, skipped = _usable(np.concatenate([fa, fb, *fab]), outputs, scale == "log10")
+    flat = _flat_in_a_replicate(fa, fb, replicates)
+    skipped.update({outputs[j]: f"does not vary within one of the {replicates} Sobol' replicates (it varies "
+                    "in too few draws); use more sobol_samples" for j in keep if flat[j]})
+    keep = [j for j in keep if not flat[j]]
     if not keep:
         return _Part(experiment.sampled, (), {}, {}, {}, skipped)
     s = sobol_indices(*(_scale(f[..., keep], scale) for f in (fa, fb, fab)), replicates=replicates,
