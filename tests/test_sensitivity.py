@@ -190,11 +190,13 @@ def test_replicate_intervals_are_calibrated(model):
     binomial(S, 0.05); a count outside the central 1 - 1e-6 / K range of it fails, a
     false alarm of at most 1e-6 over the K indices of both models. With S = 300 that
     range is 0..39 misses: a coverage below 87 % fails.
-    Width: the reported standard error (half-width / t_(7, 0.975)) averaged over seeds
-    should be c4(8) = 0.965 times the sd of the estimates across seeds (E of a sample
-    sd); a ratio outside [0.75, 1.33] fails, over 6 standard errors of the ratio away
-    (false alarm < 1e-6). The row bootstrap this replaced reported 3 to 200 times the
-    actual spread on these models (n = 2**12 to 2**16), and its coverage was 100 %.
+    Width: the reported standard error (half-width / t_(7, 0.975)) averaged over seeds,
+    divided by c4(8) = 0.965 (E of a sample sd) times the sd of the estimates across
+    seeds, is 1 for normal estimates; heavier-tailed ones come out lower (0.90 for
+    Ishigami's total index of x2, excess kurtosis 1.3). A ratio outside [1 / 1.5, 1.5]
+    fails, over 5 standard errors of the ratio from any seen (false alarm < 1e-6). The
+    row bootstrap this replaced gave 3 to 12 here (n = 2**10; up to 200 at n = 2**16),
+    with 100 % coverage.
     """
     f, ppfs, exact = (ishigami, [uniform_pi] * 3, np.concatenate(ishigami_indices())) if model == "ishigami" \
         else log_additive("compute")
@@ -212,7 +214,7 @@ def test_replicate_intervals_are_calibrated(model):
     assert np.all((allowed[0] <= misses) & (misses <= allowed[1])), (misses, allowed)
     c4 = math.sqrt(2 / 7) * math.exp(math.lgamma(4) - math.lgamma(3.5))
     ratio = np.mean(halves, axis=0) / stats.t.ppf(0.975, 7) / (c4 * np.std(estimates, axis=0, ddof=1))
-    assert np.all((0.75 <= ratio) & (ratio <= 1.33)), ratio
+    assert np.all((1 / 1.5 <= ratio) & (ratio <= 1.5)), ratio
 
 
 def linear(x):
@@ -221,11 +223,10 @@ def linear(x):
 
 def test_replicates_must_keep_the_balance(make_experiment):
     """Replicate counts and sizes that would break the Sobol' balance are refused, never silently used."""
-    f = linear
     with pytest.raises(ConfigError, match="powers of two"):
-        sobol_indices_from_function(f, [lambda u: u] * 2, 1024, replicates=3)
+        sobol_indices_from_function(linear, [lambda u: u] * 2, 1024, replicates=3)
     with pytest.raises(ConfigError, match="powers of two"):
-        sobol_indices_from_function(f, [lambda u: u] * 2, 1000)
+        sobol_indices_from_function(linear, [lambda u: u] * 2, 1000)
     with pytest.raises(ConfigError, match=">= 2"):
         sobol_indices(np.ones(8), np.ones(8), np.ones((2, 8)), replicates=1)
     experiment = make_experiment(THROUGHPUT_PRIORS, samples=2 * 1024, chains=2)
