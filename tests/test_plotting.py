@@ -61,13 +61,13 @@ def run(baseline):
 @pytest.fixture(scope="module")
 def sens(baseline):
     """Independent inputs: every measure, Sobol' included."""
-    return sensitivity(dataclasses.replace(baseline, correlations=()), seed=1, sobol_samples=256, resamples=100)
+    return sensitivity(dataclasses.replace(baseline, correlations=()), seed=1, sobol_samples=256)
 
 
 @pytest.fixture(scope="module")
 def sens_correlated(baseline):
     """The baseline correlates two utilizations: no Sobol', given-data indices instead."""
-    return sensitivity(baseline, seed=1, resamples=100)
+    return sensitivity(baseline, seed=1)
 
 
 def is_powers_of_ten(axis):

@@ -92,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="Sobol' base samples, rounded up to a power of two")
     sens.add_argument("--seed", type=_whole, help="random seed (overrides the file)")
     sens.add_argument("--confidence", type=float, default=0.95, help="mass of the intervals (default 0.95)")
-    sens.add_argument("--resamples", type=_whole, default=1000, help="bootstrap resamples (default 1000)")
+    sens.add_argument("--sobol-replicates", type=_whole, default=8, help="independently scrambled Sobol' "
+                      "designs the intervals come from, a power of two (default 8)")
     sens.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     plot = commands.add_parser("plot", help="draw figures of a saved result (run or sensitivity)")
     plot.add_argument("result", help="a file saved with --out (.nc or .zarr)")
@@ -296,7 +297,7 @@ def _priors(args) -> None:
             print(f"{'':<28}source: {prior.source}")
 
 
-SENSITIVITY_FLAGS = ("samples", "seed", "sobol_samples", "confidence", "resamples", "methods", "scale")
+SENSITIVITY_FLAGS = ("samples", "seed", "sobol_samples", "confidence", "sobol_replicates", "methods", "scale")
 
 
 def _sensitivity(args) -> None:
@@ -304,7 +305,7 @@ def _sensitivity(args) -> None:
     if args.out:
         check_writable(args.out)
     options = {"methods": args.methods, "sobol_samples": args.sobol_samples, "scale": args.scale,
-               "confidence": args.confidence, "resamples": args.resamples}
+               "confidence": args.confidence, "sobol_replicates": args.sobol_replicates}
     try:
         result = scenario_sensitivity(scenarios, **options)
     except OverhangError as error:

@@ -2,12 +2,13 @@
 
 :mod:`overhang_sim.sensitivity_analysis` builds their inputs from an experiment or a run and
 labels their answers; the estimators and their references are described there.
-Shapes: ``x`` is ``(n, d)`` inputs, ``y`` is ``(n, m)`` outputs.
+Shapes: ``x`` is ``(n, d)`` inputs, ``y`` is ``(n, m)`` outputs. Sobol' outputs come in
+R independently scrambled replicates of ``n / R`` consecutive rows; every interval is
+:func:`chain_interval`'s, over chains or over those replicates.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -15,6 +16,7 @@ import numpy as np
 from scipy import stats
 
 from .designs import ScrambledSobol, stable_key
+from .errors import ConfigError
 
 __all__ = [
     "SobolIndices",
@@ -28,8 +30,7 @@ __all__ = [
     "voi_narrowing",
 ]
 
-BOOTSTRAP_GROUPS = 2**12
-BOOTSTRAP_BLOCK = 1000
+REPLICATES = 8
 QUANTILE_METHOD = "normal_unbiased"
 
 
@@ -41,7 +42,7 @@ def _stream(seed: int, part: str, *keys: int) -> np.random.SeedSequence:
 
 
 class SobolIndices(NamedTuple):
-    """First-order and total indices with their percentile intervals.
+    """First-order and total indices with their intervals over independent replicates.
 
     Indices have shape ``(d, m)`` (``(d,)`` for one output); intervals ``(2, d, m)``
     (lower, upper).
@@ -53,9 +54,27 @@ class SobolIndices(NamedTuple):
     total_interval: np.ndarray
 
 
+def _replicate_rows(n: int, replicates: int, *, balanced: bool) -> int:
+    """Rows per replicate, ``n // replicates``; refuses what leaves no interval or breaks the balance."""
+    if not (isinstance(replicates, (int, np.integer)) and replicates >= 2):
+        raise ConfigError(f"must be a whole number >= 2 (the interval needs the spread between replicates), "
+                          f"not {replicates!r}", key="replicates")
+    rows, rest = divmod(n, replicates)
+    if balanced and (rest or rows < 1 or n & (n - 1) or rows & (rows - 1)):
+        raise ConfigError(f"{n} base samples in {replicates} replicates: n and n / replicates must be powers "
+                          "of two to keep the Sobol' balance", key="n")
+    if rest or rows < 1:
+        raise ConfigError(f"{n} rows do not split into {replicates} equal replicates", key="replicates")
+    return rows
+
+
 def saltelli_outputs(f: Callable[[np.ndarray], np.ndarray], ppfs: Sequence[Callable], n: int, *,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Evaluate `f` on a Saltelli design of `n` scrambled Sobol' points.
+                     seed: int = 0, replicates: int = REPLICATES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Evaluate `f` on `replicates` independently scrambled Saltelli designs of ``n`` base points in all.
+
+    Replicate r is a Saltelli design of ``n / replicates`` scrambled Sobol' points with
+    its own stream (a child of the seed keyed by r); `f` runs once per matrix on the
+    rows of every replicate, replicate-major.
 
     Parameters
     ----------
@@ -64,19 +83,24 @@ def saltelli_outputs(f: Callable[[np.ndarray], np.ndarray], ppfs: Sequence[Calla
     ppfs : sequence of callable
         Inverse CDF of each input, mapping uniforms to values.
     n : int
-        Base samples (a power of two keeps the Sobol' balance); ``n (d + 2)`` runs of `f`.
+        Base samples of all replicates together; ``n`` and ``n / replicates`` must be
+        powers of two (the Sobol' balance). ``n (d + 2)`` runs of `f`.
     seed : int
-        Root of the design's stream.
+        Root of the design's streams.
+    replicates : int
+        Independent scrambles, at least 2.
 
     Returns
     -------
     fa, fb : ndarray, shape (n,) or (n, m)
-        Outputs on the two base matrices A and B.
+        Outputs on the two base matrices A and B; rows ``r n / replicates`` to
+        ``(r + 1) n / replicates - 1`` are replicate r.
     fab : ndarray, shape (d, n) or (d, n, m)
         Outputs on A with column i taken from B.
     """
+    rows = _replicate_rows(n, replicates, balanced=True)
     d = len(ppfs)
-    u = ScrambledSobol(2 * d, _stream(seed, "sobol")).random(n)
+    u = np.concatenate([ScrambledSobol(2 * d, _stream(seed, "sobol", r)).random(rows) for r in range(replicates)])
     xa = np.column_stack([ppf(u[:, j]) for j, ppf in enumerate(ppfs)])
     xb = np.column_stack([ppf(u[:, d + j]) for j, ppf in enumerate(ppfs)])
     fab = []
@@ -87,71 +111,43 @@ def saltelli_outputs(f: Callable[[np.ndarray], np.ndarray], ppfs: Sequence[Calla
     return f(xa), f(xb), np.stack(fab)
 
 
-def _terms(a, b, ab):
-    """Per-row terms whose means give every estimator: (rows, 2 + 2d, m)."""
-    return np.concatenate([(a + b)[:, None], (a * a + b * b)[:, None],
-                           np.moveaxis(b * (ab - a), 0, 1), np.moveaxis(0.5 * (a - ab) ** 2, 0, 1)], axis=1)
+def _estimates(a, b, ab):
+    """First-order and total indices ``(d, m)`` from `a`, `b` ``(rows, m)`` and `ab` ``(rows, d, m)``.
 
-
-def _from_sums(sums, weight, d):
-    """First-order and total indices from summed terms ``(..., 2 + 2d, m)`` over `weight` rows."""
-    w = np.asarray(weight, dtype=float)[..., None]
-    mean = sums[..., 0, :] / (2 * w)
-    var = (sums[..., 1, :] / (2 * w) - mean**2)[..., None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return sums[..., 2 : 2 + d, :] / w[..., None] / var, sums[..., 2 + d :, :] / w[..., None] / var
-
-
-@functools.cache
-def _poisson_table() -> np.ndarray:
-    """Poisson(1) variates for each 16-bit integer: the inverse CDF at the cell midpoints."""
-    cells = (np.arange(2**16) + 0.5) / 2**16
-    return np.searchsorted(stats.poisson.cdf(np.arange(20), 1.0), cells, side="right").astype(float)
-
-
-def _bootstrap(terms, resamples, seed):
-    """Weighted sums of the terms ``(resamples, columns)`` and of the rows, per bootstrap replicate.
-
-    The rows are dealt at random into at most :data:`BOOTSTRAP_GROUPS` groups, and
-    each replicate gives every group an independent Poisson(1) weight, the
-    large-sample form of resampling with replacement (Hanley & MacGibbon 2006):
-    all replicates are one matrix of weights times the group sums. Group sums of
-    exchangeable rows are i.i.d., so resampling groups estimates the same sampling
-    distribution as resampling rows (means and their cumulants scale alike), at a
-    cost that does not grow with the rows; up to that many rows a group is a row.
+    The outputs are centred on their mean over all three first (as SALib does); the
+    variance is that of `a` and `b` pooled.
     """
-    rng = np.random.default_rng(_stream(seed, "bootstrap"))
-    n = len(terms)
-    groups = min(n, BOOTSTRAP_GROUPS)
-    starts = (np.arange(groups) * n) // groups
-    sums = np.append(np.add.reduceat(terms[rng.permutation(n)], starts, axis=0),
-                     np.diff(starts, append=n)[:, None], axis=1)  # last column: rows per group
-    out = np.empty((resamples, sums.shape[1]))
-    for block in range(0, resamples, BOOTSTRAP_BLOCK):  # bounds the memory of the weights
-        size = min(BOOTSTRAP_BLOCK, resamples - block)
-        out[block : block + size] = _poisson_table()[rng.integers(0, 2**16, (size, groups), np.uint16)] @ sums
-    return out[:, :-1], out[:, -1]
+    rows, d = ab.shape[:2]
+    centre = (a.sum(0) + b.sum(0) + ab.sum((0, 1))) / (rows * (d + 2))
+    a, b, ab = a - centre, b - centre, ab - centre
+    var = np.mean(a * a + b * b, axis=0) / 2 - (np.mean(a + b, axis=0) / 2) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (np.mean(b[:, None] * (ab - a[:, None]), axis=0) / var,
+                np.mean(0.5 * (a[:, None] - ab) ** 2, axis=0) / var)
 
 
-def sobol_indices(fa: np.ndarray, fb: np.ndarray, fab: np.ndarray, *, resamples: int = 1000,
-                  confidence: float = 0.95, seed: int = 0) -> SobolIndices:
-    """First-order (Saltelli 2010) and total (Jansen 1999) indices with bootstrap intervals.
+def sobol_indices(fa: np.ndarray, fb: np.ndarray, fab: np.ndarray, *, replicates: int = REPLICATES,
+                  confidence: float = 0.95) -> SobolIndices:
+    """First-order (Saltelli 2010) and total (Jansen 1999) indices with intervals over replicates.
 
     ``S_i = mean(fb (fab_i - fa)) / V`` and ``ST_i = mean((fa - fab_i)**2) / 2 / V`` with
     ``V`` the variance of ``fa`` and ``fb`` pooled; outputs are centred first (as SALib does).
+    The estimates use all rows; the intervals are ``estimate +- t_(R-1) sd / sqrt(R)``
+    with ``sd`` that of the same estimators on each of the R replicates alone
+    (:func:`chain_interval`). That is valid when the replicates are independent
+    randomisations, as :func:`saltelli_outputs` makes them; on consecutive blocks of
+    one Sobol' sequence the estimates hold but the intervals do not.
 
     Parameters
     ----------
     fa, fb : ndarray, shape (n,) or (n, m)
-        Model outputs on the base matrices A and B (see :func:`saltelli_outputs`).
+        Model outputs on the base matrices A and B, replicate-major (see :func:`saltelli_outputs`).
     fab : ndarray, shape (d, n) or (d, n, m)
         Outputs on A with column i from B.
-    resamples : int
-        Bootstrap replicates, all computed in one vectorised pass.
+    replicates : int
+        Independent replicates the rows come in, ``n / replicates`` consecutive rows each.
     confidence : float
-        Mass of the percentile intervals.
-    seed : int
-        Root of the bootstrap stream.
+        Mass of the intervals.
 
     Returns
     -------
@@ -160,23 +156,23 @@ def sobol_indices(fa: np.ndarray, fb: np.ndarray, fab: np.ndarray, *, resamples:
     """
     squeeze = np.ndim(fa) == 1
     fa, fb = (np.asarray(f, dtype=float).reshape(len(f), -1) for f in (fa, fb))
-    fab = np.asarray(fab, dtype=float).reshape(len(fab), *fa.shape)
-    centre = (fa.sum(0) + fb.sum(0) + fab.sum((0, 1))) / (len(fa) * (len(fab) + 2))
-    fa, fb, fab = fa - centre, fb - centre, fab - centre
-    d = len(fab)
-    terms = _terms(fa, fb, fab)
-    first, total = _from_sums(terms.sum(axis=0), len(fa), d)
-    sums, rows = _bootstrap(terms.reshape(len(fa), -1), resamples, seed)
-    boot_first, boot_total = _from_sums(sums.reshape(resamples, -1, fa.shape[1]), rows, d)
-    tails = [(1 - confidence) / 2, (1 + confidence) / 2]
-    out = [first, total, np.quantile(boot_first, tails, axis=0), np.quantile(boot_total, tails, axis=0)]
+    fab = np.moveaxis(np.asarray(fab, dtype=float).reshape(len(fab), *fa.shape), 0, 1)  # (n, d, m)
+    (n, m), d = fa.shape, fab.shape[1]
+    _replicate_rows(n, replicates, balanced=False)
+    blocks = [x.reshape(replicates, n // replicates, -1) for x in (fa, fb, fab)]
+    (first, *first_bounds), (total, *total_bounds) = chain_interval(
+        lambda a, b, ab: _estimates(a, b, ab.reshape(len(ab), d, m)), blocks, confidence)
+    out = (first, total, np.stack(first_bounds), np.stack(total_bounds))
     return SobolIndices(*(x[..., 0] if squeeze else x for x in out))
 
 
 def sobol_indices_from_function(f: Callable[[np.ndarray], np.ndarray], ppfs: Sequence[Callable], n: int, *,
-                                seed: int = 0, resamples: int = 1000,
+                                seed: int = 0, replicates: int = REPLICATES,
                                 confidence: float = 0.95) -> SobolIndices:
     """Sobol' indices of `f` with independent inputs given by their inverse CDFs.
+
+    :func:`saltelli_outputs` then :func:`sobol_indices`; `n` counts the base samples of
+    all `replicates` together.
 
     Examples
     --------
@@ -185,8 +181,8 @@ def sobol_indices_from_function(f: Callable[[np.ndarray], np.ndarray], ppfs: Seq
     >>> np.round(s.first, 2)
     array([0.2, 0.8])
     """
-    fa, fb, fab = saltelli_outputs(f, ppfs, n, seed=seed)
-    return sobol_indices(fa, fb, fab, resamples=resamples, confidence=confidence, seed=seed)
+    fa, fb, fab = saltelli_outputs(f, ppfs, n, seed=seed, replicates=replicates)
+    return sobol_indices(fa, fb, fab, replicates=replicates, confidence=confidence)
 
 
 # --------------------------------------------------------------------------- given-data kernels

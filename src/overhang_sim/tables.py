@@ -208,7 +208,7 @@ def _sensitivity_header(ds: xr.Dataset) -> list[str]:
               f"(indices of {a.get('scale', 'log10')}(output); {confidence:g} % intervals)")]
     if "sobol_base_samples" in a:
         lines.append(f"  Sobol': {a['sobol_base_samples']:,} base samples ({a['sobol_model_runs']:,} model "
-                     f"runs), {a['bootstrap_resamples']:,} bootstrap resamples, percentile intervals")
+                     f"runs) in {a['sobol_replicates']} independent scrambles, intervals from their spread")
     if "given_data_samples" in a or "voi_bins" in a:
         samples = a.get("given_data_samples", "")
         lines.append(f"  given data{f': {samples:,} samples' if samples else ''}, intervals from the spread "
