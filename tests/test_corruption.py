@@ -40,6 +40,7 @@ import xarray as xr
 from fuzz_strategies import TEXTS, invoke, last_package_frame
 
 import overhang_sim
+import overhang_sim.batch
 import overhang_sim.cli
 from overhang_sim.errors import OverhangError
 
@@ -77,7 +78,7 @@ def run_ok(argv, folder: Path) -> None:
 
 def interrupted_run(argv, folder: Path) -> Path:
     """Run `argv` until its final save, which crashes; return the checkpoint folder it leaves."""
-    with mock.patch.object(overhang_sim.cli, "save", side_effect=Crash("killed at the final save")):
+    with mock.patch.object(overhang_sim.batch, "save", side_effect=Crash("killed at the final save")):
         with pytest.raises(Crash):
             _main_in(folder, argv)
     partial = folder / "out.nc.partial"
@@ -96,7 +97,8 @@ def _main_in(folder: Path, argv) -> int:
 
 def task_files(partial: Path) -> list[Path]:
     """The finished-task files of a checkpoint (everything but the manifest and temporaries)."""
-    return sorted(p for p in partial.iterdir() if p.name != "manifest.json" and not p.name.startswith("."))
+    return sorted(p for p in partial.iterdir()
+                  if p.name not in ("manifest.json", "index.jsonl") and not p.name.startswith("."))
 
 
 def without_timestamps(ds: xr.Dataset) -> xr.Dataset:
@@ -346,7 +348,7 @@ def results(tmp_path_factory) -> Path:
             "--out", "good.nc"], folder)
     run_ok(["run", "experiments/seed003_price_v100.toml", "--quiet", "--out", "nothing_to_draw.nc"], folder)
     run_ok(["sensitivity", "experiments/baseline_throughput.toml", "--samples", "8000",
-            "--sobol-samples", "256", "--resamples", "100", "--out", "sensitivity.nc"], folder)
+            "--sobol-samples", "256", "--sobol-replicates", "8", "--out", "sensitivity.nc"], folder)
     (folder / "folder.nc").mkdir()
     garbage = folder / "garbage.zarr"
     garbage.mkdir()

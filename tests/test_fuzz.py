@@ -74,7 +74,7 @@ COMMANDS = {
     "priors": ([], None, 1.0),
     # 8000, not 4000: with the shipped 8 chains 4000 samples are 500 draws a chain, which the
     # given-data indices refuse (>= 1000 a chain) before any of the file's priors is used.
-    "sensitivity": (["--samples", "8000", "--sobol-samples", "256", "--resamples", "100"], None, 0.2),
+    "sensitivity": (["--samples", "8000", "--sobol-samples", "256", "--sobol-replicates", "8"], None, 0.2),
 }
 
 

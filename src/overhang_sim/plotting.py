@@ -187,6 +187,9 @@ def plot_distribution(result: xr.Dataset, output: str | None = None, *, scenario
     values = values[np.isfinite(values) & (values > 0)]
     if values.size == 0:
         raise ConfigError(f"{output!r} has no positive finite values to draw on a log axis", key=output)
+    if values.min() == values.max():
+        raise ConfigError(f"{output!r} has a single value ({values[0]:.4g}: every input it depends on is fixed), "
+                          "so there is no distribution to draw", key=output)
     median, bands = _intervals(cell, output, values)
     low, high = float(values.min()), float(values.max())
     low, high = (low / 2, high * 2) if low == high else (low, high)

@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -249,8 +250,10 @@ def load(path: str | Path) -> xr.Dataset:
         raise StorageError(f"is {what}; a result is a netCDF file (.nc) or a zarr folder (.zarr)",
                            file=str(path))
     try:
-        with xr.open_dataset(path, engine="zarr" if zarr else ENGINE) as ds:
-            return ds.load()
+        with warnings.catch_warnings():  # a damaged store makes the backends warn before they fail
+            warnings.simplefilter("ignore")
+            with xr.open_dataset(path, engine="zarr" if zarr else ENGINE) as ds:
+                return ds.load()
     except Exception as error:  # noqa: BLE001 -- every backend has its own exceptions for a bad file
         kind = "zarr store" if zarr else "netCDF file"
         raise StorageError(f"cannot read it as a {kind}: {type(error).__name__}: "
