@@ -306,3 +306,104 @@ def test_numbers_too_large_for_float64_are_one_line_errors(write_experiment, key
     text = experiment_toml(THROUGHPUT_PRIORS, **{key: None}, extra={key: int(value)})
     with pytest.raises(ConfigError, match=words):
         load_experiment(write_experiment(text))
+
+
+# --------------------------------------------------------------------------- main output, files
+
+
+@pytest.mark.parametrize("name", ["seed003_price_v100", "seed000_appendix"])
+def test_report_of_a_model_without_instances(tmp_path, run_cli, name):
+    """Item 19: `instances` was hard-coded; hardware_price and data_volume died with KeyError."""
+    out = tmp_path / "r.html"
+    code, _, err = run_cli(["report", EXPERIMENTS / f"{name}.toml", "--out", out, "--quiet"])
+    assert code == 0, err
+    main = load_experiment(EXPERIMENTS / f"{name}.toml").main
+    assert main != "instances" and main in out.read_text(encoding="utf-8")
+
+
+def test_report_and_plot_of_a_sampled_model_without_instances(tmp_path, run_cli, write_experiment):
+    priors = {"unit_price_usd": lognormal(5e3, 4e4), "unit_flop_per_s": lognormal(3e13, 2e15),
+              "amortization_days": lognormal(300.0, 1500.0)}
+    path = write_experiment(priors=priors, model="hardware_price", samples=8000,
+                            summary={"thresholds": [1.0, 100.0]})
+    run = tmp_path / "run.nc"
+    assert run_cli(["run", path, "--out", run, "--quiet"])[0] == 0
+    from overhang_sim import load
+
+    result = load(run)
+    assert result.attrs["main_output"] == "usd_per_pflops_day"
+    assert result["prob_at_least"].sizes["threshold"] == 2  # P(usd_per_pflops_day >= t)
+    code, out, err = run_cli(["report", run, "--out", tmp_path / "r.html"])
+    assert code == 0, err
+    code, out, err = run_cli(["plot", run, "--out-dir", tmp_path / "figures"])
+    assert code == 0 and "run_distribution.png" in out, err
+
+
+def test_figures_of_different_outputs_never_share_a_name(tmp_path, run_cli):
+    """Smaller defect: `overhang plot --output X` gave the same file names as the main output."""
+    run = tmp_path / "run.nc"
+    assert run_cli(["run", EXPERIMENTS / "baseline_throughput.toml", "--samples", "8000", "--out", run,
+                    "--quiet"])[0] == 0
+    names = set()
+    for output in (None, "cluster_tokens_per_s", "serial_speedup"):
+        argv = ["plot", run, "--out-dir", tmp_path / "figures"] + (["--output", output] if output else [])
+        code, out, err = run_cli(argv)
+        assert code == 0, err
+        written = {line.removeprefix("saved ") for line in out.splitlines() if line.startswith("saved ")}
+        assert written and not written & names
+        names |= written
+
+
+def test_zarr_is_written_without_dask(tmp_path):
+    """Item 1: --out NAME.zarr failed after the whole run because Dataset.chunk() needs dask."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['dask'] = None\n"  # as if the optional extra were not installed
+        "import overhang_sim as o, dataclasses\n"
+        f"e = dataclasses.replace(o.load_experiment({str(EXPERIMENTS / 'baseline_throughput.toml')!r}), samples=4000)\n"
+        f"o.save(o.simulate(e), {str(tmp_path / 'run.zarr')!r})\n"
+        f"print(o.load({str(tmp_path / 'run.zarr')!r})['instances'].shape)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(8, 500)"
+
+
+def test_the_runtime_dependencies_include_h5py():
+    """Item 1: h5netcdf >= 1.8 no longer pulls in h5py; the test extra hid that."""
+    from importlib.metadata import requires
+
+    runtime = [r for r in requires("overhang-sim") if "extra ==" not in r]
+    assert any(r.startswith("h5py") for r in runtime), runtime
+
+
+# --------------------------------------------------------------------------- what the fuzzer found last
+
+
+def test_a_threshold_beyond_float64_is_a_one_line_error(write_experiment):
+    with pytest.raises(ConfigError, match=r"summary\.thresholds\[1\]: must be a positive number"):
+        load_experiment(write_experiment(priors=THROUGHPUT_PRIORS, summary={"thresholds": [1e5, 10**400]}))
+
+
+@pytest.mark.parametrize("entry, key", [
+    (lognormal(5e-324, 1e300), "p95"),  # draws would underflow to 0 and overflow to inf
+    (lognormal(5e307, 1e308), "p95"),
+    ({"dist": "pert", "low": -1e308, "mode": 0.0, "high": 1e308}, "high"),  # the width is inf
+    ({"dist": "beta", "alpha": 2.0, "beta": 2.0, "low": -1e308, "high": 1e308}, "high"),
+])
+def test_priors_beyond_float64_are_refused_where_they_are_written(entry, key):
+    """Fuzz: these failed at sampling time, with a message naming no file and a key nobody wrote."""
+    with pytest.raises(PriorError) as error:
+        parse_distribution(entry)
+    assert error.value.key == key
+
+
+def test_a_mixture_spanning_hundreds_of_orders_of_magnitude_inverts_its_cdf():
+    """Fuzz: such a mixture's table took minutes to build (root finding on a linear bracket)."""
+    dist = parse_distribution({"dist": "mixture", "weights": [1, 1, 1], "components": [
+        {"dist": "uniform", "low": 5e299, "high": 1e300}, {"dist": "loguniform", "low": 1e6, "high": 1e12},
+        {"dist": "loguniform", "low": 1e-300, "high": 1e-12}]})
+    u = np.linspace(0.01, 0.99, 99)
+    np.testing.assert_allclose(dist.cdf(dist.exact_ppf(u)), u, atol=1e-9)

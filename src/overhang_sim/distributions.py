@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 Z95 = special.ndtri(0.95)  # 1.6448536...: a 90 % interval spans +-Z95 standard deviations
+LOG_TINY, LOG_HUGE = math.log(2.0**-1022), math.log(np.finfo(float).max)  # normal doubles, in log
 WEIGHT_SUM_TOLERANCE = 1e-6
 
 
@@ -203,6 +204,10 @@ class LogNormal(_Describe):
         _positive("p05", self.p05)
         _positive("p95", self.p95)
         _ordered("p05", self.p05, "p95", self.p95)
+        reach = special.ndtri(1 - 2.0**-53) * self.sigma  # the farthest a draw goes, in log
+        if not (LOG_TINY < self.mu - reach and self.mu + reach < LOG_HUGE):
+            raise PriorError(f"a 90 % interval [{self.p05:g}, {self.p95:g}] puts draws beyond what float64 holds "
+                             "(they would be 0 or inf)", key="p95")
 
     @property
     def mu(self) -> float:
@@ -363,6 +368,8 @@ class Beta(_Describe):
         _finite("low", self.low)
         _finite("high", self.high)
         _ordered("low", self.low, "high", self.high)
+        if not math.isfinite(self.high - self.low):
+            raise PriorError(f"the range [{self.low:g}, {self.high:g}] is too wide for float64", key="high")
 
     @functools.cached_property
     def _frozen(self):
@@ -411,6 +418,8 @@ class Pert(_Describe):
             raise PriorError(f"must lie in [low, high] = [{self.low}, {self.high}], not {self.mode}", key="mode")
         if self.lam <= 0:
             raise PriorError(f"must be > 0, not {self.lam}", key="lam")
+        if not math.isfinite(self.high - self.low):
+            raise PriorError(f"the range [{self.low:g}, {self.high:g}] is too wide for float64", key="high")
 
     @functools.cached_property
     def as_beta(self) -> Beta:
@@ -506,16 +515,28 @@ class Mixture(_Describe):
         return sum(p * c.sf(x) for p, c in zip(self._probabilities, self.components))
 
     def exact_ppf(self, u):
-        """The exact inverse CDF, by bracketed root finding between the components' quantiles."""
+        """The exact inverse CDF, by bracketed root finding between the components' quantiles.
+
+        The mixture's quantile lies between its components' quantiles at the same `u`.
+        Where that bracket is positive the root is found in log space, so brackets
+        spanning many orders of magnitude converge as fast as narrow ones.
+        """
         u = np.asarray(u, dtype=float)
         quantiles = np.stack([c.ppf(u) for c in self.components])
         low, high = quantiles.min(axis=0), quantiles.max(axis=0)
-        solvable = low < high
         result = low.copy()
-        if solvable.any():
-            root = elementwise.find_root(lambda x, t: self.cdf(x) - t, (low[solvable], high[solvable]),
-                                         args=(u[solvable],))
-            result[solvable] = root.x
+        solvable = low < high
+        positive = solvable & (low > 0) & np.isfinite(high)
+        linear = solvable & ~positive
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if positive.any():
+                root = elementwise.find_root(lambda y, t: self.cdf(np.exp(y)) - t,
+                                             (np.log(low[positive]), np.log(high[positive])), args=(u[positive],))
+                result[positive] = np.exp(root.x)
+            if linear.any():
+                root = elementwise.find_root(lambda x, t: self.cdf(x) - t, (low[linear], high[linear]),
+                                             args=(u[linear],))
+                result[linear] = root.x
         return result
 
     @property

@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from .distributions import describe, implied
-from .errors import ConfigError
+from .errors import ConfigError, OverhangError
 from .summaries import main_output
 from .tables import format_value, summary_part
 
@@ -39,6 +39,15 @@ pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .85em; }
 
 def _e(text) -> str:
     return html.escape(str(text))
+
+
+def _drawn(draw, caption: str) -> str:
+    """The figure ``draw()`` makes, or a note saying why this result cannot give it."""
+    try:
+        fig = draw()
+    except OverhangError as error:
+        return f"<p class=note>{_e(caption)}: not drawn, {_e(error.problem)}.</p>"
+    return _figure(fig, caption)
 
 
 def _figure(fig, caption: str) -> str:
@@ -148,7 +157,7 @@ def _sensitivity_section(sens: xr.Dataset | None, output: str) -> str:
                                       r["upper"].isel(input=k).values)]
         rows.append([str(i + 1), name, *cells])
     note = f"<p class=note>Ranked by {measure}; 95 % intervals in brackets.</p>"
-    return note + _table(head, rows, left=2) + _figure(plot_sensitivity(sens, output),
+    return note + _table(head, rows, left=2) + _drawn(lambda: plot_sensitivity(sens, output),
                                                        f"Tornado swings and variance shares of log10({output})")
 
 
@@ -214,15 +223,15 @@ def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, sc
     has_samples = main in result.data_vars and "draw" in result[main].dims
     if has_samples:
         first = cells[0] if cells[0] else None
-        parts.append(_figure(plot_distribution(result, main, scenario=first),
+        parts.append(_drawn(lambda: plot_distribution(result, main, scenario=first),
                              f"Distribution of {main}" + (f" ({_label(cells[0])})" if first else "")))
     parts += ["<h2>Summary</h2>", _summary_tables(summary, cells, main)]
     if len(cells) > 1:
         parts += ["<h2>Scenario comparison</h2>",
-                  _figure(plot_scenarios(result, main), "Median, 50 % and 90 % intervals per scenario")]
+                  _drawn(lambda: plot_scenarios(result, main), "Median, 50 % and 90 % intervals per scenario")]
     parts += ["<h2>Which assumption matters</h2>", _sensitivity_section(sensitivity, main)]
     if has_samples and result.sizes.get("chain", 1) > 1 and len(cells) == 1:
-        parts += ["<h2>Convergence</h2>", _figure(plot_convergence(result, main),
+        parts += ["<h2>Convergence</h2>", _drawn(lambda: plot_convergence(result, main),
                                                   "Quantile estimates and their Monte Carlo error")]
     parts += ["<h2>Priors and their sources</h2>", _priors_section(scenarios),
               "<h2>Provenance</h2>", _provenance(result)]
