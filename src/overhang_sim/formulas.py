@@ -294,9 +294,9 @@ def _ufunc(ufunc: np.ufunc, *parts: Evaluator) -> Evaluator:
 def _reusable(results, args) -> np.ndarray | None:
     """An owned float64 temporary among `results` with the shape of the result, or None."""
     for value, owned in results:
-        if owned and type(value) is np.ndarray and value.dtype == np.float64:
-            if value.shape == np.broadcast_shapes(*(np.shape(a) for a in args)):
-                return value
+        if (owned and type(value) is np.ndarray and value.dtype == np.float64
+                and value.shape == np.broadcast_shapes(*(np.shape(a) for a in args))):
+            return value
     return None
 
 
