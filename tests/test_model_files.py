@@ -24,6 +24,7 @@ from strategies import seeds
 
 from overhang_sim import ConfigError, ModelInputError, OverhangError
 from overhang_sim.formulas import FormulaError
+from overhang_sim.function_model import FunctionModel, ModelOutputError
 from overhang_sim.models import MODELS, QUANTITIES
 from overhang_sim.modelspec import BUILTIN_MODELS, FormulaModel, ModelWarning, builtin_models
 from overhang_sim.units import UnitError, parse_unit
@@ -496,16 +497,77 @@ def test_main_cannot_be_overridable():
                                    overridable=("x",))
 
 
+# --------------------------------------------------------------------------- Python functions as models
+
+
+def _doubling(v):
+    return {"speedup": v["a"] * v["b"], "half": v["a"] / 2}
+
+
+def function_model(**kwargs):
+    return FunctionModel.from_function("doubling", _doubling, inputs={"a": "token/s", "b": "1"},
+                                       outputs={"speedup": "token/s", "half": "token/s"},
+                                       **{"defaults": {"b": 2.0}, **kwargs})
+
+
+def test_a_python_function_is_a_model():
+    model = function_model(description="a test")
+    assert (model.name, model.main, model.inputs, model.outputs) == ("doubling", "speedup", ("a", "b"),
+                                                                     ("speedup", "half"))
+    assert model.defaults == {"b": 2.0}
+    out = model({"a": np.array([1.0, 3.0])})
+    np.testing.assert_array_equal(out["speedup"], [2.0, 6.0])
+    assert list(out) == ["speedup", "half"]
+    assert "computed by the Python function _doubling" in model.describe()
+    assert function_model(main="half").outputs == ("half", "speedup")
+
+
+def test_a_python_model_checks_its_inputs():
+    model = function_model(defaults={})
+    with pytest.raises(ModelInputError, match="b: the doubling model needs a prior for it"):
+        model.check_inputs({"a"})
+    with pytest.raises(ModelInputError, match="c: is not an input of the doubling model"):
+        model.check_inputs({"a", "b", "c"})
+    function_model(defaults={}, optional=("b",)).check_inputs({"a"})
+
+
+@pytest.mark.parametrize(("function", "message"), [
+    (lambda v: {"other": 1.0}, "returned 'other', which is not a declared output"),
+    (lambda v: {"half": 1.0}, "did not return its main output 'speedup'"),
+    (lambda v: [1.0], "returned list, not a dict of outputs"),
+])
+def test_a_python_model_that_returns_the_wrong_thing(function, message):
+    model = FunctionModel.from_function("bad", function, inputs={"a": "1"},
+                                        outputs={"speedup": "1", "half": "1"})
+    with pytest.raises(ModelOutputError, match=message):
+        model({"a": 1.0})
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"inputs": {"a": "tokn"}}, "unknown unit 'tokn'"),
+    ({"outputs": {}}, "must name at least one output"),
+    ({"main": "nope"}, "'nope' is not an output"),
+    ({"defaults": {"z": 1.0}}, "'z' is not an input"),
+    ({"inputs": {"a": "1", "speedup": "1"}}, "'speedup' is both an input and an output"),
+    ({"optional": ("speedup",)}, "'speedup' is an output, not an input"),
+])
+def test_python_model_declarations_are_checked(kwargs, message):
+    arguments = {"inputs": {"a": "1"}, "outputs": {"speedup": "1"}, **kwargs}
+    with pytest.raises(OverhangError, match=message):
+        FunctionModel.from_function("bad", _doubling, **arguments)
+
+
 # --------------------------------------------------------------------------- one interface for all models
 
 
 def all_models():
     yield from (pytest.param(m, id=f"python-{n}") for n, m in MODELS.items())
     yield from (pytest.param(m, id=f"file-{n}") for n, m in BUILTIN.items())
+    yield pytest.param(function_model(), id="function")
 
 
 class TestModelContract:
-    """What the simulator relies on, for the Python paths and the model files."""
+    """What the simulator relies on, for the Python paths, the model files and Python functions."""
 
     @pytest.fixture(params=list(all_models()))
     def model(self, request):
