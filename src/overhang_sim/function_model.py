@@ -92,6 +92,10 @@ class FunctionModel:
                 raise ConfigError(f"{name!r} is an output, not an input", key=name)
         object.__setattr__(self, "quantities", MappingProxyType(dict(self.quantities)))
 
+    def __reduce__(self):  # a mapping proxy does not pickle; the function must be importable
+        return type(self), (self.name, self.function, dict(self.quantities), self.outputs, self.optional,
+                            self.divisors, self.description)
+
     @classmethod
     def from_function(cls, name: str, function: Callable, *, inputs: Mapping[str, str],
                       outputs: Mapping[str, str], main: str | None = None,

@@ -121,10 +121,16 @@ class FormulaModel:
     _steps: tuple[_Step, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        if isinstance(self.quantities, Mapping):
+            object.__setattr__(self, "quantities", MappingProxyType(dict(self.quantities)))
         try:
             self._build()
         except OverhangError as error:
             raise error.located(file=self.file or None) from None
+
+    def __reduce__(self):
+        # The compiled formulas are closures: pickle the spec and compile again (for worker processes).
+        return _rebuild, (self.name, dict(self.quantities), self.main, self.description, self.file)
 
     # ------------------------------------------------------------------ construction
 
@@ -192,6 +198,8 @@ class FormulaModel:
     def _build(self):
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError("must be a non-empty string", key="name")
+        if not isinstance(self.quantities, Mapping) or not self.quantities:
+            raise ConfigError("must be a non-empty mapping of names to ModelQuantity", key="quantities")
         for name, q in self.quantities.items():
             if not isinstance(q, ModelQuantity) or q.name != name:
                 raise ConfigError(f"must be a ModelQuantity named {name!r}, not {q!r}", key=f"quantities.{name}")
@@ -438,6 +446,12 @@ def _model_divisors(quantities, steps) -> frozenset[str]:
 
     found = set().union(*(zeros(n) for tree in trees.values() for n in divisors(tree)))
     return frozenset(n for n in found if quantities[n].is_input)
+
+
+def _rebuild(name, quantities, main, description, file) -> FormulaModel:
+    with warnings.catch_warnings():  # already warned when it was first built
+        warnings.simplefilter("ignore", ModelWarning)
+        return FormulaModel(name, quantities, main, description, file)
 
 
 @functools.cache

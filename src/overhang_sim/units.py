@@ -30,12 +30,13 @@ parentheses; powers ``^`` or ``**`` with a signed integer or fraction
 (``s^-1``, ``parameter^(1/2)``); ``1`` for a plain number. Names with a space
 (``data point``) are one unit.
 
-Why not pint: measured on this project's machine (2025, pint 0.25.3, Python 3.11),
-``import pint`` takes 0.41-0.73 s and building a registry with the ten project units
-another 0.56-0.76 s (0.05 s from pint's disk cache), against a start-up budget of
-0.3 s for ``overhang --help`` and 1 s for a 1000-sample run. This module imports in
-about a millisecond, and the algebra the formulas need (products, rational powers,
-compatibility, a conversion factor) takes about 300 lines.
+Why not pint: measured on this project's machine (2 shared cores; pint 0.25.3,
+Python 3.11), ``import pint`` takes 0.41-1.10 s, and building a registry with
+the project's ten units another 0.38-0.76 s (0.04-0.13 s from pint's disk cache),
+against a start-up budget of 0.3 s for ``overhang --help`` and 1 s for a 1000-sample
+run. This module imports in 4-15 ms on the same machine, and the algebra the formulas
+need (products, rational powers, compatibility, a conversion factor) takes about 300
+lines.
 
 Examples
 --------
