@@ -1,7 +1,7 @@
 """One quantity of a model file: its unit, domain, default and formula, checked on its own.
 
 The checks that need the whole model (names in formulas, cycles, units of formulas)
-are in :mod:`overhang_sim.modelspec`.
+are in :mod:`overhang_sim.model_graph`, run by :class:`overhang_sim.modelspec.FormulaModel`.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ from __future__ import annotations
 import functools
 import tomllib
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -52,12 +52,11 @@ from types import MappingProxyType
 import numpy as np
 
 from .errors import ConfigError, ModelInputError, OverhangError, did_you_mean
-from .formula_checks import check_units, divisors, scaled, zero_factors
-from .formula_tree import Node, names
-from .formulas import FormulaError, as_number, compile_tree, parse
+from .formulas import as_number
+from .model_graph import Step, check_names, compile_step, dependency_order, model_divisors, parse_formula
 from .model_quantity import ModelQuantity, quantity_from_table
 from .model_text import describe
-from .units import Unit, UnitError, parse_unit
+from .units import Unit, parse_unit
 
 __all__ = ["BUILTIN_MODELS", "FormulaModel", "ModelQuantity", "ModelWarning", "builtin_models"]
 
@@ -67,17 +66,6 @@ MODEL_KEYS = ("name", "description", "main", "quantities")
 
 class ModelWarning(UserWarning):
     """A model that loads but may misbehave: it divides by an input that may be 0, or never uses one."""
-
-
-@dataclass(frozen=True)
-class _Step:
-    """One formula quantity, compiled: computed when all of `needs` have values."""
-
-    name: str
-    needs: frozenset[str]
-    tree: Node
-    unit: Unit  # the unit the formula gives, before conversion to the declared one
-    run: Callable[[Mapping[str, object]], object] = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -118,7 +106,7 @@ class FormulaModel:
     description: str = ""
     file: str = field(default="", compare=False)
     divisors: frozenset[str] = field(init=False, compare=False)
-    _steps: tuple[_Step, ...] = field(init=False, repr=False, compare=False)
+    _steps: tuple[Step, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if isinstance(self.quantities, Mapping):
@@ -204,14 +192,14 @@ class FormulaModel:
             if not isinstance(q, ModelQuantity) or q.name != name:
                 raise ConfigError(f"must be a ModelQuantity named {name!r}, not {q!r}", key=f"quantities.{name}")
         _check_main(self.quantities, self.main)
-        trees = {n: _parsed(q) for n, q in self.quantities.items() if q.formula is not None}
+        trees = {n: parse_formula(q) for n, q in self.quantities.items() if q.formula is not None}
         for name, tree in trees.items():
-            _check_names(name, tree, self.quantities)
-        order = _dependency_order(trees)
+            check_names(name, tree, self.quantities)
+        order = dependency_order(trees)
         units = {n: parse_unit(q.unit) for n, q in self.quantities.items()}
-        steps = tuple(_step(n, trees[n], units) for n in order)
+        steps = tuple(compile_step(n, trees[n], units) for n in order)
         object.__setattr__(self, "_steps", steps)
-        object.__setattr__(self, "divisors", _model_divisors(self.quantities, steps))
+        object.__setattr__(self, "divisors", model_divisors(self.quantities, steps))
         self._warn()
 
     def _warn(self):
@@ -381,71 +369,6 @@ def _check_main(quantities, main):
         raise ConfigError(f"{main!r} is an input; the main output needs a formula", key="main")
     if quantities[main].overridable:
         raise ConfigError(f"the main output {main!r} cannot be overridable", key="main")
-
-
-def _parsed(q: ModelQuantity) -> Node:
-    key = f"quantities.{q.name}.formula"
-    try:
-        return parse(q.formula)
-    except OverhangError as error:
-        raise error.located(prefix=key) from None
-
-
-def _check_names(name: str, tree: Node, quantities: Mapping[str, ModelQuantity]) -> None:
-    unknown = sorted(n for n in names(tree) if n not in quantities)
-    if unknown:
-        raise FormulaError(f"unknown name {unknown[0]!r}{did_you_mean(unknown[0], quantities)}",
-                           key=f"quantities.{name}.formula")
-
-
-def _dependency_order(trees: Mapping[str, Node]) -> list[str]:
-    """Formula quantities so that each comes after those it uses; a cycle is an error."""
-    order, state = [], {}  # state: 1 = on the current path, 2 = done
-
-    def visit(name, path):
-        if state.get(name) == 2 or name not in trees:
-            return
-        if state.get(name) == 1:
-            cycle = path[path.index(name):] + [name]
-            raise FormulaError(f"the formulas form a cycle: {' -> '.join(cycle)}",
-                               key=f"quantities.{name}.formula")
-        state[name] = 1
-        for need in sorted(names(trees[name])):
-            visit(need, [*path, name])
-        state[name] = 2
-        order.append(name)
-
-    for name in trees:
-        visit(name, [])
-    return order
-
-
-def _step(name: str, tree: Node, units: Mapping[str, Unit]) -> _Step:
-    key = f"quantities.{name}.formula"
-    try:
-        checked, unit = check_units(tree, units)
-        declared = units[name]
-        if not unit.compatible(declared):
-            raise UnitError(f"formula gives {unit}, declared {declared}")
-    except UnitError as error:
-        raise error.located(prefix=key) from None
-    checked = scaled(checked, unit.factor_to(declared))
-    return _Step(name, names(tree), checked, unit, compile_tree(checked))
-
-
-def _model_divisors(quantities, steps) -> frozenset[str]:
-    """Inputs whose value 0 makes some formula divide by zero, through the quantities they feed."""
-    trees = {s.name: s.tree for s in steps}
-
-    @functools.cache
-    def zeros(name):  # inputs whose 0 makes `name` 0
-        if name not in trees:
-            return frozenset((name,))
-        own = {name} if quantities[name].overridable else set()
-        return frozenset(own).union(*map(zeros, zero_factors(trees[name])))
-
-    found = set().union(*(zeros(n) for tree in trees.values() for n in divisors(tree)))
-    return frozenset(n for n in found if quantities[n].is_input)
 
 
 def _rebuild(name, quantities, main, description, file) -> FormulaModel:
