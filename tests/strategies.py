@@ -8,8 +8,10 @@ unless a test gives one (e.g. to check that a wrong unit is rejected).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from overhang_sim.models import QUANTITIES
+from overhang_sim.units import Unit
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = REPO / "experiments"
@@ -240,3 +243,93 @@ def without_times(ds):
     ds = ds.copy()
     ds.attrs = {k: v for k, v in ds.attrs.items() if k not in TIMES}
     return ds
+
+# --------------------------------------------------------------------------- units and formulas
+
+UNIT_NAMES = ("FLOP", "PFLOP", "token", "parameter", "GPU", "USD", "bit", "byte", "data point", "task",
+              "s", "h", "day", "year", "instance")
+EXPONENTS = tuple(Fraction(p) for p in ("-2", "-1", "-1/2", "1/2", "1", "2", "3"))
+
+
+@st.composite
+def units(draw, max_terms=3):
+    """A :class:`Unit`: up to `max_terms` distinct named units, each with an exponent of EXPONENTS."""
+    names = draw(st.lists(st.sampled_from(UNIT_NAMES), max_size=max_terms, unique=True))
+    return Unit(tuple((n, draw(st.sampled_from(EXPONENTS))) for n in names))
+
+
+FORMULA_NAMES = ("a", "b", "c")
+_NUMPY_BINARY = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
+_NUMPY_COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
+                  "==": np.equal, "!=": np.not_equal}
+_NUMPY_UNARY = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "log10": np.log10, "abs": np.abs}
+
+
+def _leaf_name(name):
+    return name, lambda v: v[name]
+
+
+def _leaf_number(x):
+    return repr(x), lambda v: np.float64(x)
+
+
+def _binary(args):
+    op, (ta, fa), (tb, fb) = args
+    return f"({ta} {op} {tb})", lambda v: _NUMPY_BINARY[op](fa(v), fb(v))
+
+
+def _power(args):
+    (ta, fa), p = args
+    return f"({ta}) ** {p!r}", lambda v: fa(v) ** np.float64(p)
+
+
+def _unary(args):
+    f, (ta, fa) = args
+    if f == "-":
+        return f"(-{ta})", lambda v: -fa(v)
+    return f"{f}({ta})", lambda v: _NUMPY_UNARY[f](fa(v))
+
+
+def _extreme(args):
+    f, parts = args
+    ufunc = np.minimum if f == "min" else np.maximum
+    return (f"{f}({', '.join(t for t, _ in parts)})",
+            lambda v: functools.reduce(ufunc, [g(v) for _, g in parts]))
+
+
+def _clip(args):
+    (tx, fx), (tl, fl), (th, fh) = args
+    return f"clip({tx}, {tl}, {th})", lambda v: np.clip(fx(v), fl(v), fh(v))
+
+
+def _where(args):
+    (tl, fl), op, (tr, fr), (ta, fa), (tb, fb) = args
+    return (f"where({tl} {op} {tr}, {ta}, {tb})",
+            lambda v: np.where(_NUMPY_COMPARE[op](fl(v), fr(v)), fa(v), fb(v)))
+
+
+def expressions(max_leaves: int = 12):
+    """Pairs (formula text, the same expression as a function of a dict of numpy arrays)."""
+    leaves = st.one_of(st.sampled_from(FORMULA_NAMES).map(_leaf_name),
+                       st.sampled_from([0.5, 1.0, 2.0, 3.0, 10.0]).map(_leaf_number))
+
+    def extend(children):
+        return st.one_of(
+            st.tuples(st.sampled_from(list(_NUMPY_BINARY)), children, children).map(_binary),
+            st.tuples(children, st.sampled_from([2.0, 0.5, -1.0, 3.0, 1.5, -0.5])).map(_power),
+            st.tuples(st.sampled_from(["-", *_NUMPY_UNARY]), children).map(_unary),
+            st.tuples(st.sampled_from(["min", "max"]), st.lists(children, min_size=2, max_size=3))
+            .map(_extreme),
+            st.tuples(children, children, children).map(_clip),
+            st.tuples(children, st.sampled_from(list(_NUMPY_COMPARE)), children, children, children)
+            .map(_where),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=max_leaves)
+
+
+def positive_arrays(n: int = 6):
+    """Dicts of positive float arrays for FORMULA_NAMES (0.01 .. 100, log-uniformish)."""
+    exponent = st.floats(min_value=-2.0, max_value=2.0, allow_nan=False)
+    return st.fixed_dictionaries({name: st.lists(exponent, min_size=n, max_size=n)
+                                  .map(lambda e: 10.0 ** np.asarray(e)) for name in FORMULA_NAMES})
