@@ -51,7 +51,7 @@ SWEEP8 = "experiments/required_speed_sweep8.toml"  # 8 scenarios: whole-scenario
 
 
 def run_argv(experiment: str, *extra: str) -> list[str]:
-    return ["run", experiment, "--samples", "40000", "--quiet", "--out", "out.nc", *extra]
+    return ["run", experiment, "--samples", "8000", "--quiet", "--out", "out.nc", *extra]
 
 
 class Crash(BaseException):

@@ -407,3 +407,17 @@ def test_a_mixture_spanning_hundreds_of_orders_of_magnitude_inverts_its_cdf():
         {"dist": "loguniform", "low": 1e-300, "high": 1e-12}]})
     u = np.linspace(0.01, 0.99, 99)
     np.testing.assert_allclose(dist.cdf(dist.exact_ppf(u)), u, atol=1e-9)
+
+
+def test_a_pert_near_the_largest_doubles_is_a_beta_not_an_overflow():
+    """Fuzz: lam * (mode - low) overflowed to inf before the division, at sampling time."""
+    dist = parse_distribution({"dist": "pert", "low": 5e307, "mode": 1e308, "high": 1e308})
+    assert (dist.as_beta.alpha, dist.as_beta.beta) == (5.0, 1.0)
+
+
+def test_an_empty_priors_entry_names_the_experiment_file(write_experiment):
+    """Fuzz: `priors = [""]` named the experiments folder as the bad file."""
+    path = write_experiment(priors=THROUGHPUT_PRIORS, prior_files=[""])
+    with pytest.raises(ConfigError, match=r"priors\[0\]: must be a file name") as error:
+        load_experiment(path)
+    assert error.value.file == str(path)

@@ -357,8 +357,10 @@ def experiment_from_table(table: dict, text: str, path: str | Path,
         _known_keys(table, EXPERIMENT_KEYS + extra_keys)
         priors = {}
         for i, prior_file in enumerate(_sequence("priors", table.get("priors", []))):
-            if not isinstance(prior_file, str):
-                raise ConfigError(f"must be a file name, not {prior_file!r}", key=f"priors[{i}]")
+            if not isinstance(prior_file, str) or not prior_file.strip():
+                raise ConfigError(f"must be a file name, not {prior_file!r:.40}", key=f"priors[{i}]")
+            if (path.parent / prior_file).is_dir():
+                raise ConfigError(f"{prior_file!r} is a folder, not a priors file", key=f"priors[{i}]")
             priors.update(_cached_priors(path.parent / prior_file, priors_cache))
         model = table.get("model")
         if not isinstance(model, str) or model not in MODELS:

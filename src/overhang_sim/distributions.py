@@ -420,14 +420,20 @@ class Pert(_Describe):
             raise PriorError(f"must be > 0, not {self.lam}", key="lam")
         if not math.isfinite(self.high - self.low):
             raise PriorError(f"the range [{self.low:g}, {self.high:g}] is too wide for float64", key="high")
+        try:
+            self.as_beta  # noqa: B018 -- its checks are this prior's too
+        except PriorError as error:
+            raise PriorError(f"gives the beta shape {error.key} that {error.problem}", key="lam") from None
 
     @functools.cached_property
     def as_beta(self) -> Beta:
         """The equivalent scaled :class:`Beta`."""
+        def shape(part):  # lam * part / width, without overflowing near the largest doubles
+            value = self.lam * part / width
+            return value if math.isfinite(value) else self.lam * (part / width)
+
         width = self.high - self.low
-        alpha = 1 + self.lam * (self.mode - self.low) / width
-        beta = 1 + self.lam * (self.high - self.mode) / width
-        return Beta(alpha, beta, self.low, self.high)
+        return Beta(1 + shape(self.mode - self.low), 1 + shape(self.high - self.mode), self.low, self.high)
 
     def ppf(self, u):
         return self.as_beta.ppf(u)
