@@ -155,7 +155,7 @@ class _Saved:
         if self.box is None:
             return None
         if key[0] == "scenario":
-            return self.box.load_dataset(f"s{key[1]:06d}.nc")
+            return self.box.load_dataset(f"s{key[1]:06d}.npz")
         arrays = self.box.load_arrays(f"s{key[1][0]:06d}_c{key[1][1]:04d}.npz")
         return None if arrays is None else _unflatten(arrays)
 
@@ -163,7 +163,7 @@ class _Saved:
         if self.box is None:
             return
         if key[0] == "scenario":
-            self.box.save_dataset(f"s{key[1]:06d}.nc", result)
+            self.box.save_dataset(f"s{key[1]:06d}.npz", result)
         else:
             self.box.save_arrays(f"s{key[1][0]:06d}_c{key[1][1]:04d}.npz", dict(_flatten(result)))
 
