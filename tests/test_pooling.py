@@ -202,7 +202,7 @@ def test_pooled_summary_matches_the_lognormal_mixture_closed_form(lognormal):
         # the log10 mean's MCSE against its exact value: per chain, the pooled log-mean is
         # sum_s w_s (mu_s + shift + sigma_s zbar_c), so its sd is sum_s w_s sigma_s / sqrt(draws)
         exact_se = np.sum(WEIGHTS * SIGMAS) / math.sqrt(DRAWS * CHAINS)
-        spread = np.sqrt(stats.chi2.ppf([ALPHA / 2, 1 - ALPHA / 2], CHAINS - 1) / (CHAINS - 1))
+        spread = np.sqrt(stats.chi2.ppf([ALPHA / 4, 1 - ALPHA / 4], CHAINS - 1) / (CHAINS - 1))  # 2 checks
         assert spread[0] * exact_se <= float(log["mean_mcse"]) <= spread[1] * exact_se
         exceed = 1 - mixture_cdf(np.log10(THRESHOLDS), shift)
         assert np.all(np.abs(s["prob_at_least"].values - exceed) <= k * s["prob_at_least_mcse"].values)
@@ -265,6 +265,12 @@ def test_a_single_positive_weight_reproduces_that_scenario_exactly(sweep, axis, 
     assert_same_summary(pooled, summary_part(sweep).sel({axis: chosen}).drop_vars(axis))
 
 
+def test_a_single_positive_weight_on_a_model_axis_reproduces_that_path(paths):
+    for weights, model in (([1, 0], "compute"), ([0, 1], "throughput")):
+        reference = summary_part(paths).sel(model=model).drop_vars("model")
+        assert_same_summary(pool(paths, "model", weights), reference)
+
+
 def test_zero_weight_scenarios_may_hold_nan_and_inf(sweep):
     poisoned = sweep.copy(deep=True)
     for name, bad in (("instances", np.nan), ("cluster_tokens_per_s", np.inf), ("serial_speedup", -np.inf)):
@@ -274,6 +280,24 @@ def test_zero_weight_scenarios_may_hold_nan_and_inf(sweep):
     share = axis_variance_share(poisoned, "year", [1, 0], output="tasks_per_day")
     np.testing.assert_array_equal(share["between_variance"].values, 0.0)
     assert np.isnan(share["conditional_mean"].sel(year=2026)).all()
+
+
+def test_nan_in_a_weighted_scenario_makes_its_cell_nan_as_summarize_does(lognormal):
+    broken = lognormal.copy(deep=True)
+    broken["instances"][1, 0, 3, 7] = np.nan  # model 1, year 2024, chain 3
+    pooled = pool(broken, "model", WEIGHTS, SPEC).sel(output="instances")
+    for name in ("quantile", "eti_lower", "hdi_upper", "mean", "quantile_mcse", "hdi_lower_mcse"):
+        assert np.isnan(pooled[name].isel(year=0)).all() and not np.isnan(pooled[name].isel(year=1)).any(), name
+    alone = summarize(broken.isel(model=1, year=0), SPEC).sel(output="instances")
+    assert np.isnan(alone["quantile"]).all() and np.isnan(alone["hdi_upper"]).all()
+
+
+def test_without_a_spec_every_default_output_is_pooled(lognormal):
+    pooled = pool(lognormal, "model", WEIGHTS)
+    assert list(pooled["output"].values) == ["instances", "params"]
+    assert list(pooled["unit"].values) == ["instance", "param"]
+    np.testing.assert_allclose(pooled["mean"].sel(output="params", scale="log10"),
+                               pooled["mean"].sel(output="instances", scale="log10") / 2, rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- (d) identical copies

@@ -1,14 +1,11 @@
 """Structural uncertainty as a weighted axis: the mixture of the scenarios along one axis.
 
-Weights on an axis (the user's credence in each value: a model, a prior set, a
-horizon length) make its scenarios the components of one *pooled* distribution,
-the mixture ``sum_s w_s P_s``, in which each of the N draws of scenario s carries
-weight ``w_s / N``. :func:`pool` summarises that mixture as
-:func:`~overhang_sim.summaries.summarize` summarises one scenario (same variables,
-dims and attrs, so tables and plots take it as another row);
-:func:`axis_variance_share` says how much of the pooled variance of log10(output)
-the choice along the axis explains; :func:`check_weights` is the check of a
-``weights`` key.
+Weights on an axis (the credence in each value: a model, a prior set, a horizon)
+make its scenarios the components of one *pooled* distribution, the mixture
+``sum_s w_s P_s``: each of the N draws of scenario s weighs ``w_s / N``. :func:`pool`
+summarises it as :func:`~overhang_sim.summaries.summarize` does one scenario (same
+variables, dims and attrs); :func:`axis_variance_share` says how much of the pooled
+variance of log10(output) the choice explains; :func:`check_weights` checks weights.
 
 Definitions, chosen so that equal weights give what ``summarize`` gives:
 
@@ -76,28 +73,14 @@ SUM_TOLERANCE = 1e-9  # weights must sum to 1 within this
 
 
 def check_weights(weights, values: Sequence, key: str) -> np.ndarray:
-    """Check the weights of an axis: one finite number >= 0 per value, summing to 1.
-
-    Parameters
-    ----------
-    weights : list of float
-        The credence in each axis value, as written in the file.
-    values : sequence
-        The axis values the weights go with.
-    key : str
-        The key named in errors, e.g. ``axes[0].weights``.
-
-    Returns
-    -------
-    numpy.ndarray
-        The weights as float64, shape ``(len(values),)``.
+    """The weights of an axis (as written, e.g. ``[0.5, 0.3, 0.2]``) as float64, checked.
 
     Raises
     ------
     ConfigError
-        One line naming `key` (or ``key[i]``): not a list of numbers, a negative
-        weight, a length other than ``len(values)``, all zero, or a sum off 1 by
-        more than 1e-9.
+        One line naming `key` (or ``key[i]``, e.g. ``axes[0].weights[1]``): not a list
+        of finite numbers, a negative weight, not one weight per entry of `values`,
+        all zero, or a sum off 1 by more than 1e-9.
     """
     if isinstance(weights, str | bytes) or not isinstance(weights, list | tuple | np.ndarray):
         raise ConfigError(f"must be a list of numbers, one per value, not {weights!r:.40}", key=key)
@@ -116,10 +99,7 @@ def check_weights(weights, values: Sequence, key: str) -> np.ndarray:
 def _weight(w, key: str) -> float:
     if isinstance(w, bool | np.bool_) or not isinstance(w, int | float | np.integer | np.floating):
         raise ConfigError(f"must be a number, not {w!r:.40}", key=key)
-    try:
-        value = float(w)
-    except OverflowError:
-        value = math.inf
+    value = float(w) if not isinstance(w, int) or abs(w) < 2**1024 else math.inf  # 10**400 is an int
     if not math.isfinite(value):
         raise ConfigError(f"must be a finite number, not {w!r:.40}", key=key)
     if value < 0:
@@ -157,16 +137,15 @@ def mixture_quantiles(ordered: Sequence[np.ndarray], weights: Sequence[float], p
     weights : sequence of float
         Positive, summing to 1, one per component.
     probs : array_like
-        Probabilities in [0, 1].
+        Probabilities in [0, 1], shape ``(p,)``.
     knots : numpy.ndarray, optional
         All the components' values in order, if already at hand.
 
     Returns
     -------
     numpy.ndarray
-        The quantiles, in the samples' unit, shape of `probs`: for one component,
-        :func:`numpy.quantile` (default method) to rounding. NaN if any component
-        has a NaN or an infinite value.
+        Shape ``(p,)``, in the samples' unit; for one component :func:`numpy.quantile`
+        to rounding. NaN if a component holds NaN or inf.
     """
     probs = np.atleast_1d(np.asarray(probs, dtype=float))
     if not all(np.isfinite(o[0]) and np.isfinite(o[-1]) for o in ordered):
@@ -204,11 +183,10 @@ def hdi_of_weighted_sorted(ordered: np.ndarray, cumulative: np.ndarray, mass: fl
     Returns
     -------
     (float, float)
-        ``ordered[i], ordered[j]`` minimising the width among intervals whose weight
-        ``cumulative[j + 1] - cumulative[i]`` exceeds ``mass + MASS_TOLERANCE``
-        (the first such i). With equal weights these are the endpoints
-        :func:`~overhang_sim.summaries.hdi_of_sorted` gives. A constant sample gives its
-        value at both ends; a sample with NaN or inf gives NaN.
+        ``ordered[i], ordered[j]`` of least width whose weight ``cumulative[j + 1] -
+        cumulative[i]`` exceeds ``mass + MASS_TOLERANCE`` (the first such i): with
+        equal weights, :func:`~overhang_sim.summaries.hdi_of_sorted`'s. A constant
+        sample gives its value twice; NaN or inf gives NaN.
     """
     if ordered[0] == ordered[-1]:
         return float(ordered[0]), float(ordered[0])
@@ -223,11 +201,8 @@ def hdi_of_weighted_sorted(ordered: np.ndarray, cumulative: np.ndarray, mass: fl
 
 
 def _merged(ordered, weights):
-    """All components' values in order, and the cumulative weight (length n + 1).
-
-    Cumulated as ``sum_s w_s * count_s / N_s`` with exact integer counts, so the
-    rounding is a few ulps whatever the number of draws.
-    """
+    """All values in order and their cumulative weight ``sum_s w_s count_s / N_s`` (exact counts:
+    a few ulps of rounding however many draws)."""
     values = np.concatenate(ordered)
     order = np.argsort(values, kind="stable")
     labels = np.repeat(np.arange(len(ordered)), [len(o) for o in ordered])[order]
@@ -241,10 +216,7 @@ def _merged(ordered, weights):
 
 
 def _mixture_output(samples: list[np.ndarray], weights: np.ndarray, spec: SummarySpec) -> dict:
-    """One output's statistics (as :func:`~overhang_sim.summaries._one_output`) for the mixture.
-
-    `samples` are the ``(chain, draw)`` arrays of the scenarios with positive weight.
-    """
+    """One output's statistics, as ``summaries._one_output``; `samples`: (chain, draw) per scenario."""
     if len(samples) == 1:
         return _one_output(samples[0], spec)
     pooled = _quantiles_and_hdi([np.sort(x, axis=None) for x in samples], weights, spec)
@@ -357,31 +329,28 @@ def pool(result: xr.Dataset, axis: str, weights: Sequence[float], spec: SummaryS
     Parameters
     ----------
     result : xarray.Dataset
-        A :func:`~overhang_sim.batch.run` result with samples: outputs with dims
-        ``(*axes, chain, draw)`` and ``role = "output"``.
+        A :func:`~overhang_sim.batch.run` result with samples (dims ``(*axes, chain, draw)``).
     axis : str
         The axis pooled over.
     weights : sequence of float
-        Credence in each value of `axis`, in the order of ``result[axis]``; >= 0,
-        summing to 1 (see :func:`check_weights`).
+        Credence in each value of `axis`, in the order of ``result[axis]`` (see
+        :func:`check_weights`).
     spec : SummarySpec, optional
-        Quantiles, intervals and thresholds; by default the run's ``[summary]``.
-        Outputs: those `spec` names, else those the result summarises.
+        Quantiles, intervals and thresholds (default: the run's ``[summary]``);
+        outputs: those it names, else those the result summarises.
 
     Returns
     -------
     xarray.Dataset
-        What :func:`~overhang_sim.summaries.summarize` returns for one scenario,
-        with the result's other axes as leading dims: ``mean``, ``quantile``,
-        ``eti_*``, ``hdi_*``, ``prob_at_least`` (of the main output) and each one's
-        ``*_mcse``, values in each output's unit (``unit`` coordinate) or in log10
-        of it. Attrs ``pooled_axis``, ``pooled_values`` and ``pooled_weights`` (JSON)
-        say what was pooled.
+        What :func:`~overhang_sim.summaries.summarize` gives for one scenario, with
+        the other axes as leading dims: ``mean``, ``quantile``, ``eti_*``, ``hdi_*``,
+        ``prob_at_least`` (main output) and their ``*_mcse``, in each output's unit
+        or its log10. Attrs ``pooled_axis``, ``pooled_values``, ``pooled_weights`` (JSON).
 
     Raises
     ------
     ConfigError
-        Bad `weights` (key ``weights``), an unknown `axis`, or a result without samples.
+        Bad `weights` (key ``weights``), an unknown `axis`, a result without samples.
     """
     values = _axis_values(result, axis)
     keep, w = _positive(check_weights(weights, values, key="weights"))
@@ -397,13 +366,9 @@ def pool(result: xr.Dataset, axis: str, weights: Sequence[float], spec: SummaryS
     attrs = {**result.attrs, "main_output": main}
     cells = [_summary_dataset([p[i] for p in per_output], e, spec, outputs, meta, attrs) for i, e in enumerate(exceedance)]
     pooled = _label_cells(cells, result, others)
-    pooled.attrs.update(pooled_axis=axis, pooled_values=json.dumps([_plain(v) for v in values]),
+    pooled.attrs.update(pooled_axis=axis, pooled_values=json.dumps(result[axis].values.tolist()),
                         pooled_weights=json.dumps([float(x) for x in np.asarray(weights, dtype=float)]))
     return pooled
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 # --------------------------------------------------------------------------- variance share
@@ -424,7 +389,7 @@ def _refuse_undefined(logs, keep, weights, result, axis, others, output):
         return
     first = np.unravel_index(int(np.argmax(bad > 0)), bad.shape)
     at = (keep[first[0]], *first[1:])
-    label = ", ".join(f"{d}={_plain(result[d].values[i])!r}" for d, i in zip((axis, *others), at))
+    label = ", ".join(f"{d}={result[d].values[i].item()!r}" for d, i in zip((axis, *others), at))
     raise ConfigError(f"log10({output}) is undefined (a draw <= 0, inf or NaN) for {bad[first]} of "
                       f"{logs.shape[-2] * logs.shape[-1]} draws at {label}, which has weight {weights[at[0]]:g}; "
                       "the variance share needs every draw of a scenario with positive weight", key="output")
@@ -441,12 +406,8 @@ def axis_variance_share(result: xr.Dataset, axis: str, weights: Sequence[float],
 
     Parameters
     ----------
-    result : xarray.Dataset
-        A result with samples (see :func:`pool`).
-    axis : str
-        The axis whose choice is weighed.
-    weights : sequence of float
-        Credence in each value of `axis` (see :func:`check_weights`).
+    result, axis, weights
+        As for :func:`pool`.
     output : str, optional
         Default: the main output.
 
@@ -454,19 +415,18 @@ def axis_variance_share(result: xr.Dataset, axis: str, weights: Sequence[float],
     -------
     xarray.Dataset
         Over the other axes: ``variance_share`` (dimensionless, in [0, 1]),
-        ``between_variance`` and ``total_variance`` ((log10 unit)^2), each with
-        its ``*_mcse`` from the per-chain values (chain c of every scenario);
-        over ``(axis, *others)``: ``conditional_mean`` = E[log10 Y | s] and its
-        MCSE, for every scenario (NaN where log10 is undefined for some draw), and
-        the coordinate ``weight``.
+        ``between_variance`` and ``total_variance`` ((log10 unit)^2), each with a
+        ``*_mcse`` from the per-chain values (chain c of every scenario); over
+        ``(axis, *others)``: ``conditional_mean`` = E[log10 Y | s] (log10 unit) and
+        its MCSE, for every scenario (NaN where some draw has no log10); the
+        coordinate ``weight``.
 
     Raises
     ------
     ConfigError
-        Bad `weights`, an unknown axis or output, no samples; or a draw of a
-        scenario with positive weight that is <= 0, inf or NaN (log10 undefined:
-        such draws are refused, not dropped, as dropping them would reweight the
-        scenario). Scenarios of weight 0 may hold anything.
+        As :func:`pool`; and a draw <= 0, inf or NaN in a scenario of positive weight:
+        it is refused, not dropped, as dropping it would reweight that scenario.
+        Scenarios of weight 0 may hold anything.
     """
     values = _axis_values(result, axis)
     weights = check_weights(weights, values, key="weights")
@@ -486,16 +446,15 @@ def axis_variance_share(result: xr.Dataset, axis: str, weights: Sequence[float],
                      "conditional_mean": (np.where(defined, logs.mean(axis=(-2, -1)), np.nan),
                                           np.where(defined[..., None], logs.mean(axis=-1), np.nan))}
     unit = result[output].attrs.get("units", "")
-    described = {"variance_share": ("1", f"share of Var[log10 {output}] explained by {axis} (between / total)"),
-                 "between_variance": (f"(log10 {unit})^2", f"Var over {axis} of E[log10 {output} | {axis}]"),
-                 "total_variance": (f"(log10 {unit})^2", f"pooled Var[log10 {output}]"),
-                 "conditional_mean": (f"log10 {unit}", f"E[log10 {output} | {axis}]")}
+    text = {"variance_share": ("1", f"share of Var[log10 {output}] explained by {axis} (between / total)"),
+            "between_variance": (f"(log10 {unit})^2", f"Var over {axis} of E[log10 {output} | {axis}]"),
+            "total_variance": (f"(log10 {unit})^2", f"pooled Var[log10 {output}]"),
+            "conditional_mean": (f"log10 {unit}", f"E[log10 {output} | {axis}]")}
     data = {}
     for key, (estimate, per_chain) in estimates.items():
-        dims, (units, text) = (axis, *others) if key == "conditional_mean" else tuple(others), described[key]
-        data[key] = (dims, estimate, {"units": units, "long_name": text})
-        data[f"{key}_mcse"] = (dims, chain_error(per_chain, axis=-1),
-                               {"units": units, "long_name": f"Monte Carlo standard error of {key} (between chains)"})
+        dims = (axis, *others) if key == "conditional_mean" else tuple(others)
+        data[key] = (dims, estimate, {"units": text[key][0], "long_name": text[key][1]})
+        data[f"{key}_mcse"] = (dims, chain_error(per_chain, axis=-1), {"units": text[key][0], "long_name":
+                                                                       f"Monte Carlo standard error of {key}"})
     coords = {axis: values, "weight": (axis, weights), **{d: result[d].values for d in others}}
-    return xr.Dataset(data, coords=coords, attrs={"output": output, "axis": axis, "pooled_weights":
-                                                  json.dumps([float(x) for x in weights])})
+    return xr.Dataset(data, coords, {"output": output, "axis": axis, "pooled_weights": json.dumps(list(weights))})
