@@ -1,7 +1,7 @@
 """Time formula models against the Python path and against hand-written numpy.
 
-1. The compute model file (``overhang_sim/data/models/compute.toml``) against
-   ``overhang_sim.models.MODELS["compute"]`` (``compute_path``) at 1e7 samples: every
+1. The compute model file (``overhang_sim/data/models/compute.toml``) against the Python
+   path the package had before (``tests/reference_models.py``, ``compute_path``) at 1e7 samples: every
    input of the baseline that is sampled there is an array here, the two FLOP-per-token
    constants are defaults, and both models are called through their ``__call__``, so
    each returns every output it can (serial_speedup and tasks_per_day included).
@@ -21,12 +21,16 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from overhang_sim.models import MODELS
 from overhang_sim.modelspec import FormulaModel, builtin_models
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from reference_models import MODELS as REFERENCE
 
 COMPUTE_TARGET = 1.1  # formula compute model / Python compute path
 CHAIN_LENGTH = 30
@@ -89,7 +93,7 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     formula = builtin_models()["compute"]
     load = time.perf_counter() - start
-    python = MODELS["compute"]
+    python = REFERENCE["compute"]
     values = compute_inputs(n, rng)
     same = all(np.allclose(formula(values)[k], python(values)[k], rtol=1e-12) for k in formula(values))
     t_python, t_formula = best_times([lambda: python(values), lambda: formula(values)], args.repeats)

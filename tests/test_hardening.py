@@ -151,7 +151,7 @@ def test_truncation_with_too_little_mass_is_refused():
 
 @pytest.mark.parametrize("entry, words", [
     (uniform(0.0, 50.0), "reaches 0 and the throughput model divides by it"),
-    (fixed(0.0), "reaches 0"),
+    (fixed(0.0), "reaches 0|outside the physical domain"),
     ({"dist": "pert", "low": 0.0, "mode": 0.0, "high": 50.0}, "reaches 0"),
     ({"dist": "beta", "alpha": 0.5, "beta": 2.0, "low": 0.0, "high": 50.0}, "reaches 0"),
 ])

@@ -1,6 +1,6 @@
 """Model files: the five shipped ones equal the Python paths; the semantics and errors of the format.
 
-Every built-in model file is compared with ``overhang_sim.models.MODELS[name]`` on random
+Every built-in model file is compared with ``reference_models.MODELS[name]`` (the Python paths the package had before) on random
 positive inputs, for every input set the Python path accepts (within 1e-12 relative). The
 few deliberate differences are listed here: CHANGED_UNITS (units made consistent so every
 formula checks), EXTRA_OUTPUTS (a derived value the Python path computes but drops), and
@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference_models import MODELS, QUANTITIES
 from strategies import seeds
 
 from overhang_sim import ConfigError, ModelInputError, OverhangError
 from overhang_sim.formulas import FormulaError
 from overhang_sim.function_model import FunctionModel, ModelOutputError
-from overhang_sim.models import MODELS, QUANTITIES
 from overhang_sim.modelspec import BUILTIN_MODELS, FormulaModel, ModelWarning, builtin_models
 from overhang_sim.units import UnitError, parse_unit
 

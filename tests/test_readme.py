@@ -23,6 +23,7 @@ from strategies import REPO
 
 from overhang_sim import load_priors
 from overhang_sim.cli import main
+from overhang_sim.modelspec import FormulaModel
 from overhang_sim.scenarios import load_scenarios
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -80,7 +81,10 @@ def test_every_toml_block_is_a_valid_file(clone):
     checked = 0
     for i, text in enumerate(blocks("toml")):
         table = tomllib.loads(text)
-        if "name" in table:
+        if "quantities" in table:
+            model = FormulaModel.from_text(text, file=f"README.md block {i}")
+            assert model.main in model.outputs
+        elif "name" in table:
             path = clone / "experiments" / f"readme_{i}.toml"
             path.write_text(text, encoding="utf-8")
             assert load_scenarios(path).experiments
@@ -91,7 +95,7 @@ def test_every_toml_block_is_a_valid_file(clone):
         else:
             continue
         checked += 1
-    assert checked >= 2
+    assert checked >= 4
 
 
 def test_every_shell_command_runs_as_written(clone, capsys, monkeypatch):

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import EXPERIMENTS, compute_inputs
 
-from overhang_sim import MODELS, load_experiment, simulate, summarize
-from overhang_sim.models import usd_per_pflops_day
+from overhang_sim import load_experiment, simulate, summarize
+from overhang_sim.models import MODELS
 
 DAY = 86_400.0
 
@@ -106,8 +106,12 @@ def test_point_value_run_is_the_same_in_every_chain_and_method(method):
 
 
 def test_usd_per_pflops_day_examples():
-    assert round(usd_per_pflops_day(10_000, 0.030, 365)) == 913
-    assert round(usd_per_pflops_day(1_000, 0.125, 365), 1) == 21.9
+    """Seed 003's unit through the hardware_price model file: USD/(FLOP/s * day) converted to USD/(PFLOP/s-day)."""
+    price = MODELS["hardware_price"]
+    v100 = price({"unit_price_usd": 10_000.0, "unit_flop_per_s": 30e12, "amortization_days": 365.0})
+    rtx = price({"unit_price_usd": 1_000.0, "unit_flop_per_s": 125e12, "amortization_days": 365.0})
+    assert round(float(v100["usd_per_pflops_day"])) == 913
+    assert round(float(rtx["usd_per_pflops_day"]), 1) == 21.9
 
 
 @settings(max_examples=60)

@@ -35,7 +35,9 @@ from .errors import (
     PriorError,
     StorageError,
 )
-from .models import MODELS, QUANTITIES, Model
+from .function_model import FunctionModel
+from .models import MODELS, QUANTITIES, Model, register
+from .modelspec import FormulaModel
 from .sensitivity_analysis import sensitivity
 from .simulation import simulate
 from .storage import load, save
@@ -56,8 +58,11 @@ __all__ = [
     "Prior",
     "SummarySpec",
     "Model",
+    "FormulaModel",
+    "FunctionModel",
     "MODELS",
     "QUANTITIES",
+    "register",
     # distributions
     "Beta",
     "Empirical",

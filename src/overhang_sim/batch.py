@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import json
 import sys
 import warnings
 from collections.abc import Iterator
@@ -36,10 +37,11 @@ import numpy as np
 import xarray as xr
 
 from .config import Experiment
-from .errors import CheckpointWarning
+from .errors import CheckpointWarning, ConfigError
 from .executors import listening, report_progress
+from .pooling import axis_variance_share, pool
 from .provenance import now, provenance
-from .scenarios import ScenarioSet, stack_scenarios
+from .scenarios import POOLED, ScenarioSet, stack_scenarios
 from .simulation import (
     chain_design,
     check_memory,
@@ -249,6 +251,10 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
     seed = base.seed if seed is None else seed
     keep = sum(result_bytes(e) for e in scenarios.experiments) <= KEEP_SAMPLES_BYTES \
         if keep_samples is None else keep_samples
+    if scenarios.weights and not keep:
+        raise ConfigError(f"the weighted axis {next(iter(scenarios.weights))!r} is pooled from every draw; keep "
+                          "the samples (drop --no-keep-samples, or use fewer samples)", key="keep_samples",
+                          file=scenarios.path)
     if keep:
         check_memory(scenarios.experiments)
     outputs = _summary_outputs(scenarios)
@@ -299,6 +305,7 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
                               keep_samples=keep, axes=scenarios.dims, started=started,
                               quantiles_from="samples (exact)" if keep else
                               f"sketches (relative error {SKETCH_ALPHA:g})")
+    result = _with_pooled(result, scenarios)
     if box is not None and box.discarded:
         warnings.warn(CheckpointWarning(f"{len(box.discarded)} saved task file(s) in {box.folder} did not match "
                                         f"their checksum and were computed again: {', '.join(box.discarded[:3])}"),
@@ -306,6 +313,26 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
     if out:
         save(result, out)
         box.remove()
+    return result
+
+
+def _with_pooled(result: xr.Dataset, scenarios: ScenarioSet) -> xr.Dataset:
+    """`result` with the mixture over its weighted axis, if it has one: ``pooled_*`` and the variance share.
+
+    The pooled summary has the variables of a scenario's (``pooled_quantile`` …) over
+    the other axes; ``variance_share`` says how much of the pooled variance of
+    log10(main output) the choice along the axis explains.
+    """
+    if not scenarios.weights:
+        return result
+    axis, weights = next(iter(scenarios.weights.items()))
+    spec = dataclasses.replace(scenarios.base.summary, outputs=tuple(str(o) for o in result["output"].values))
+    pooled = pool(result, axis, weights, spec)
+    share = axis_variance_share(result, axis, weights)
+    summary_names = [n for n in pooled.data_vars]
+    result = result.assign({f"{POOLED}{n}": pooled[n] for n in summary_names})
+    result = result.assign({n: share[n] for n in share.data_vars}).assign_coords(weight=(axis, list(weights)))
+    result.attrs = {**result.attrs, "weighted_axis": axis, "weights": json.dumps(list(weights))}
     return result
 
 
@@ -327,7 +354,7 @@ def _scenario_dataset(experiment: Experiment, chains: list[dict], keep: bool, ou
         return xr.merge([run, summary], combine_attrs="override")
     present = [o for o in outputs if o in chains[0]["parts"]]
     parts = {o: [ch["parts"][o] for ch in chains] for o in present}
-    meta = {o: (variable_attrs(o)["units"], variable_attrs(o)["long_name"]) for o in present}
+    meta = {o: (variable_attrs(experiment, o)["units"], variable_attrs(experiment, o)["long_name"]) for o in present}
     return summary_from_parts(parts, _spec(experiment, tuple(present)), meta, {"main_output": experiment.main})
 
 

@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="paired comparison of two scenarios, each as axis=value[,axis=value]: "
                           "P(A > B) and the median difference in orders of magnitude")
 
+    models = commands.add_parser("models", help="list the models, or show one: its quantities, units, formulas "
+                                 "and which inputs need priors")
+    models.add_argument("model", nargs="?", help="a model's name or a model file (NAME.toml)")
+
     priors = commands.add_parser("priors", help="list an experiment's priors with their implied quantiles")
     priors.add_argument("experiment", nargs="?", help="experiment TOML file (default: the embedded baseline)")
 
@@ -284,6 +288,25 @@ def _label(selection: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in selection.items())
 
 
+def _models(args) -> None:
+    from .models import MODELS, resolve_model
+
+    if args.model is None:
+        rows = [(name, model.main, getattr(model, "description", "")) for name, model in MODELS.items()]
+        width = max(len(r[0]) for r in rows)
+        main = max(len(r[1]) for r in rows)
+        print(f"{'model':<{width}}  {'main output':<{main}}  description")
+        for name, out, text in rows:
+            print(f"{name:<{width}}  {out:<{main}}  {text}")
+        print("\noverhang models NAME shows one; a model file of your own: overhang models path/to/model.toml")
+        return
+    try:
+        model = resolve_model(args.model)
+    except OverhangError as error:
+        raise (error if error.file else error.located(file="command line")) from None
+    print(model.describe())
+
+
 def _priors(args) -> None:
     experiment = load_experiment(args.experiment)
     print(f"{experiment.name}: priors of the {experiment.model} model")
@@ -341,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     traceback with ``--debug``).
     """
     args = _parser().parse_args(argv)
-    commands = {"run": _run, "priors": _priors, "sensitivity": _sensitivity, "plot": _plot, "report": _report}
+    commands = {"run": _run, "models": _models, "priors": _priors, "sensitivity": _sensitivity, "plot": _plot,
+                "report": _report}
     with warnings.catch_warnings():
         warnings.showwarning = _warn
         try:

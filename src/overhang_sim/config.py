@@ -7,6 +7,7 @@ whole experiment has been checked. The file formats are documented in README.md.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import tomllib
@@ -20,7 +21,9 @@ import numpy as np
 from . import distributions as d
 from .designs import METHODS, pearson_from_spearman
 from .errors import ConfigError, DomainError, ModelInputError, OverhangError, did_you_mean
-from .models import MODELS, QUANTITIES, Model
+from .models import QUANTITIES, Model, resolve_model
+from .modelspec import FormulaModel
+from .units import UnitError, parse_unit
 
 __all__ = [
     "Correlation",
@@ -55,19 +58,12 @@ class Prior:
     file: str = ""
 
     def __post_init__(self):
-        quantity = QUANTITIES.get(self.name)
-        if quantity is None:
-            raise ConfigError(f"is not a model quantity{did_you_mean(self.name, QUANTITIES)}", key=self.name)
-        if self.unit != quantity.unit:
-            raise ConfigError(f"unit is {self.unit!r} but {self.name} is in {quantity.unit!r}",
-                              key=f"{self.name}.unit")
-        low, high = self.dist.support()
-        if low < quantity.low or high > quantity.high:
-            raise DomainError(
-                f"prior reaches [{low:g}, {high:g}], outside the physical domain "
-                f"[{quantity.low:g}, {quantity.high:g}]; truncate it with lower/upper",
-                key=self.name,
-            )
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ConfigError(f"{self.name!r:.40} is not a quantity's name", key=str(self.name)[:40])
+        try:
+            parse_unit(self.unit)
+        except UnitError as error:
+            raise ConfigError(error.problem, key=f"{self.name}.unit") from None
 
     @property
     def fixed(self) -> bool:
@@ -132,11 +128,13 @@ class Experiment:
     text: str = ""
     path: str = ""
     design_inputs: tuple[str, ...] = ()
+    model_spec: Model | None = None
 
     def __post_init__(self):
-        if not isinstance(self.model, str) or self.model not in MODELS:
-            raise ConfigError(f"unknown model {self.model!r}{did_you_mean(self.model, MODELS)}; "
-                              f"choose one of {', '.join(MODELS)}", key="model")
+        if self.model_spec is None:
+            object.__setattr__(self, "model_spec", resolve_model(self.model))
+        if self.model != self.model_spec.name:
+            raise ConfigError(f"is {self.model!r} but the model given is {self.model_spec.name!r}", key="model")
         for key in ("samples", "chains"):
             value = getattr(self, key)
             if not _integer(value) or value < 1:
@@ -156,6 +154,8 @@ class Experiment:
             shown = _magnitude(self.seed) if _integer(self.seed) else repr(self.seed)
             raise ConfigError(f"must be a whole number from 0 to 2**63 - 1, not {shown:.40}", key="seed")
         self.model_spec.check_inputs(set(self.priors))
+        for name, prior in self.priors.items():
+            _check_prior(prior, self.model_spec)
         for name in self.model_spec.divisors:
             if name in self.priors and d.reaches_zero(self.priors[name].dist):
                 raise DomainError(f"the prior reaches 0 and the {self.model} model divides by it, so its outputs "
@@ -190,15 +190,21 @@ class Experiment:
     @property
     def identity(self) -> dict:
         """Everything that determines the draws and their summary, as JSON-able data."""
-        return {"model": self.model, "method": self.method, "samples": self.samples, "chains": self.chains,
+        return {"model": model_identity(self.model_spec), "method": self.method, "samples": self.samples,
+                "chains": self.chains,
                 "priors": {n: repr(p.dist) for n, p in sorted(self.priors.items())},
                 "correlations": [[*c.inputs, c.rank] for c in self.correlations],
                 "design": list(self.design), "summary": repr(self.summary)}
 
-    @property
-    def model_spec(self) -> Model:
-        """The :class:`~overhang_sim.models.Model` named by :attr:`model`."""
-        return MODELS[self.model]
+    @functools.cached_property
+    def scales(self) -> dict[str, float]:
+        """Factors that take each input from its prior's unit to the model's (only those != 1)."""
+        out = {}
+        for name, prior in self.priors.items():
+            factor = parse_unit(prior.unit).factor_to(parse_unit(self.model_spec.quantities[name].unit))
+            if factor != 1.0:
+                out[name] = factor
+        return out
 
     @property
     def sampled(self) -> tuple[str, ...]:
@@ -235,6 +241,34 @@ class Experiment:
         except np.linalg.LinAlgError:
             raise ConfigError("the rank correlations together are not a valid (positive definite) "
                               "correlation matrix", key="correlations") from None
+
+
+def model_identity(model: Model) -> dict:
+    """What a model computes, as JSON-able data: its quantities and formulas, or its function's name."""
+    if isinstance(model, FormulaModel):
+        return {"name": model.name, "main": model.main,
+                "quantities": {n: [q.unit, q.formula, q.default, q.overridable, q.low, q.high]
+                               for n, q in model.quantities.items()}}
+    function = getattr(model, "function", None)
+    return {"name": model.name, "function": f"{getattr(function, '__module__', '')}."
+                                           f"{getattr(function, '__qualname__', repr(function))}"}
+
+
+def _check_prior(prior: Prior, model: Model) -> None:
+    """`prior`'s unit converts to its quantity's, and its support lies in the quantity's domain."""
+    quantity = model.quantities[prior.name]
+    try:
+        factor = parse_unit(prior.unit).factor_to(parse_unit(quantity.unit))
+    except UnitError:
+        raise ConfigError(f"unit is {prior.unit!r} but {prior.name} is in {quantity.unit!r} in the {model.name} "
+                          "model, and they do not convert", key=f"{prior.name}.unit", file=prior.file or None) from None
+    low, high = (v * factor for v in prior.dist.support())
+    domain_low, domain_high = quantity.domain
+    atom_at_low = quantity.low is None and float(prior.dist.cdf(0.0)) > 0
+    if low < domain_low or high > domain_high or atom_at_low:
+        raise DomainError(f"prior reaches [{low:g}, {high:g}] {quantity.unit}, outside the physical domain "
+                          f"{quantity.domain_text}; truncate it with lower/upper", key=prior.name,
+                          file=prior.file or None)
 
 
 def default_experiment_path() -> Path:
@@ -342,41 +376,39 @@ def load_experiment(path: str | Path | None = None) -> Experiment:
 
 def experiment_from_table(table: dict, text: str, path: str | Path,
                           extra_keys: tuple[str, ...] = ("axes", "scenarios"),
-                          models: frozenset[str] | None = None, priors_cache: dict | None = None) -> Experiment:
+                          models: tuple[Model, ...] | None = None, cache: dict | None = None,
+                          unit_from_model: frozenset[str] = frozenset()) -> Experiment:
     """Build and check an :class:`Experiment` from the parsed TOML `table` of file `path`.
 
     `extra_keys` are top-level keys another layer handles (the scenario axes);
     they are accepted and ignored here. `models` are all the models the file's
     scenarios use (default: this table's): a correlation must name inputs of one of
-    them, and applies where its model has both. `priors_cache` maps prior files
-    already read to their priors (scenarios of one file share it).
+    them, and applies where its model has both. `cache` keeps the prior files and
+    model files already read (scenarios of one file share it). Overrides of the
+    inputs in `unit_from_model` may leave out ``unit`` (an axis wrote them).
     """
     path = Path(path)
     file = str(path)
     try:
         _known_keys(table, EXPERIMENT_KEYS + extra_keys)
-        priors = {}
-        for i, prior_file in enumerate(_sequence("priors", table.get("priors", []))):
-            if not isinstance(prior_file, str) or not prior_file.strip():
-                raise ConfigError(f"must be a file name, not {prior_file!r:.40}", key=f"priors[{i}]")
-            if (path.parent / prior_file).is_dir():
-                raise ConfigError(f"{prior_file!r} is a folder, not a priors file", key=f"priors[{i}]")
-            priors.update(_cached_priors(path.parent / prior_file, priors_cache))
-        model = table.get("model")
-        if not isinstance(model, str) or model not in MODELS:
-            hint = did_you_mean(str(model), MODELS) if isinstance(model, str) else ""
-            raise ConfigError(f"unknown model {model!r}{hint}; choose one of {', '.join(MODELS)}",
+        if "model" not in table:
+            raise ConfigError("is missing: a model's name, a model file (NAME.toml) or a [model] table",
                               key="model")
-        inputs = MODELS[model].inputs
+        model = cached_model(table["model"], path, cache)
+        priors = _file_priors(table, path, model, cache)
+        inputs = model.inputs
         correlations = _correlations(table.get("correlations", []))
-        _check_correlation_names(correlations, models or frozenset([model]))
+        _check_correlation_names(correlations, models or (model,))
         overrides = table.get("overrides", {})
         if not isinstance(overrides, dict):
             raise ConfigError("must be a table of [overrides.NAME] tables", key="overrides")
         for name, entry in overrides.items():
             try:
-                if name in QUANTITIES and name not in inputs:
-                    raise ModelInputError(f"is not an input of the {model} model", key=name)
+                if name not in inputs:
+                    raise ModelInputError(f"is not an input of the {model.name} model{did_you_mean(name, inputs)}",
+                                          key=name)
+                if name in unit_from_model and isinstance(entry, dict):
+                    entry = {"unit": model.quantities[name].unit, **entry}
                 priors[name] = parse_prior(name, entry, file)
             except OverhangError as error:
                 raise error.located(prefix="overrides") from None
@@ -385,7 +417,8 @@ def experiment_from_table(table: dict, text: str, path: str | Path,
                    if k in table}
         return Experiment(
             name=_string(table, "name"),
-            model=model,
+            model=model.name,
+            model_spec=model,
             priors=used,
             correlations=tuple(c for c in correlations if set(c.inputs) <= set(inputs)),
             summary=_summary(table.get("summary", {})),
@@ -399,25 +432,53 @@ def experiment_from_table(table: dict, text: str, path: str | Path,
         raise error.located(file=file) from None
 
 
+def _file_priors(table: dict, path: Path, model: Model, cache: dict | None) -> dict[str, Prior]:
+    """The priors of the files `table` lists, later files winning; a name no model knows is an error."""
+    priors: dict[str, Prior] = {}
+    known = {*QUANTITIES, *model.quantities}
+    for i, prior_file in enumerate(_sequence("priors", table.get("priors", []))):
+        if not isinstance(prior_file, str) or not prior_file.strip():
+            raise ConfigError(f"must be a file name, not {prior_file!r:.40}", key=f"priors[{i}]")
+        if (path.parent / prior_file).is_dir():
+            raise ConfigError(f"{prior_file!r} is a folder, not a priors file", key=f"priors[{i}]")
+        for name, prior in _cached_priors(path.parent / prior_file, cache).items():
+            if name not in known:
+                raise ConfigError(f"is not a quantity of the {model.name} model or of any shipped model"
+                                  f"{did_you_mean(name, known)}", file=prior.file, key=name)
+            priors[name] = prior
+    return priors
+
+
 def _cached_priors(path: Path, cache: dict | None) -> dict[str, Prior]:
     if cache is None:
         return load_priors(path)
-    key = str(path.resolve())
+    key = ("priors", str(path.resolve()))
     if key not in cache:
         cache[key] = load_priors(path)
     return cache[key]
 
 
+def cached_model(spec: object, path: str | Path, cache: dict | None) -> Model:
+    """:func:`~overhang_sim.models.resolve_model`, each distinct spec of one file resolved once."""
+    if cache is None:
+        return resolve_model(spec, path)
+    key = ("model", repr(spec))
+    if key not in cache:
+        cache[key] = resolve_model(spec, path)
+    return cache[key]
+
+
 def _check_correlation_names(correlations, models) -> None:
     """Every input a correlation names is an input of one of `models` (else a did-you-mean error)."""
-    known = {n for m in models if m in MODELS for n in MODELS[m].inputs}
+    known = {n for m in models for n in m.inputs}
+    quantities = {n for m in models for n in m.quantities} | set(QUANTITIES)
+    names = " or ".join(sorted({m.name for m in models}))
     for i, c in enumerate(correlations):
         for name in c.inputs:
             if name not in known:
-                hint = did_you_mean(name, known)
-                what = "an output" if name in QUANTITIES else "not a quantity"
-                raise ConfigError(f"{name!r} is {what}, not an input of the {' or '.join(sorted(models))} "
-                                  f"model{hint}", key=f"correlations[{i}].inputs")
+                what = "an output" if name in quantities else "not a quantity"
+                raise ConfigError(f"{name!r} is {what}, not an input of the {names} model"
+                                  f"{did_you_mean(name, known)}", key=f"correlations[{i}].inputs")
 
 
 def _correlations(entries):

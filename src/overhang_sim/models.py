@@ -1,339 +1,141 @@
-"""The overhang model: named quantities and the paths that connect them.
+"""Every model the package knows, by name: the shipped model files and the ones users add.
 
-Every path is a pure function of named arrays (or floats) that returns a dict of
-named arrays; nothing here samples, prints or writes. A :class:`Model` declares
-which inputs its path needs, which it can use, and which alternatives it accepts,
-so a missing or unknown input is reported by name before anything is sampled.
+A model is a :class:`~overhang_sim.modelspec.FormulaModel` (a model file: named
+quantities with units and formulas) or a :class:`~overhang_sim.function_model.FunctionModel`
+(a Python function with the same interface, for what formulas cannot say). The five
+paths of the source essays ship as model files in ``overhang_sim/data/models``
+(``overhang models NAME`` prints one); they are the documentation of the equations.
 
-The compute path follows Chinchilla-style scaling with Finnveden's horizon length
-``H``: a run of ``C`` FLOP trains ``N = sqrt(C / (k_t r H))`` parameters on
-``r H N`` token-equivalents, and serving at ``k_i N`` FLOP per token gives the
-cluster's token rate. The equations of the essay it comes from (seed 001) were lost
-as images; these are a first-principles reconstruction that reproduces its
-"23 million tokens per second" only with about 55.7 % utilization on both sides.
+An experiment names its model in one of three ways (:func:`resolve_model`): a name
+(``model = "compute"``, a shipped model or one added with :func:`register`), a path
+to a model file relative to the experiment file (``model = "models/tokens.toml"``), or
+an inline ``[model]`` table.
+
+Examples
+--------
+A Python function as a model, then used by name:
+
+>>> from overhang_sim.function_model import FunctionModel
+>>> doubling = FunctionModel.from_function(
+...     "doubling", lambda v: {"instances": 2 * v["copies"]},
+...     inputs={"copies": "instance"}, outputs={"instances": "instance"})
+>>> register(doubling) is doubling
+True
+>>> MODELS["doubling"].main
+'instances'
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 
-import numpy as np
+from .errors import ConfigError, OverhangError, did_you_mean
+from .function_model import FunctionModel
+from .model_quantity import ModelQuantity
+from .modelspec import FormulaModel, builtin_models
 
-from .errors import ModelInputError, did_you_mean
+__all__ = ["MODELS", "QUANTITIES", "Model", "model_names", "register", "resolve_model"]
 
-__all__ = [
-    "MODELS",
-    "QUANTITIES",
-    "SECONDS_PER_DAY",
-    "Model",
-    "Quantity",
-    "budget_path",
-    "compute_path",
-    "data_volume_path",
-    "hardware_price_path",
-    "throughput_path",
-    "usd_per_pflops_day",
-]
+Model = FormulaModel | FunctionModel
 
-SECONDS_PER_DAY = 86_400.0
-FLOP_PER_PFLOPS_DAY = 1e15 * SECONDS_PER_DAY
+_REGISTERED: dict[str, Model] = {}
 
 
-@dataclass(frozen=True)
-class Quantity:
-    """A named model quantity with its unit and physical domain [low, high]."""
+class _Models(Mapping):
+    """The known models by name: the shipped ones, then the registered ones (read-only)."""
 
-    name: str
-    unit: str
-    long_name: str
-    low: float = 0.0
-    high: float = math.inf
+    def _all(self) -> dict[str, Model]:
+        return {**builtin_models(), **_REGISTERED}
 
+    def __getitem__(self, name: str) -> Model:
+        return self._all()[name]
 
-def _q(name, unit, long_name, low=0.0, high=math.inf):
-    return name, Quantity(name, unit, long_name, low, high)
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
 
-
-QUANTITIES: Mapping[str, Quantity] = dict(
-    [
-        _q("cluster_gpus", "GPU", "accelerators in the training cluster"),
-        _q("gpu_peak_flop_per_s", "FLOP/s", "dense peak throughput per accelerator"),
-        _q("cluster_flop_per_s", "FLOP/s", "peak throughput of the training cluster"),
-        _q("train_utilization", "1", "model FLOP utilization during training", 0.0, 1.0),
-        _q("inference_utilization", "1", "FLOP utilization while serving", 0.0, 1.0),
-        _q("train_days", "day", "wall-clock training time"),
-        _q("chinchilla_ratio", "token/parameter", "training data points per parameter"),
-        _q("horizon_length", "token/data point", "token-equivalents per data point (horizon length H)"),
-        _q("train_flop_per_param_token", "FLOP", "training FLOP per parameter per token (k_t)"),
-        _q("infer_flop_per_param_token", "FLOP", "inference FLOP per parameter per token (k_i)"),
-        _q("tokens_per_gpu_s", "token/s/GPU", "serving throughput per accelerator"),
-        _q("required_tokens_per_s", "token/s", "speed each instance must run at"),
-        _q("budget_usd", "USD", "training compute budget"),
-        _q("usd_per_flop", "USD/FLOP", "price of one FLOP of training compute"),
-        _q("usd_per_pflops_day", "USD/(PFLOP/s-day)", "price of one PFLOP/s-day of training compute"),
-        _q("fast_stream_tokens_per_s", "token/s", "single-stream speed on a latency-optimised accelerator"),
-        _q("tokens_per_task", "token/task", "tokens spent on one task (e.g. one software patch)"),
-        _q("human_seconds", "s", "seconds of human experience up to adulthood"),
-        _q("human_bits_per_s", "bit/s", "sensory data rate of a human"),
-        _q("train_tokens_total", "token", "tokens in a model's training set"),
-        _q("bits_per_token", "bit/token", "information per training token"),
-        _q("unit_price_usd", "USD", "price of one accelerator"),
-        _q("unit_flop_per_s", "FLOP/s", "throughput of one accelerator"),
-        _q("amortization_days", "day", "days over which an accelerator's price is spread"),
-        # outputs
-        _q("instances", "instance", "concurrent model instances at the required speed"),
-        _q("cluster_tokens_per_s", "token/s", "tokens per second the cluster can serve"),
-        _q("train_seconds", "s", "wall-clock training time"),
-        _q("train_flop", "FLOP", "training compute"),
-        _q("params", "parameter", "parameters of the compute-optimal model"),
-        _q("train_tokens", "token", "training token-equivalents"),
-        _q("serial_speedup", "1", "single-stream speed relative to the required speed"),
-        _q("tasks_per_day", "task/day", "tasks the cluster completes per day"),
-        _q("human_training_bits", "bit", "data a human absorbs up to adulthood"),
-        _q("model_training_bits", "bit", "data in the model's training set"),
-        _q("human_to_model_data_ratio", "1", "human data divided by model training data"),
-    ]
-)
+    def __len__(self) -> int:
+        return len(self._all())
 
 
-@dataclass(frozen=True)
-class Model:
-    """A named path from inputs to outputs.
+class _Quantities(Mapping):
+    """Every quantity of a known model, by name (the first model to declare it wins)."""
+
+    def _all(self) -> dict[str, ModelQuantity]:
+        out: dict[str, ModelQuantity] = {}
+        for model in MODELS.values():
+            for name, quantity in model.quantities.items():
+                out.setdefault(name, quantity)
+        return out
+
+    def __getitem__(self, name: str) -> ModelQuantity:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+MODELS: Mapping[str, Model] = _Models()
+QUANTITIES: Mapping[str, ModelQuantity] = _Quantities()
+
+
+def register(model: Model) -> Model:
+    """Make `model` known by its name, so experiment files can say ``model = "NAME"``.
+
+    A registered model lives for this process; the shipped models cannot be replaced.
+
+    Raises
+    ------
+    ConfigError
+        If the name is a shipped model's.
+    """
+    if not isinstance(model, FormulaModel | FunctionModel):
+        raise ConfigError(f"must be a FormulaModel or a FunctionModel, not {type(model).__name__}", key="model")
+    if model.name in builtin_models():
+        raise ConfigError(f"{model.name!r} is a shipped model; give yours another name", key="model")
+    _REGISTERED[model.name] = model
+    return model
+
+
+def model_names() -> tuple[str, ...]:
+    """Names of every known model, shipped first."""
+    return tuple(MODELS)
+
+
+def resolve_model(spec: object, base: str | Path | None = None, key: str = "model") -> Model:
+    """The model an experiment's ``model`` entry names.
 
     Parameters
     ----------
-    name : str
-        Public name, used in experiment files (``model = "compute"``).
-    function : callable
-        ``function(values) -> dict`` of outputs; `values` maps input names to arrays.
-    required : tuple of str
-        Inputs that must have a prior (or a default).
-    alternatives : tuple of tuple of tuple of str
-        Each entry lists groups of inputs of which exactly one group must be given.
-    optional : tuple of str
-        Inputs the path uses when given (derived outputs appear only then).
-    defaults : mapping
-        Values used for inputs that have no prior.
-    outputs : tuple of str
-        Every output the path can return, the main one (:attr:`main`) first.
-    divisors : tuple of str
-        Inputs the path divides by: a prior that reaches 0 on one of them gives an
-        output without a finite mean, and is refused.
+    spec : str or mapping
+        A model's name, a path ending in ``.toml`` (relative to `base`), or an inline
+        model table (the contents of a model file).
+    base : path, optional
+        The experiment file, whose folder relative paths start from.
+    key : str
+        The key errors name.
+
+    Raises
+    ------
+    OverhangError
+        One line: an unknown name (with did-you-mean), a missing or invalid model file.
     """
-
-    name: str
-    function: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
-    required: tuple[str, ...]
-    alternatives: tuple[tuple[tuple[str, ...], ...], ...] = ()
-    optional: tuple[str, ...] = ()
-    defaults: Mapping[str, float] = field(default_factory=dict)
-    outputs: tuple[str, ...] = ()
-    divisors: tuple[str, ...] = ()
-
-    @property
-    def main(self) -> str:
-        """The main output: the headline, the thresholds of P(main >= t), the report's subject."""
-        return self.outputs[0]
-
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        """Every input name the model knows."""
-        grouped = [n for groups in self.alternatives for group in groups for n in group]
-        return tuple(dict.fromkeys([*self.required, *grouped, *self.optional, *self.defaults]))
-
-    def check_inputs(self, given: set[str]) -> None:
-        """Raise :class:`ModelInputError` naming the first missing or unknown input."""
-        for name in sorted(given):
-            if name not in self.inputs:
-                hint = did_you_mean(name, self.inputs)
-                raise ModelInputError(f"is not an input of the {self.name} model{hint}", key=name)
-        have = given | set(self.defaults)
-        for name in self.required:
-            if name not in have:
-                raise ModelInputError(f"the {self.name} model needs a prior for it", key=name)
-        for groups in self.alternatives:
-            complete = [g for g in groups if set(g) <= have]
-            options = " or ".join(" and ".join(g) for g in groups)
-            if len(complete) != 1:
-                problem = "give exactly one of" if complete else "the model needs a prior for"
-                raise ModelInputError(f"{problem} {options}", key=groups[0][0])
-
-    def __call__(self, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Every output the path derives from `values` (never one of the inputs it was given)."""
-        given = {**self.defaults, **values}
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = self.function(given)
-        return {name: value for name, value in out.items() if name not in given}
-
-
-def throughput_path(v: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Instances from measured serving throughput (seed 000).
-
-    ``instances = cluster_gpus * tokens_per_gpu_s / required_tokens_per_s``
-    """
-    cluster_tokens_per_s = v["cluster_gpus"] * v["tokens_per_gpu_s"]
-    return {
-        "instances": cluster_tokens_per_s / v["required_tokens_per_s"],
-        "cluster_tokens_per_s": cluster_tokens_per_s,
-        **_derived(v, cluster_tokens_per_s),
-    }
-
-
-def compute_path(v: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Instances from training compute via compute-optimal scaling (seeds 001/002).
-
-    Uses ``cluster_flop_per_s`` if given, else ``cluster_gpus * gpu_peak_flop_per_s``.
-    """
-    cluster_flop_per_s = v.get("cluster_flop_per_s")
-    if cluster_flop_per_s is None:
-        cluster_flop_per_s = v["cluster_gpus"] * v["gpu_peak_flop_per_s"]
-    train_seconds = v["train_days"] * SECONDS_PER_DAY
-    train_flop = cluster_flop_per_s * v["train_utilization"] * train_seconds
-    out = _from_train_flop(v, cluster_flop_per_s, train_flop, train_seconds)
-    if "cluster_flop_per_s" in v:  # given, not derived: it is an input, not an output
-        del out["cluster_flop_per_s"]
-    return out
-
-
-def budget_path(v: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Instances from a training budget and a compute price (seed 003).
-
-    ``train_flop = budget_usd / usd_per_flop``; the cluster is as large as needed to
-    spend it in ``train_days`` at ``train_utilization``.
-    """
-    usd_per_flop = v.get("usd_per_flop")
-    if usd_per_flop is None:
-        usd_per_flop = v["usd_per_pflops_day"] / FLOP_PER_PFLOPS_DAY
-    train_seconds = v["train_days"] * SECONDS_PER_DAY
-    train_flop = v["budget_usd"] / usd_per_flop
-    cluster_flop_per_s = train_flop / (v["train_utilization"] * train_seconds)
-    return _from_train_flop(v, cluster_flop_per_s, train_flop, train_seconds)
-
-
-def _from_train_flop(v, cluster_flop_per_s, train_flop, train_seconds):
-    tokens_per_param = v["chinchilla_ratio"] * v["horizon_length"]
-    params = np.sqrt(train_flop / (v["train_flop_per_param_token"] * tokens_per_param))
-    cluster_tokens_per_s = cluster_flop_per_s * v["inference_utilization"] / (
-        v["infer_flop_per_param_token"] * params
-    )
-    out = {
-        "instances": cluster_tokens_per_s / v["required_tokens_per_s"],
-        "cluster_tokens_per_s": cluster_tokens_per_s,
-        "cluster_flop_per_s": cluster_flop_per_s,
-        "train_seconds": train_seconds,
-        "train_flop": train_flop,
-        "params": params,
-        "train_tokens": tokens_per_param * params,
-    }
-    if "cluster_gpus" in v:
-        out["tokens_per_gpu_s"] = cluster_tokens_per_s / v["cluster_gpus"]
-    return {**out, **_derived(v, cluster_tokens_per_s)}
-
-
-def _derived(v, cluster_tokens_per_s):
-    out = {}
-    if "fast_stream_tokens_per_s" in v:
-        out["serial_speedup"] = v["fast_stream_tokens_per_s"] / v["required_tokens_per_s"]
-    if "tokens_per_task" in v:
-        out["tasks_per_day"] = cluster_tokens_per_s * SECONDS_PER_DAY / v["tokens_per_task"]
-    return out
-
-
-def data_volume_path(v: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Data a human absorbs against a model's training data (seed 000 appendix)."""
-    human = v["human_seconds"] * v["human_bits_per_s"]
-    model = v["train_tokens_total"] * v["bits_per_token"]
-    return {
-        "human_to_model_data_ratio": human / model,
-        "human_training_bits": human,
-        "model_training_bits": model,
-    }
-
-
-def hardware_price_path(v: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Price of compute from an accelerator's price, speed and life (seed 003)."""
-    unit_pflops = v["unit_flop_per_s"] / 1e15
-    return {"usd_per_pflops_day": usd_per_pflops_day(v["unit_price_usd"], unit_pflops,
-                                                     v["amortization_days"])}
-
-
-def usd_per_pflops_day(unit_price_usd, unit_pflops, amortization_days):
-    """Price of a PFLOP/s-day from hardware cost (seed 003's unit).
-
-    Parameters
-    ----------
-    unit_price_usd : float or ndarray
-        Price of one accelerator, USD.
-    unit_pflops : float or ndarray
-        Its throughput, PFLOP/s.
-    amortization_days : float or ndarray
-        Days over which its price is spread.
-
-    Examples
-    --------
-    >>> round(usd_per_pflops_day(10_000, 0.030, 365))
-    913
-    """
-    return unit_price_usd / (unit_pflops * amortization_days)
-
-
-_SCALING = ("train_utilization", "inference_utilization", "train_days", "chinchilla_ratio",
-            "required_tokens_per_s")
-_SCALING_DEFAULTS = {"train_flop_per_param_token": 6.0, "infer_flop_per_param_token": 2.0,
-                     "horizon_length": 1.0}
-_SCALING_DIVISORS = ("required_tokens_per_s", "chinchilla_ratio", "horizon_length",
-                     "train_flop_per_param_token", "infer_flop_per_param_token", "tokens_per_task")
-_COMPUTE_OUTPUTS = ("instances", "cluster_tokens_per_s", "tokens_per_gpu_s", "params", "train_flop",
-                    "train_tokens", "cluster_flop_per_s", "train_seconds", "serial_speedup",
-                    "tasks_per_day")
-
-MODELS: Mapping[str, Model] = {
-    m.name: m
-    for m in (
-        Model(
-            "throughput",
-            throughput_path,
-            required=("cluster_gpus", "tokens_per_gpu_s", "required_tokens_per_s"),
-            optional=("fast_stream_tokens_per_s", "tokens_per_task"),
-            outputs=("instances", "cluster_tokens_per_s", "serial_speedup", "tasks_per_day"),
-            divisors=("required_tokens_per_s", "tokens_per_task"),
-        ),
-        Model(
-            "compute",
-            compute_path,
-            required=_SCALING,
-            alternatives=((("cluster_gpus", "gpu_peak_flop_per_s"), ("cluster_flop_per_s",)),),
-            optional=("cluster_gpus", "fast_stream_tokens_per_s", "tokens_per_task"),
-            defaults=_SCALING_DEFAULTS,
-            outputs=_COMPUTE_OUTPUTS,
-            divisors=(*_SCALING_DIVISORS, "cluster_gpus"),
-        ),
-        Model(
-            "budget",
-            budget_path,
-            required=("budget_usd", *_SCALING),
-            alternatives=((("usd_per_flop",), ("usd_per_pflops_day",)),),
-            optional=("cluster_gpus", "fast_stream_tokens_per_s", "tokens_per_task"),
-            defaults=_SCALING_DEFAULTS,
-            outputs=_COMPUTE_OUTPUTS,
-            divisors=(*_SCALING_DIVISORS, "cluster_gpus", "usd_per_flop", "usd_per_pflops_day",
-                      "train_utilization", "train_days"),
-        ),
-        Model(
-            "data_volume",
-            data_volume_path,
-            required=("human_seconds", "human_bits_per_s", "train_tokens_total", "bits_per_token"),
-            outputs=("human_to_model_data_ratio", "human_training_bits", "model_training_bits"),
-            divisors=("train_tokens_total", "bits_per_token"),
-        ),
-        Model(
-            "hardware_price",
-            hardware_price_path,
-            required=("unit_price_usd", "unit_flop_per_s", "amortization_days"),
-            outputs=("usd_per_pflops_day",),
-            divisors=("unit_flop_per_s", "amortization_days"),
-        ),
-    )
-}
+    if isinstance(spec, Mapping):
+        try:
+            return FormulaModel.from_table(spec, file=str(base or ""))
+        except OverhangError as error:
+            raise error.located(prefix=key) from None
+    if not isinstance(spec, str) or not spec:
+        raise ConfigError(f"must be a model's name, a model file or a [model] table, not {spec!r:.40}", key=key)
+    if spec.endswith(".toml"):
+        path = Path(spec) if base is None else Path(base).parent / spec
+        if not path.is_file():
+            raise ConfigError(f"no model file {str(path)!r}", key=key)
+        return FormulaModel.from_file(path)
+    if spec not in MODELS:
+        raise ConfigError(f"unknown model {spec!r}{did_you_mean(spec, MODELS)}; choose one of "
+                          f"{', '.join(MODELS)}, or give a model file (NAME.toml)", key=key)
+    return MODELS[spec]

@@ -21,7 +21,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 
 from .errors import ConfigError, StorageError, did_you_mean
-from .models import QUANTITIES
 from .summaries import main_output
 
 __all__ = ["FORMATS", "PALETTE", "REFERENCES", "plot_convergence", "plot_distribution", "plot_scenarios",
@@ -350,7 +349,8 @@ def _trend(ax, median, bands, axes, axis, output, unit) -> None:
                             color=color, alpha=0.15 + 0.15 * k, lw=0)
         ax.plot(x, median.sel(cell).transpose(axis).values, "o-", color=color, gid="median",
                 label=_scenario_text(cell) or "median")
-    ax.set_xlabel(_label(axis, QUANTITIES[axis].unit) if axis in QUANTITIES else axis)
+    units = median[axis].attrs.get("units")
+    ax.set_xlabel(_label(axis, units) if units else axis)
     if (x > 0).all() and x.max() / x.min() >= 100:
         _log(ax, "x")
     _log(ax, "y")

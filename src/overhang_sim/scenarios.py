@@ -32,19 +32,19 @@ import copy
 import dataclasses
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import xarray as xr
 
-from .config import Experiment, default_experiment_path, experiment_from_table, read_toml
+from .config import Experiment, cached_model, default_experiment_path, experiment_from_table, read_toml
 from .errors import ConfigError, OverhangError, did_you_mean
 from .models import QUANTITIES
 
 __all__ = ["MAX_SCENARIOS", "RESERVED", "ScenarioSet", "load_scenarios", "scenarios_from_table", "stack_scenarios"]
 
-AXIS_KEYS = ("name", "values", "set", "description")
-SCENARIO_KEYS = ("name", "description", "model", "priors", "set")
+AXIS_KEYS = ("name", "values", "set", "weights", "description")
+SCENARIO_KEYS = ("name", "description", "model", "priors", "set", "weight")
 MAX_SCENARIOS = 10_000  # a larger grid is refused before it is expanded
 # Every dimension, coordinate and variable name a result or a summary uses: an axis of
 # the same name would collide with it when the scenarios are stacked.
@@ -56,7 +56,10 @@ RESERVED = frozenset({
     "eti_upper_mcse", "hdi_lower", "hdi_upper", "hdi_lower_mcse", "hdi_upper_mcse", "prob_at_least",
     "prob_at_least_mcse", "estimate", "lower", "upper", "rank", "tornado_at_p05", "tornado_at_p95",
     "tornado_median", "voi_width",
+    "weight", "variance_share", "variance_share_mcse", "between_variance", "between_variance_mcse",
+    "total_variance", "total_variance_mcse", "conditional_mean", "conditional_mean_mcse",
 })
+POOLED = "pooled_"  # the summary of the mixture over a weighted axis: pooled_quantile, ...
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ class ScenarioSet:
         Axes that are an input's fixed value: that input is the coordinate itself.
     text, path : str
         The experiment file's text and path (provenance).
+    weights : dict of str to tuple of float
+        The weighted axis, if any: the credence in each of its values (they sum to 1).
+        Its scenarios are also pooled into one mixture (:mod:`~overhang_sim.pooling`).
     """
 
     dims: tuple[str, ...]
@@ -83,6 +89,7 @@ class ScenarioSet:
     fixed_axes: tuple[str, ...] = ()
     text: str = ""
     path: str = ""
+    weights: dict = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -110,12 +117,15 @@ def load_scenarios(path: str | Path | None = None) -> ScenarioSet:
 def scenarios_from_table(table: dict, text: str, path: str | Path) -> ScenarioSet:
     """Expand the axes of a parsed experiment file into checked experiments."""
     file = str(path)
+    cache: dict = {}
     try:
-        axes = _axes(table)
+        known = _known_names(table, path, cache)
+        axes = _axes(table, known)
+        weights = _weights(table)
         dims = tuple(a[0] for a in axes)
         coords = {name: tuple(values) for name, values, _ in axes}
         fixed_axes = tuple(name for name, _, sets in axes if sets == {name: list(coords[name])}
-                           and name in QUANTITIES)
+                           and name in known)
         count = math.prod(len(values) for _, values, _ in axes)
         if count > MAX_SCENARIOS:
             raise ConfigError(f"the axes make {count:,} scenarios; at most {MAX_SCENARIOS:,} are run from one "
@@ -128,18 +138,79 @@ def scenarios_from_table(table: dict, text: str, path: str | Path) -> ScenarioSe
                 for key, values in sets.items():
                     _apply(variant, key, values[i], name)
             variants.append(variant)
-        models = frozenset(v["model"] for v in variants if isinstance(v.get("model"), str))
-        experiments, cache = [], {}
+        models = _models_of(variants, path, cache)
+        unit_from_model = frozenset(k for _, _, sets in axes for k in sets if k not in ("model", "priors"))
+        experiments = []
         for variant, label in zip(variants, labels):
             try:
-                experiments.append(experiment_from_table(variant, text, path, models=models or None,
-                                                         priors_cache=cache))
+                experiments.append(experiment_from_table(variant, text, path, models=models or None, cache=cache,
+                                                         unit_from_model=unit_from_model))
             except OverhangError as error:
                 where = f"scenario {label}: " if label else ""
                 raise type(error)(where + error.problem, file=error.file, key=error.key) from None
     except OverhangError as error:
         raise (error if error.file else error.located(file=file)) from None
-    return ScenarioSet(dims, coords, _shared_design(experiments), fixed_axes, text, file)
+    return ScenarioSet(dims, coords, _shared_design(experiments), fixed_axes, text, file, weights)
+
+
+def _weights(table: dict) -> dict[str, tuple[float, ...]]:
+    """The weighted axis (at most one): ``weights`` of an [[axes]] entry, or ``weight`` of every [[scenarios]]."""
+    from .pooling import check_weights  # pooling needs this module's names
+
+    found = {}
+    for i, axis in enumerate(table.get("axes", [])):
+        if "weights" in axis:
+            found[axis["name"]] = tuple(check_weights(axis["weights"], axis["values"], key=f"axes[{i}].weights"))
+    scenarios = table.get("scenarios", [])
+    weighted = [i for i, entry in enumerate(scenarios) if "weight" in entry]
+    if weighted and len(weighted) < len(scenarios):
+        missing = next(i for i in range(len(scenarios)) if i not in weighted)
+        raise ConfigError("is missing: give every [[scenarios]] a weight, or none", key=f"scenarios[{missing}].weight")
+    if weighted:
+        found["scenario"] = tuple(check_weights([e["weight"] for e in scenarios], scenarios, key="scenarios.weight"))
+    if len(found) > 1:
+        raise ConfigError(f"only one axis may be weighted (the pooled distribution mixes along it), not "
+                          f"{', '.join(found)}", key="axes")
+    return found
+
+
+def _model_entries(table: dict) -> list:
+    """Every ``model`` entry of a file, before any check: its own, its axes' and its scenarios'."""
+    entries = [table.get("model")]
+    for axis in table.get("axes", []) if isinstance(table.get("axes"), list) else []:
+        if isinstance(axis, dict):
+            sets = axis.get("set") if isinstance(axis.get("set"), dict) else {}
+            if axis.get("name") == "model" and "set" not in axis and isinstance(axis.get("values"), list):
+                entries += axis["values"]
+            if isinstance(sets.get("model"), list):
+                entries += sets["model"]
+    for scenario in table.get("scenarios", []) if isinstance(table.get("scenarios"), list) else []:
+        if isinstance(scenario, dict) and "model" in scenario:
+            entries.append(scenario["model"])
+    return entries
+
+
+def _known_names(table: dict, path, cache: dict) -> set[str]:
+    """Quantity names an axis may fix or set: the shipped models' and those of the models this file uses."""
+    known = set(QUANTITIES)
+    for entry in _model_entries(table):
+        try:
+            known |= set(cached_model(entry, path, cache).quantities)
+        except OverhangError:
+            pass  # reported where the scenario that uses it is built
+    return known
+
+
+def _models_of(variants: list[dict], path, cache: dict) -> tuple:
+    """The distinct models of the scenarios (for the correlation names), as far as they resolve."""
+    found = {}
+    for variant in variants:
+        try:
+            model = cached_model(variant.get("model"), path, cache)
+        except OverhangError:
+            continue  # reported with its scenario
+        found.setdefault(model.name, model)
+    return tuple(found.values())
 
 
 def _shared_design(experiments: list[Experiment]) -> tuple[Experiment, ...]:
@@ -156,14 +227,14 @@ def _shared_design(experiments: list[Experiment]) -> tuple[Experiment, ...]:
     return tuple(dataclasses.replace(e, design_inputs=union) for e in experiments)
 
 
-def _axes(table):
+def _axes(table, known):
     """[(name, values, {key: values})] from [[axes]] and [[scenarios]], checked."""
     entries = table.get("axes", [])
     if not isinstance(entries, list):
         raise ConfigError("must be an array of [[axes]] tables", key="axes")
-    axes = [_axis(i, entry) for i, entry in enumerate(entries)]
+    axes = [_axis(i, entry, known) for i, entry in enumerate(entries)]
     if "scenarios" in table:
-        axes.append(_named_scenarios(table["scenarios"]))
+        axes.append(_named_scenarios(table["scenarios"], known))
     names = [a[0] for a in axes]
     for i, name in enumerate(names):
         if name in names[:i]:
@@ -191,13 +262,13 @@ def _table(entry, key: str, allowed: tuple[str, ...], what: str) -> dict:
     return entry
 
 
-def _axis(i, entry):
+def _axis(i, entry, known):
     key = f"axes[{i}]"
     _table(entry, key, AXIS_KEYS, "name and values")
     name = entry.get("name")
     if not isinstance(name, str) or not name.isidentifier():
         raise ConfigError(f"must be a name like required_tokens_per_s, not {name!r}", key=f"{key}.name")
-    if name in RESERVED:
+    if name in RESERVED or name.startswith(POOLED):
         raise ConfigError(f"{name!r} is reserved for the result's own dimensions", key=f"{key}.name")
     values = entry.get("values")
     if not isinstance(values, list) or not values:
@@ -211,30 +282,30 @@ def _axis(i, entry):
                               key=f"{key}.values[{j}]")
     sets = entry.get("set")
     if sets is None:
-        if name == "model" or name in QUANTITIES:
+        if name == "model" or name in known:
             sets = {name: values}
         else:
             raise ConfigError(f"{name!r} is neither an input nor 'model'; say what each value sets with "
-                              f"set.INPUT = [...]{did_you_mean(name, QUANTITIES)}", key=f"{key}.set")
-    elif name in QUANTITIES:
+                              f"set.INPUT = [...]{did_you_mean(name, known)}", key=f"{key}.set")
+    elif name in known:
         raise ConfigError(f"an axis named after the quantity {name!r} fixes it; give it no 'set' or "
                           "another name", key=f"{key}.name")
-    return name, values, _sets(sets, len(values), f"{key}.set")
+    return name, values, _sets(sets, len(values), f"{key}.set", known)
 
 
-def _sets(sets, n, key):
+def _sets(sets, n, key, known):
     if not isinstance(sets, dict) or not sets:
         raise ConfigError("must be a table like set.cluster_gpus = [...]", key=key)
     for k, values in sets.items():
-        if k not in ("model", "priors") and k not in QUANTITIES:
-            raise ConfigError(f"can set model, priors or an input{did_you_mean(k, QUANTITIES)}",
+        if k not in ("model", "priors") and k not in known:
+            raise ConfigError(f"can set model, priors or an input{did_you_mean(k, known)}",
                               key=f"{key}.{k}")
         if not isinstance(values, list) or len(values) != n:
             raise ConfigError(f"must be a list of {n} entries, one per axis value", key=f"{key}.{k}")
     return sets
 
 
-def _named_scenarios(entries):
+def _named_scenarios(entries, known):
     if not isinstance(entries, list) or not entries:
         raise ConfigError("must be a non-empty array of [[scenarios]] tables", key="scenarios")
     names, sets = [], {}
@@ -253,8 +324,8 @@ def _named_scenarios(entries):
             raise ConfigError("must be a table like set.cluster_gpus = 1e5", key=f"{key}.set")
         chosen.update(extra)
         for k, value in chosen.items():
-            if k not in ("model", "priors") and k not in QUANTITIES:
-                raise ConfigError(f"can set model, priors or an input{did_you_mean(k, QUANTITIES)}",
+            if k not in ("model", "priors") and k not in known:
+                raise ConfigError(f"can set model, priors or an input{did_you_mean(k, known)}",
                                   key=f"{key}.set.{k}")
             sets.setdefault(k, [None] * len(entries))[i] = value
     return "scenario", names, sets
@@ -267,11 +338,11 @@ def _apply(table, key, value, axis):
     if key in ("model", "priors"):
         table[key] = value
         return
-    unit = QUANTITIES[key].unit
+    # no unit: the scenario's model gives the input's (see experiment_from_table's unit_from_model)
     if isinstance(value, dict):
-        entry = {"unit": unit, "source": f"scenario axis {axis}", **value}
+        entry = {"source": f"scenario axis {axis}", **value}
     else:
-        entry = {"value": value, "unit": unit, "source": f"scenario axis {axis}"}
+        entry = {"value": value, "source": f"scenario axis {axis}"}
     table.setdefault("overrides", {})[key] = entry
 
 
@@ -299,9 +370,17 @@ def stack_scenarios(scenarios: ScenarioSet, datasets: list[xr.Dataset]) -> xr.Da
     stacked = stacked.assign_coords(index)
     if "output" in stacked.coords and "unit" in stacked.coords:  # label outputs a first scenario lacks
         names = [str(o) for o in stacked["output"].values]
-        stacked = stacked.assign_coords(unit=("output", [QUANTITIES[o].unit for o in names]),
-                                        long_name=("output", [QUANTITIES[o].long_name for o in names]))
+        quantities = {}
+        for experiment in reversed(scenarios.experiments):
+            quantities.update(experiment.model_spec.quantities)
+        stacked = stacked.assign_coords(unit=("output", [quantities[o].unit for o in names]),
+                                        long_name=("output", [quantities[o].long_name for o in names]))
     if len(scenarios.dims) == 1:
-        return stacked.swap_dims(scenario_index=scenarios.dims[0])
-    stacked = stacked.set_index(scenario_index=list(scenarios.dims))
-    return stacked.unstack("scenario_index").transpose(*scenarios.dims, ...)
+        stacked = stacked.swap_dims(scenario_index=scenarios.dims[0])
+    else:
+        stacked = stacked.set_index(scenario_index=list(scenarios.dims))
+        stacked = stacked.unstack("scenario_index").transpose(*scenarios.dims, ...)
+    for axis in scenarios.fixed_axes:  # the coordinate is the input: it carries the input's unit
+        quantity = scenarios.base.model_spec.quantities[axis]
+        stacked[axis].attrs = {"units": quantity.unit, "long_name": quantity.long_name or axis}
+    return stacked

@@ -65,9 +65,8 @@ from .indices import (
     spearman,
     voi_narrowing,
 )
-from .models import QUANTITIES
 from .scenarios import stack_scenarios
-from .simulation import simulate
+from .simulation import fixed_inputs, input_ppf, simulate
 from .summaries import DEFAULT_OUTPUTS, main_output
 
 __all__ = [
@@ -122,7 +121,8 @@ class _Part(NamedTuple):
     skipped: dict  # output -> why it was left out
 
 
-def _dataset(parts: list[_Part], fixed: dict, attrs: dict, notes: list[str]) -> xr.Dataset:
+def _dataset(parts: list[_Part], fixed: dict, attrs: dict, notes: list[str], labels: dict) -> xr.Dataset:
+    """Label the methods' answers; `labels` maps each quantity to its (unit, long name)."""
     outputs = [o for o in parts[0].outputs if all(o in p.outputs for p in parts)]
     skipped = {k: v for p in parts for k, v in p.skipped.items()}
     skipped.update({o: "not produced by every method" for p in parts for o in p.outputs
@@ -151,13 +151,13 @@ def _dataset(parts: list[_Part], fixed: dict, attrs: dict, notes: list[str]) -> 
     inputs = list(parts[0].inputs)
     coords = {
         "input": inputs, "output": outputs, "measure": measures,
-        "input_unit": ("input", [QUANTITIES[n].unit for n in inputs]),
-        "output_unit": ("output", [QUANTITIES[n].unit for n in outputs]),
-        "output_long_name": ("output", [QUANTITIES[n].long_name for n in outputs]),
+        "input_unit": ("input", [labels[n][0] for n in inputs]),
+        "output_unit": ("output", [labels[n][0] for n in outputs]),
+        "output_long_name": ("output", [labels[n][1] for n in outputs]),
         "measure_unit": ("measure", [INDICES[m][0] for m in measures]),
         "measure_long_name": ("measure", [INDICES[m][1] for m in measures]),
     }
-    fixed = {n: {"value": v, "unit": QUANTITIES[n].unit} for n, v in fixed.items()}
+    fixed = {n: {"value": v, "unit": labels[n][0]} for n, v in fixed.items()}
     attrs = {**attrs, **{k: v for p in parts for k, v in p.attrs.items()}, "fixed_inputs": json.dumps(fixed),
              "skipped_outputs": json.dumps(skipped), "notes": json.dumps(notes),
              "overhang_sim_version": version("overhang-sim")}
@@ -211,8 +211,16 @@ def _scale(y, scale):
 # --------------------------------------------------------------------------- from an experiment
 
 
+def _labels(experiment: Experiment) -> dict:
+    return {n: (q.unit, q.long_name or n) for n, q in experiment.model_spec.quantities.items()}
+
+
+def _run_labels(run: xr.Dataset) -> dict:
+    return {n: (run[n].attrs.get("units", ""), run[n].attrs.get("long_name", n)) for n in run.data_vars}
+
+
 def _fixed(experiment):
-    return {n: float(p.dist.value) for n, p in sorted(experiment.priors.items()) if p.fixed}
+    return dict(sorted(fixed_inputs(experiment).items()))
 
 
 def _check_inputs(names, file):
@@ -234,7 +242,7 @@ def _evaluator(experiment, outputs):
 
 
 def _outputs(experiment, requested=None):
-    produced = experiment.model_spec({n: p.dist.ppf(np.full(1, 0.5)) for n, p in experiment.priors.items()})
+    produced = experiment.model_spec({n: input_ppf(experiment, n)(np.full(1, 0.5)) for n in experiment.priors})
     for name in requested or ():
         if name not in produced:
             raise ConfigError(f"{name!r} is not an output of this experiment{did_you_mean(name, produced)}",
@@ -275,7 +283,7 @@ def _sobol_part(experiment, samples, seed, outputs, scale, confidence, replicate
     _refuse_correlated(experiment)
     _check_inputs(experiment.sampled, experiment.path)
     n = _base_samples(experiment, samples, replicates)
-    ppfs = [experiment.priors[name].dist.ppf for name in experiment.sampled]
+    ppfs = [input_ppf(experiment, name) for name in experiment.sampled]
     fa, fb, fab = saltelli_outputs(_evaluator(experiment, outputs), ppfs, n, seed=seed, replicates=replicates)
     keep, skipped = _usable(np.concatenate([fa, fb, *fab]), outputs, scale == "log10")
     flat = _flat_in_a_replicate(fa, fb, replicates)
@@ -296,7 +304,7 @@ def _tornado_part(experiment, outputs):
     d = len(experiment.sampled)
     u = np.full((2 * d + 1, d), 0.5)
     u[2 * np.arange(d), np.arange(d)], u[2 * np.arange(d) + 1, np.arange(d)] = 0.05, 0.95
-    x = np.column_stack([experiment.priors[n].dist.ppf(u[:, j]) for j, n in enumerate(experiment.sampled)])
+    x = np.column_stack([input_ppf(experiment, n)(u[:, j]) for j, n in enumerate(experiment.sampled)])
     y = _evaluator(experiment, outputs)(x)
     keep, skipped = _usable(y, outputs, True)
     y = np.log10(y[:, keep])
@@ -349,7 +357,8 @@ def sobol(experiment: Experiment, *, samples: int | None = None, seed: int | Non
     seed = experiment.seed if seed is None else seed
     _check_options(confidence, replicates)
     part = _sobol_part(experiment, samples, seed, _outputs(experiment, outputs), scale, confidence, replicates)
-    return _dataset([part], _fixed(experiment), _experiment_attrs(experiment, seed, scale, confidence), [])
+    return _dataset([part], _fixed(experiment), _experiment_attrs(experiment, seed, scale, confidence), [],
+                    _labels(experiment))
 
 
 def tornado(experiment: Experiment, *, outputs: Sequence[str] | None = None) -> xr.Dataset:
@@ -360,7 +369,8 @@ def tornado(experiment: Experiment, *, outputs: Sequence[str] | None = None) -> 
     no sampling error, so ``lower == upper == estimate``.
     """
     part = _tornado_part(experiment, _outputs(experiment, outputs))
-    return _dataset([part], _fixed(experiment), _experiment_attrs(experiment, None, "log10", None), [])
+    return _dataset([part], _fixed(experiment), _experiment_attrs(experiment, None, "log10", None), [],
+                    _labels(experiment))
 
 
 def _experiment_attrs(experiment, seed, scale, confidence):
@@ -472,7 +482,7 @@ def given_data(run: xr.Dataset, *, outputs: Sequence[str] | None = None, scale: 
     _check_options(confidence)
     x, y, fixed, inputs, outputs, note = _run_arrays(run, outputs, file)
     parts = _run_parts(x, y, inputs, outputs, scale, confidence, ("given_data",))
-    return _dataset(parts, fixed, _run_attrs(run, scale, confidence), [note] if note else [])
+    return _dataset(parts, fixed, _run_attrs(run, scale, confidence), [note] if note else [], _run_labels(run))
 
 
 # --------------------------------------------------------------------------- everything at once
@@ -553,7 +563,7 @@ def sensitivity(experiment: Experiment, *, methods: Sequence[str] | None = None,
     if "tornado" in chosen:
         parts.append(_tornado_part(experiment, outputs))
     attrs = {**_experiment_attrs(experiment, seed, scale, confidence), "methods": json.dumps(chosen)}
-    return _dataset(parts, _fixed(experiment), attrs, notes)
+    return _dataset(parts, _fixed(experiment), attrs, notes, _labels(experiment))
 
 
 def scenario_sensitivity(scenarios, **options) -> xr.Dataset:

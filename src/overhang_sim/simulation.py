@@ -19,10 +19,10 @@ import xarray as xr
 from .config import Experiment
 from .designs import gaussian_copula, make_design
 from .errors import ConfigError
-from .models import QUANTITIES
 from .provenance import now, provenance
 
-__all__ = ["chain_design", "check_memory", "draw_range", "fixed_inputs", "result_bytes", "run_dataset", "sample_chain", "simulate", "variable_attrs"]
+__all__ = ["chain_design", "check_memory", "draw_range", "fixed_inputs", "input_ppf", "result_bytes", "run_dataset",
+           "sample_chain", "simulate", "variable_attrs"]
 
 CHUNK_SIZE = 2**18
 
@@ -111,8 +111,8 @@ def run_dataset(experiment: Experiment, arrays: dict[str, np.ndarray]) -> xr.Dat
 
 
 def fixed_inputs(experiment: Experiment) -> dict[str, float]:
-    """The inputs whose prior is a fixed value, by name."""
-    return {n: float(p.dist.value) for n, p in experiment.priors.items() if p.fixed}
+    """The inputs whose prior is a fixed value, by name, in the model's units."""
+    return {n: float(p.dist.value) * experiment.scales.get(n, 1.0) for n, p in experiment.priors.items() if p.fixed}
 
 
 def chain_design(experiment: Experiment, seed: int, chain: int):
@@ -152,25 +152,41 @@ def draw_range(experiment: Experiment, design, start: int, stop: int) -> dict[st
         if experiment.cholesky is not None:
             u = gaussian_copula(u, experiment.cholesky)
         for j, name in enumerate(names):
-            out[name] = values[name] = experiment.priors[name].dist.ppf(u[:, j])
+            out[name] = values[name] = input_ppf(experiment, name)(u[:, j])
     out.update(experiment.model_spec(values))
     return out
 
 
-def variable_attrs(name: str) -> dict[str, str]:
-    """``units`` and ``long_name`` of a model quantity."""
-    quantity = QUANTITIES[name]
-    return {"units": quantity.unit, "long_name": quantity.long_name}
+def input_ppf(experiment: Experiment, name: str):
+    """The inverse CDF of input `name`'s prior, in the model's unit (a prior may use another unit)."""
+    ppf, scale = experiment.priors[name].dist.ppf, experiment.scales.get(name)
+    if scale is None:
+        return ppf
+    return lambda u: np.multiply(ppf(u), scale)
+
+
+def variable_attrs(experiment: Experiment, name: str) -> dict[str, str]:
+    """``units`` and ``long_name`` of a quantity of `experiment`'s model."""
+    quantity = experiment.model_spec.quantities[name]
+    return {"units": quantity.unit, "long_name": quantity.long_name or name}
+
+
+def _described(prior, experiment) -> str:
+    """The prior as written, and the unit it was written in when that is not the model's."""
+    if prior.name in experiment.scales:
+        return f"{prior.dist.describe()} {prior.unit}"
+    return prior.dist.describe()
 
 
 def _dataset(experiment, inputs, fixed, outputs):
     dims = ("chain", "draw")
     order = [n for n in experiment.model_spec.outputs if n in outputs]
     order += [n for n in outputs if n not in order]
-    data = {n: xr.Variable(dims, outputs[n], variable_attrs(n)) for n in order}
+    data = {n: xr.Variable(dims, outputs[n], variable_attrs(experiment, n)) for n in order}
     for name, prior in sorted(experiment.priors.items()):
         values = fixed[name] if prior.fixed else inputs[name]
-        attrs = {**variable_attrs(name), "role": "input", "prior": prior.dist.describe(), "source": prior.source}
+        attrs = {**variable_attrs(experiment, name), "role": "input", "prior": _described(prior, experiment),
+                 "source": prior.source}
         data[name] = xr.Variable(() if prior.fixed else dims, values, attrs)
     for name in order:
         data[name].attrs["role"] = "output"

@@ -113,7 +113,8 @@ SUMMARY_VARIABLES = ("mean", "mean_mcse", "quantile", "quantile_mcse", "eti_lowe
 
 def summary_part(result: xr.Dataset) -> xr.Dataset:
     """The summary variables of a result (a run with samples keeps its samples too)."""
-    kept = [v for v in result.data_vars if v in SUMMARY_VARIABLES]
+    kept = [v for v in result.data_vars if v in SUMMARY_VARIABLES or v.removeprefix("pooled_") in SUMMARY_VARIABLES
+            or v.startswith(("variance_share", "between_variance", "total_variance", "conditional_mean"))]
     part = result[kept]
     return part.drop_vars([c for c in ("chain", "draw") if c in part.coords])
 
@@ -155,22 +156,47 @@ def scenario_tables(result: xr.Dataset, dims: tuple[str, ...]) -> str:
     has_prob = "prob_at_least" in summary and summary.sizes.get("threshold", 0)
     thresholds = list(summary["threshold"].values) if has_prob else []
     heads += [f"P>={t:.0e}" for t in thresholds]
-    stacked = s.stack(cell=list(dims))
-    labels = [[str(stacked.isel(cell=i)[d].item()) for d in dims] for i in range(stacked.sizes["cell"])]
-    width = [max([len(h), 10, *(len(row[j]) for row in labels)]) if j < len(dims) else max(len(h), 10)
-             for j, h in enumerate(heads)]
+    rows = _scenario_rows(s, dims, has_prob)
+    axis = result.attrs.get("weighted_axis")
+    if axis in dims:
+        pooled = _pooled(result).sel(output=output, scale="log10")
+        others = [d for d in dims if d != axis]
+        weights = json.loads(result.attrs.get("weights", "[]"))
+        rows += _scenario_rows(pooled.expand_dims({axis: ["pooled"]}), [*others, axis], has_prob, order=dims)
+        share = result["variance_share"]
+    width = [max([len(h), 10, *(len(row[j]) for row in rows)]) for j, h in enumerate(heads)]
     lines.append("  ".join(h.rjust(w) for h, w in zip(heads, width)))
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, width)) for row in rows]
+    if axis in dims:
+        shares = ", ".join(format_value(float(v), float(e)) for v, e in
+                           zip(np.ravel(share.values), np.ravel(result["variance_share_mcse"].values)))
+        lines += ["", f"pooled: the mixture over {axis} with weights {', '.join(f'{w:g}' for w in weights)}; "
+                  f"the choice of {axis} explains a share {shares} of the pooled variance of log10({output})"]
+    lines += ["", "Digits shown are those the Monte Carlo error supports (spread between chains)."]
+    return "\n".join(lines)
+
+
+def _pooled(result: xr.Dataset) -> xr.Dataset:
+    """The ``pooled_*`` summary of a result with a weighted axis, under the summary's own names."""
+    names = [n for n in result.data_vars if n.startswith("pooled_")]
+    return result[names].rename({n: n.removeprefix("pooled_") for n in names})
+
+
+def _scenario_rows(s: xr.Dataset, dims, has_prob: bool, order=None) -> list[list[str]]:
+    """One row per cell of `dims`: its labels (in `order`), quantiles and P(>= t), with their digits."""
+    order = list(order or dims)
+    stacked = s.stack(cell=list(dims))
+    rows = []
     for i in range(stacked.sizes["cell"]):
         cell = stacked.isel(cell=i)
-        row = [str(cell[d].item()) for d in dims]
+        row = [str(cell[d].item()) for d in order]
         row += [format_value(float(q), float(e)) for q, e in zip(cell["quantile"].values,
                                                                  cell["quantile_mcse"].values)]
         if has_prob:
             row += [format_value(float(p), float(e)) for p, e in zip(cell["prob_at_least"].values,
                                                                      cell["prob_at_least_mcse"].values)]
-        lines.append("  ".join(c.rjust(w) for c, w in zip(row, width)))
-    lines += ["", "Digits shown are those the Monte Carlo error supports (spread between chains)."]
-    return "\n".join(lines)
+        rows.append(row)
+    return rows
 
 
 # --------------------------------------------------------------------------- sensitivity
