@@ -15,8 +15,7 @@ Examples
 --------
 A Python function as a model, then used by name:
 
->>> from overhang_sim.function_model import FunctionModel
->>> doubling = FunctionModel.from_function(
+>>> doubling = Model.from_function(
 ...     "doubling", lambda v: {"instances": 2 * v["copies"]},
 ...     inputs={"copies": "instance"}, outputs={"instances": "instance"})
 >>> register(doubling) is doubling
@@ -27,6 +26,7 @@ True
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -37,7 +37,24 @@ from .modelspec import FormulaModel, builtin_models
 
 __all__ = ["MODELS", "QUANTITIES", "Model", "model_names", "register", "resolve_model"]
 
-Model = FormulaModel | FunctionModel
+class Model(abc.ABC):
+    """What every model is: a :class:`FormulaModel` or a :class:`FunctionModel` (``isinstance`` works).
+
+    Build one with :meth:`from_file`, :meth:`from_text`, :meth:`from_formulas` (a model
+    file's quantities, units and formulas) or :meth:`from_function` (a vectorised Python
+    function with declared units). Every model has ``name``, ``main``, ``quantities``,
+    ``inputs``, ``outputs``, ``defaults``, ``divisors``, ``check_inputs(given)``,
+    ``describe()`` and is called on a mapping of arrays.
+    """
+
+    from_file = staticmethod(FormulaModel.from_file)
+    from_text = staticmethod(FormulaModel.from_text)
+    from_formulas = staticmethod(FormulaModel.from_formulas)
+    from_function = staticmethod(FunctionModel.from_function)
+
+
+Model.register(FormulaModel)
+Model.register(FunctionModel)
 
 _REGISTERED: dict[str, Model] = {}
 
@@ -92,7 +109,7 @@ def register(model: Model) -> Model:
     ConfigError
         If the name is a shipped model's.
     """
-    if not isinstance(model, FormulaModel | FunctionModel):
+    if not isinstance(model, Model):
         raise ConfigError(f"must be a FormulaModel or a FunctionModel, not {type(model).__name__}", key="model")
     if model.name in builtin_models():
         raise ConfigError(f"{model.name!r} is a shipped model; give yours another name", key="model")
