@@ -59,6 +59,7 @@ from .summaries import (
     _statistics,
     _summary_dataset,
     chain_error,
+    hdi_chain_error,
     main_output,
 )
 
@@ -224,7 +225,7 @@ def _mixture_output(samples: list[np.ndarray], weights: np.ndarray, spec: Summar
     per_chain = np.stack([q for q, _ in chains], axis=1)  # (prob, chain)
     quant = np.stack([pooled[0], _log10(pooled[0])])
     quant_se = np.stack([chain_error(per_chain, 1), chain_error(_log10(per_chain), 1)])
-    hdi_se = chain_error(np.stack([h for _, h in chains]), 0)
+    hdi_se = hdi_chain_error(np.stack([h for _, h in chains]), 0)
     return _statistics(spec, *_mixture_means(samples, weights), quant, quant_se, pooled[1], hdi_se)
 
 
