@@ -77,13 +77,13 @@ def test_run_out_writes_a_loadable_file(run_cli, tmp_path):
 
 def test_run_overrides_reach_the_run(run_cli, tmp_path):
     out_file = tmp_path / "run.nc"
-    code, out, err = run_cli(["run", EXPERIMENTS / "baseline.toml", "--samples", "1e3", "--chains", "4",
+    code, out, err = run_cli(["run", EXPERIMENTS / "baseline.toml", "--samples", "1024", "--chains", "4",
                               "--seed", "3", "--method", "sobol", "--json", "--out", out_file])
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, "")  # 256 draws per chain: Sobol' balance kept, so no warning
     attrs = _strict_json(out)["attrs"]
-    assert (attrs["samples"], attrs["chains"], attrs["seed"], attrs["method"]) == (1000, 4, 3, "sobol")
+    assert (attrs["samples"], attrs["chains"], attrs["seed"], attrs["method"]) == (1024, 4, 3, "sobol")
     run = load(out_file)
-    assert dict(run["instances"].sizes) == {"chain": 4, "draw": 250}
+    assert dict(run["instances"].sizes) == {"chain": 4, "draw": 256}
     assert "saved" not in out  # --json prints only JSON
 
 

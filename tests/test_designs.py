@@ -117,3 +117,36 @@ def test_copula_keeps_each_first_margin_and_mixes_the_second():
 
     expected = special.ndtr(rho * special.ndtri(u[:, 0]) + math.sqrt(1 - rho**2) * special.ndtri(u[:, 1]))
     np.testing.assert_allclose(v[:, 1], expected, rtol=1e-13, atol=1e-16)
+
+
+def test_a_sobol_chain_read_in_order_is_never_fast_forwarded(monkeypatch):
+    """Issue 11: each chunk rebuilt its engine and fast-forwarded it: O(draws^2 / chunk)."""
+    from scipy.stats import qmc
+
+    from overhang_sim.designs import ScrambledSobol
+
+    calls = []
+    original = qmc.Sobol.fast_forward
+    monkeypatch.setattr(qmc.Sobol, "fast_forward", lambda self, n: calls.append(n) or original(self, n))
+    design = ScrambledSobol(3, np.random.SeedSequence(7))
+    chunks = [design.points(start, start + 256) for start in range(0, 4096, 256)]
+    assert calls == []  # continued, never rebuilt
+    whole = ScrambledSobol(3, np.random.SeedSequence(7)).points(0, 4096)
+    np.testing.assert_array_equal(np.concatenate(chunks), whole)
+    np.testing.assert_array_equal(design.points(1024, 1280), whole[1024:1280])  # a jump still works
+    assert calls == [1024]
+
+
+def test_sobol_balance_is_warned_about_not_silenced(make_experiment):
+    import warnings
+
+    from strategies import THROUGHPUT_PRIORS
+
+    from overhang_sim import simulate
+    from overhang_sim.errors import DesignWarning
+
+    with pytest.warns(DesignWarning, match="12 draws per chain is not a power of two.*8 or 16 per chain"):
+        simulate(make_experiment(THROUGHPUT_PRIORS, samples=48, chains=4, method="sobol"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DesignWarning)
+        simulate(make_experiment(THROUGHPUT_PRIORS, samples=64, chains=4, method="sobol"))

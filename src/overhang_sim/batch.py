@@ -50,6 +50,7 @@ from .simulation import (
     run_dataset,
     sample_chain,
     variable_attrs,
+    warn_about_design,
 )
 from .storage import Checkpoint, save
 from .summaries import DEFAULT_OUTPUTS, block_part, merge_parts, summarize, summary_from_parts
@@ -257,6 +258,7 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
                           file=scenarios.path)
     if keep:
         check_memory(scenarios.experiments)
+    warn_about_design(base)
     outputs = _summary_outputs(scenarios)
     box = Checkpoint(f"{out}.partial", _fingerprint(scenarios, seed, keep), resume, scenarios.path) if out else None
     saved = _Saved(box)

@@ -33,6 +33,7 @@ __all__ = [
     "into_open_interval",
     "make_design",
     "pearson_from_spearman",
+    "sobol_balance",
     "stable_key",
 ]
 
@@ -106,23 +107,44 @@ class ScrambledSobol(_Sequential):
     scipy's points are multiples of ``2**-30``, so one can be exactly 0; each is moved
     to the middle of its cell (``+ 2**-31``), which keeps every point inside (0, 1) and
     the design's balance intact. Balance is best when each chain's draw count is a
-    power of two.
+    power of two (:func:`sobol_balance` says when it is not).
+
+    The engine is kept between calls: reading a chain's draws in order continues the
+    sequence, so a chain of n draws costs O(n) however it is split into chunks. Only a
+    jump (a range that does not start where the last one stopped) rebuilds the
+    engine and fast-forwards it.
     """
 
     def __init__(self, d: int, seed: np.random.SeedSequence):
         self._d, self._seed = d, seed
+        self._engine, self._position = None, 0
 
-    def points(self, start: int, stop: int) -> np.ndarray:
+    def _restart(self, start: int) -> None:
         # a fresh copy of the seed: scipy spawns from it, which would change the next engine
         seed = np.random.SeedSequence(self._seed.entropy, spawn_key=self._seed.spawn_key)
-        engine = qmc.Sobol(self._d, scramble=True, bits=SOBOL_BITS, rng=np.random.default_rng(seed))
+        self._engine = qmc.Sobol(self._d, scramble=True, bits=SOBOL_BITS, rng=np.random.default_rng(seed))
         if start:  # scipy's fast_forward(0) overflows
-            engine.fast_forward(start)
+            self._engine.fast_forward(start)
+        self._position = start
+
+    def points(self, start: int, stop: int) -> np.ndarray:
+        if self._engine is None or start != self._position:
+            self._restart(start)
         with _SOBOL_LOCK, warnings.catch_warnings():
             warnings.filterwarnings("ignore", "The balance properties of Sobol' points", UserWarning)
-            out = engine.random(stop - start)
+            out = self._engine.random(stop - start)
+        self._position = stop
         out += 2.0 ** -(SOBOL_BITS + 1)
         return out
+
+
+def sobol_balance(draws: int) -> str:
+    """A note when `draws` per chain break the balance of Sobol' points, else ``""``."""
+    if draws & (draws - 1) == 0:
+        return ""
+    lower, upper = 1 << (draws.bit_length() - 1), 1 << draws.bit_length()
+    return (f"{draws:,} draws per chain is not a power of two, which loses the balance of Sobol' points "
+            f"(and some of their accuracy); {lower:,} or {upper:,} per chain would keep it")
 
 
 class LatinHypercube(_Sequential):

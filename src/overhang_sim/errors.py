@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "CheckpointWarning",
+    "DesignWarning",
     "ConfigError",
     "DomainError",
     "ModelInputError",
@@ -69,6 +70,10 @@ class ModelInputError(OverhangError, KeyError):
 
 class StorageError(OverhangError, OSError):
     """A result that cannot be written or read."""
+
+
+class DesignWarning(UserWarning):
+    """A sampling design that will run but loses accuracy (Sobol' points out of balance)."""
 
 
 class CheckpointWarning(UserWarning):

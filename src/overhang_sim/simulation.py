@@ -11,18 +11,19 @@ honest Monte Carlo errors for every design.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 import xarray as xr
 
 from .config import Experiment
-from .designs import gaussian_copula, make_design
-from .errors import ConfigError
+from .designs import gaussian_copula, make_design, sobol_balance
+from .errors import ConfigError, DesignWarning
 from .provenance import now, provenance
 
 __all__ = ["chain_design", "check_memory", "draw_range", "fixed_inputs", "input_ppf", "result_bytes", "run_dataset",
-           "sample_chain", "simulate", "variable_attrs"]
+           "sample_chain", "simulate", "variable_attrs", "warn_about_design"]
 
 CHUNK_SIZE = 2**18
 
@@ -44,6 +45,13 @@ def check_memory(experiments) -> None:
         first = experiments[0]
         raise ConfigError(f"{first.samples:.3g} samples need {need / 1e9:.3g} GB to hold in memory; "
                           f"this machine has {have / 1e9:.3g} GB", file=first.path, key="samples")
+
+
+def warn_about_design(experiment: Experiment) -> None:
+    """A :class:`~overhang_sim.errors.DesignWarning` if the design loses accuracy as configured."""
+    note = sobol_balance(experiment.draws) if experiment.method == "sobol" else ""
+    if note:
+        warnings.warn(DesignWarning(f"{experiment.path or experiment.name}: samples: {note}"), stacklevel=3)
 
 
 def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int = CHUNK_SIZE) -> xr.Dataset:
@@ -74,6 +82,7 @@ def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, not {chunk_size}")
     check_memory([experiment])
+    warn_about_design(experiment)
     started = now()
     chains, draws = experiment.chains, experiment.draws
     arrays: dict[str, np.ndarray] = {}
