@@ -46,10 +46,17 @@ class OverhangError(Exception):
         parts = [p for p in (self.file, self.key) if p]
         return ": ".join([*parts, self.problem])
 
+    def __reduce__(self):  # keep file and key across processes (Exception pickles only args)
+        return _rebuild_error, (type(self), self.problem, self.file, self.key)
+
     def located(self, file: str | None = None, prefix: str | None = None) -> OverhangError:
         """Return a copy that names `file` and puts `prefix` in front of the key."""
         key = ".".join(p for p in (prefix, self.key) if p) or None
         return type(self)(self.problem, file=file or self.file, key=key)
+
+
+def _rebuild_error(cls, problem, file, key):
+    return cls(problem, file=file, key=key)
 
 
 class ConfigError(OverhangError, ValueError):

@@ -8,7 +8,8 @@ Unit rules (:func:`check_units`)
 * ``+ -``, comparisons, ``min max clip`` and the two branches of ``where`` need
   compatible units; the later operands are converted to the first one's unit
   (``train_days + train_seconds`` is in day);
-* ``exp log log10`` need a plain-number argument, which is first converted to ``1``
+* ``exp log log10 floor wrightomega`` need a plain-number argument (``floor`` counts: a batch of
+  streams, whole replicas), which is first converted to ``1``
   (``log(train_seconds / train_days)`` is log of the true ratio, 0 for equal times);
 * ``x ** p`` needs a plain-number ``p``; if ``x`` has a dimension, ``p`` must be a
   constant simple fraction (``2``, ``-1``, ``1/2``), and the unit's exponents are
@@ -89,7 +90,7 @@ def check_units(node: Node, units: Mapping[str, Unit]) -> tuple[Node, Unit]:
         case Call("sqrt" | "abs" as f, (x,)):
             x, unit = check_units(x, units)
             return Call(f, (x,)), unit ** Fraction(1, 2) if f == "sqrt" else unit
-        case Call("exp" | "log" | "log10" as f, (x,)):
+        case Call("exp" | "log" | "log10" | "floor" | "wrightomega" as f, (x,)):
             return Call(f, (_plain(*check_units(x, units), f"the argument of {f}", node),)), DIMENSIONLESS
         case Call("min" | "max" | "clip" as f, args):
             args, unit = _alike(args, units, _VERBS[f], node)

@@ -8,7 +8,10 @@ A formula is one Python *expression* over quantity names::
 
 Allowed: numbers, names, ``+ - * / **``, unary minus, parentheses, comparisons
 (``< <= > >= == !=``, chained like ``0 < x < 1``) and the functions of
-:data:`FUNCTIONS`, each applied elementwise over the draws. Everything else is
+:data:`FUNCTIONS`, each applied elementwise over the draws. ``floor`` counts whole
+things (streams, replicas); ``wrightomega(y)`` is the w with w + log(w) = y, the Lambert W
+of e^y, which solves ``a exp(-l B) = c + k B`` for B in closed form (the roofline's
+bandwidth bound for a mixture of experts) without overflow. Everything else is
 refused while parsing, with a one-line :class:`FormulaError`: attribute access,
 subscripts, calls to anything else, keyword or starred arguments, lambdas,
 comprehensions, conditional expressions, ``and``/``or``/``not``, strings, lists and
@@ -39,7 +42,8 @@ MAX_LENGTH = 4000  # characters
 MAX_DEPTH = 100  # nested operations
 
 FUNCTIONS: Mapping[str, tuple[int, int | None]] = {
-    "sqrt": (1, 1), "exp": (1, 1), "log": (1, 1), "log10": (1, 1), "abs": (1, 1),
+    "sqrt": (1, 1), "exp": (1, 1), "log": (1, 1), "log10": (1, 1), "abs": (1, 1), "floor": (1, 1),
+    "wrightomega": (1, 1),
     "min": (2, None), "max": (2, None), "clip": (3, 3), "where": (3, 3),
 }
 """Function name -> (fewest, most) arguments; ``None`` is no limit."""
@@ -214,8 +218,16 @@ def constant_value(node: Node) -> float | None:
 # --------------------------------------------------------------------------- evaluation
 
 Evaluator = Callable[[Mapping[str, object]], tuple[object, bool]]
+def _wrightomega(x, out=None):
+    """Wright's omega, the root w of w + log(w) = x (scipy, imported on first use: it is slow to import)."""
+    from scipy.special import wrightomega
+
+    return wrightomega(x) if out is None else wrightomega(x, out=out)
+
+
 _UFUNCS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power,
-           "sqrt": np.sqrt, "exp": np.exp, "log": np.log, "log10": np.log10, "abs": np.abs}
+           "sqrt": np.sqrt, "exp": np.exp, "log": np.log, "log10": np.log10, "abs": np.abs,
+           "floor": np.floor, "wrightomega": _wrightomega}
 _COMPARISONS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
                 "==": np.equal, "!=": np.not_equal}
 _POWERS = {2.0: np.square, 0.5: np.sqrt, -1.0: np.reciprocal}

@@ -33,6 +33,10 @@ Semantics
   input whose domain includes 0 is warned about when the model loads
   (:class:`ModelWarning`); :attr:`FormulaModel.divisors` lists those inputs so a
   loader can check priors too.
+* ``[[checks]]`` relate quantities (``params_active <= params_total``): every draw
+  must pass them, or the call raises a one-line DomainError with the numbers
+  (:mod:`overhang_sim.model_checks`); :meth:`FormulaModel.check_values` runs the
+  ones fixed values decide, when an experiment loads.
 * Units are checked when the model is built, before anything is sampled: each
   formula's unit (:mod:`overhang_sim.formula_checks`) must convert to the declared
   one, and the conversion (token/day to token/s) is folded into the formula.
@@ -53,6 +57,7 @@ import numpy as np
 
 from .errors import ConfigError, ModelInputError, OverhangError, did_you_mean
 from .formulas import as_number
+from .model_checks import ModelCheck, checks_from_table, compile_check
 from .model_graph import Step, check_names, compile_step, dependency_order, model_divisors, parse_formula
 from .model_quantity import ModelQuantity, quantity_from_table
 from .model_text import describe
@@ -60,8 +65,8 @@ from .units import Unit, parse_unit
 
 __all__ = ["BUILTIN_MODELS", "FormulaModel", "ModelQuantity", "ModelWarning", "builtin_models"]
 
-BUILTIN_MODELS = ("throughput", "compute", "budget", "data_volume", "hardware_price")
-MODEL_KEYS = ("name", "description", "main", "quantities")
+BUILTIN_MODELS = ("throughput", "compute", "budget", "data_volume", "hardware_price", "roofline")
+MODEL_KEYS = ("name", "description", "main", "quantities", "checks")
 
 
 class ModelWarning(UserWarning):
@@ -105,8 +110,10 @@ class FormulaModel:
     main: str
     description: str = ""
     file: str = field(default="", compare=False)
+    checks: tuple[ModelCheck, ...] = ()
     divisors: frozenset[str] = field(init=False, compare=False)
     _steps: tuple[Step, ...] = field(init=False, repr=False, compare=False)
+    _checks: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if isinstance(self.quantities, Mapping):
@@ -118,7 +125,7 @@ class FormulaModel:
 
     def __reduce__(self):
         # The compiled formulas are closures: pickle the spec and compile again (for worker processes).
-        return _rebuild, (self.name, dict(self.quantities), self.main, self.description, self.file)
+        return _rebuild, (self.name, dict(self.quantities), self.main, self.description, self.file, self.checks)
 
     # ------------------------------------------------------------------ construction
 
@@ -199,6 +206,8 @@ class FormulaModel:
         units = {n: parse_unit(q.unit) for n, q in self.quantities.items()}
         steps = tuple(compile_step(n, trees[n], units) for n in order)
         object.__setattr__(self, "_steps", steps)
+        object.__setattr__(self, "checks", tuple(self.checks))
+        object.__setattr__(self, "_checks", tuple(compile_check(i, c, units) for i, c in enumerate(self.checks)))
         object.__setattr__(self, "divisors", model_divisors(self.quantities, steps))
         self._warn()
 
@@ -293,7 +302,36 @@ class FormulaModel:
                     env[step.name] = out[step.name] = step.run(env)
         if self.main not in env:
             self._raise_missing(set(env), set(out))
+        self._run_checks(env)
         return {n: out[n] for n in self.outputs if n in out}
+
+    def check_values(self, values: Mapping[str, float]) -> None:
+        """Run the ``[[checks]]`` that `values` (and the defaults) decide; raise the first failure.
+
+        Parameters
+        ----------
+        values : mapping of str to float or ndarray
+            Some of the inputs, e.g. an experiment's fixed values; checks needing others are skipped.
+
+        Raises
+        ------
+        DomainError
+            Naming the check's key and the numbers of the first failing draw.
+        """
+        inputs = set(self.inputs)
+        env = {n: as_number(v) for n, v in {**self.defaults, **values}.items() if n in inputs}
+        with np.errstate(all="ignore"):
+            for step in self._steps:
+                if step.name not in env and env.keys() >= step.needs:
+                    env[step.name] = step.run(env)
+        self._run_checks(env)
+
+    def _run_checks(self, env) -> None:
+        for check in self._checks:
+            if env.keys() >= check.needs:
+                error = check.failure(env)
+                if error is not None:
+                    raise error
 
     def describe(self) -> str:
         """A listing for ``overhang models NAME``: quantities, units, formulas, what needs a prior."""
@@ -359,7 +397,8 @@ def _model_fields(table: Mapping) -> dict:
         if not isinstance(table.get(key, ""), str):
             raise ConfigError("must be a string", key=key)
     return {"name": table.get("name", ""), "description": table.get("description", ""),
-            "main": table.get("main", ""), "quantities": MappingProxyType(quantities)}
+            "main": table.get("main", ""), "quantities": MappingProxyType(quantities),
+            "checks": checks_from_table(table.get("checks", []))}
 
 
 def _check_main(quantities, main):
@@ -371,10 +410,10 @@ def _check_main(quantities, main):
         raise ConfigError(f"the main output {main!r} cannot be overridable", key="main")
 
 
-def _rebuild(name, quantities, main, description, file) -> FormulaModel:
+def _rebuild(name, quantities, main, description, file, checks=()) -> FormulaModel:
     with warnings.catch_warnings():  # already warned when it was first built
         warnings.simplefilter("ignore", ModelWarning)
-        return FormulaModel(name, quantities, main, description, file)
+        return FormulaModel(name, quantities, main, description, file, checks)
 
 
 @functools.cache
@@ -391,7 +430,7 @@ def builtin_models() -> Mapping[str, FormulaModel]:
     Examples
     --------
     >>> sorted(builtin_models())
-    ['budget', 'compute', 'data_volume', 'hardware_price', 'throughput']
+    ['budget', 'compute', 'data_volume', 'hardware_price', 'roofline', 'throughput']
     >>> builtin_models()["throughput"].main
     'instances'
     """
