@@ -161,6 +161,7 @@ class Experiment:
                 raise DomainError(f"the prior reaches 0 and the {self.model} model divides by it, so its outputs "
                                   "would have no finite mean; keep it away from 0 (e.g. lower = a small "
                                   "positive value, or a log-normal)", key=name, file=self.priors[name].file or None)
+        self._check_fixed_values()
         missing = [n for n in self.sampled if n not in self.design_inputs]
         if self.design_inputs and missing:
             raise ConfigError(f"design_inputs must include every sampled input; {missing[0]!r} is missing",
@@ -171,6 +172,17 @@ class Experiment:
                 raise ConfigError(f"{output!r} is not an output of the {self.model} model{hint}",
                                   key="summary.outputs")
         self.cholesky  # noqa: B018 -- validates the correlations
+
+    def _check_fixed_values(self) -> None:
+        """The model's ``[[checks]]`` that the fixed values and defaults decide, before anything is sampled."""
+        check = getattr(self.model_spec, "check_values", None)
+        if check is None:
+            return
+        fixed = {n: float(p.dist.value) * self.scales.get(n, 1.0) for n, p in self.priors.items() if p.fixed}
+        try:
+            check(fixed)
+        except DomainError as error:
+            raise located_check(error, self) from None
 
     @property
     def main(self) -> str:
@@ -243,12 +255,19 @@ class Experiment:
                               "correlation matrix", key="correlations") from None
 
 
+def located_check(error: OverhangError, experiment: Experiment) -> OverhangError:
+    """A failed model check, naming the file of the prior it is about (else the experiment's)."""
+    prior = experiment.priors.get(error.key or "")
+    return error.located(file=(prior.file if prior is not None else "") or experiment.path or None)
+
+
 def model_identity(model: Model) -> dict:
     """What a model computes, as JSON-able data: its quantities and formulas, or its function's name."""
     if isinstance(model, FormulaModel):
         return {"name": model.name, "main": model.main,
                 "quantities": {n: [q.unit, q.formula, q.default, q.overridable, q.low, q.high]
-                               for n, q in model.quantities.items()}}
+                               for n, q in model.quantities.items()},
+                **({"checks": [[c.condition, c.key] for c in model.checks]} if model.checks else {})}
     function = getattr(model, "function", None)
     return {"name": model.name, "function": f"{getattr(function, '__module__', '')}."
                                            f"{getattr(function, '__qualname__', repr(function))}"}
@@ -375,12 +394,12 @@ def load_experiment(path: str | Path | None = None) -> Experiment:
 
 
 def experiment_from_table(table: dict, text: str, path: str | Path,
-                          extra_keys: tuple[str, ...] = ("axes", "scenarios"),
+                          extra_keys: tuple[str, ...] = ("axes", "scenarios", "frontier"),
                           models: tuple[Model, ...] | None = None, cache: dict | None = None,
                           unit_from_model: frozenset[str] = frozenset()) -> Experiment:
     """Build and check an :class:`Experiment` from the parsed TOML `table` of file `path`.
 
-    `extra_keys` are top-level keys another layer handles (the scenario axes);
+    `extra_keys` are top-level keys another layer handles (the scenario axes, the frontier);
     they are accepted and ignored here. `models` are all the models the file's
     scenarios use (default: this table's): a correlation must name inputs of one of
     them, and applies where its model has both. `cache` keeps the prior files and

@@ -17,9 +17,9 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
-from .config import Experiment
+from .config import Experiment, located_check
 from .designs import gaussian_copula, make_design, sobol_balance
-from .errors import ConfigError, DesignWarning
+from .errors import ConfigError, DesignWarning, DomainError
 from .provenance import now, provenance
 
 __all__ = ["chain_design", "check_memory", "draw_range", "fixed_inputs", "input_ppf", "result_bytes", "run_dataset",
@@ -162,7 +162,10 @@ def draw_range(experiment: Experiment, design, start: int, stop: int) -> dict[st
             u = gaussian_copula(u, experiment.cholesky)
         for j, name in enumerate(names):
             out[name] = values[name] = input_ppf(experiment, name)(u[:, j])
-    out.update(experiment.model_spec(values))
+    try:
+        out.update(experiment.model_spec(values))
+    except DomainError as error:  # a [[checks]] entry of the model failed in a draw
+        raise located_check(error, experiment) from None
     return out
 
 

@@ -88,15 +88,22 @@ def hdi_of_sorted(ordered: np.ndarray, mass: float) -> tuple[float, float]:
 
     The algorithm of :func:`arviz.hdi` (``k = floor(mass * n)``; the ``i`` that
     minimises ``ordered[i + k] - ordered[i]``) without its sort. A constant sample
-    gives its value at both ends; a sample with NaN or inf gives NaN.
+    gives its value at both ends; a sample with NaN or +inf gives NaN. Values of -inf (log10
+    of zero instances) are an atom no finite interval reaches: the HDI is the narrowest
+    interval of the finite values if they hold the mass, else ``[-inf, ordered[k]]``.
     """
     if ordered[0] == ordered[-1]:
         return float(ordered[0]), float(ordered[0])
-    if not (np.isfinite(ordered[0]) and np.isfinite(ordered[-1])):
-        return np.nan, np.nan
     n = len(ordered)
     k = int(np.floor(mass * n))
-    i = int(np.argmin(ordered[k:] - ordered[: n - k]))
+    if ordered[0] == -np.inf and np.isfinite(ordered[-1]):  # log10 of zeros: an atom at -inf
+        finite = ordered[np.searchsorted(ordered, -np.inf, side="right"):]
+        if len(finite) <= k:  # every interval holding the mass reaches the atom
+            return -np.inf, float(ordered[k])
+        ordered = finite
+    if not (np.isfinite(ordered[0]) and np.isfinite(ordered[-1])):
+        return np.nan, np.nan
+    i = int(np.argmin(ordered[k:] - ordered[: len(ordered) - k]))
     return float(ordered[i]), float(ordered[i + k])
 
 
@@ -125,6 +132,14 @@ def _probs(spec):
     return np.array([*spec.quantiles, *tails])
 
 
+def _zeros(per_chain_zeros, per_chain_n, nonbinary):
+    """P(output = 0) with its error between chains, and whether every draw is 0 or 1 (an indicator)."""
+    n = np.asarray(per_chain_n, dtype=float)
+    zeros = np.asarray(per_chain_zeros, dtype=float)
+    return {"prob_zero": ((), zeros.sum() / n.sum()), "prob_zero_mcse": ((), chain_error(zeros / n)),
+            "binary": ((), not nonbinary)}
+
+
 def _statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se):
     """One output's statistics, labelled by dims; `quant` holds :func:`_probs` on both scales."""
     n = len(spec.quantiles)
@@ -149,7 +164,9 @@ def _statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se):
 def _one_output(x, spec):
     quant, quant_se = _quantiles(x, _probs(spec))
     mean, mean_se = _means(x, _log10(x))
-    return _statistics(spec, mean, mean_se, quant, quant_se, *_hdi(x, spec.intervals))
+    zeros = _zeros(np.count_nonzero(x == 0, axis=1), np.full(x.shape[0], x.shape[1]),
+                   np.any((x != 0) & (x != 1)))
+    return {**_statistics(spec, mean, mean_se, quant, quant_se, *_hdi(x, spec.intervals)), **zeros}
 
 
 ATTRS = {
@@ -165,6 +182,9 @@ ATTRS = {
     "eti_upper_mcse": "Monte Carlo standard error of eti_upper",
     "hdi_lower_mcse": "Monte Carlo standard error of hdi_lower (chains' own HDIs, cube-root rate)",
     "hdi_upper_mcse": "Monte Carlo standard error of hdi_upper (chains' own HDIs, cube-root rate)",
+    "prob_zero": "probability that the output is 0 (e.g. no instance meets the required speed)",
+    "prob_zero_mcse": "Monte Carlo standard error of prob_zero",
+    "binary": "every draw is 0 or 1 (an indicator: its mean is a probability)",
     "prob_at_least": "probability that the main output >= threshold",
     "prob_at_least_mcse": "Monte Carlo standard error of prob_at_least",
 }
@@ -284,6 +304,7 @@ def block_part(x: np.ndarray, alpha: float, thresholds=()) -> dict:
     arrays = sk.sketch(x, alpha).to_arrays()
     return {"n": np.int64(x.size), "sum": np.float64(np.sum(x)), "log10_sum": np.float64(np.sum(_log10(x))),
             "at_least": np.array([np.count_nonzero(x >= t) for t in thresholds], dtype=np.int64),
+            "zeros": np.int64(np.count_nonzero(x == 0)), "nonbinary": np.int64(np.count_nonzero((x != 0) & (x != 1))),
             **{f"sketch/{k}": v for k, v in arrays.items()}}
 
 
@@ -299,6 +320,7 @@ def merge_parts(parts: list[dict]) -> dict:
             "sum": np.float64(math.fsum(float(p["sum"]) for p in parts)),
             "log10_sum": np.float64(math.fsum(float(p["log10_sum"]) for p in parts)),
             "at_least": np.sum([p["at_least"] for p in parts], axis=0, dtype=np.int64),
+            **{k: np.int64(sum(int(p.get(k, k == "nonbinary")) for p in parts)) for k in ("zeros", "nonbinary")},
             **{f"sketch/{k}": v for k, v in merged.items()}}
 
 
@@ -325,7 +347,8 @@ def _streamed_output(parts, spec):
     mean = np.array([math.fsum(sums[0]), math.fsum(sums[1])]) / n.sum()
     mean_se = np.array([chain_error(sums[0] / n), chain_error(sums[1] / n)])
     hdi, hdi_se = _streamed_hdi(pooled, sketches, spec.intervals)
-    return _statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se)
+    zeros = _zeros([int(p.get("zeros", 0)) for p in parts], n, sum(int(p.get("nonbinary", 1)) for p in parts))
+    return {**_statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se), **zeros}
 
 
 def _streamed_hdi(pooled, sketches, intervals):

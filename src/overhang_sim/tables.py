@@ -79,7 +79,8 @@ def summary_table(summary: xr.Dataset) -> str:
     attrs = summary.attrs
     lines = [(f"{attrs.get('experiment_name', '')}: {attrs.get('samples', '?')} samples in "
               f"{attrs.get('chains', '?')} chains, method {attrs.get('method', '?')}, seed {attrs.get('seed', '?')}")]
-    for output in summary["output"].values:
+    indicators = [o for o in summary["output"].values if _binary(summary.sel(output=o))]
+    for output in (o for o in summary["output"].values if o not in indicators):
         s = summary.sel(output=output)
         lines += ["", f"{output} [{s['unit'].item()}]  {s['long_name'].item()}",
                   f"  {'':<6}" + "".join(f"{h:>{width}}" for h in heads)
@@ -94,6 +95,13 @@ def summary_table(summary: xr.Dataset) -> str:
             row += "".join(f"   {_interval(*bounds)}" for bounds in zip(r["hdi_lower"].values, r["hdi_upper"].values,
                                                                         *errors))
             lines.append(row)
+        if float(s.get("prob_zero", 0.0)) > 0:
+            lines.append(f"  P({output} = 0) = {_probability(s['prob_zero'], s['prob_zero_mcse'])}"
+                         "  (log10 quantiles and mean of the zeros are -inf)")
+    if indicators:
+        lines += ["", "P(indicator = 1): the share of draws in which each holds (e.g. which bound binds)"]
+        lines += [f"  {o:<28}{_probability(1 - summary['prob_zero'].sel(output=o), summary['prob_zero_mcse'].sel(output=o))}"
+                  f"  {summary['long_name'].sel(output=o).item()}" for o in indicators]
     if "prob_at_least" in summary:
         lines += ["", f"P({main_output(summary)} >= threshold)"]
         for t in summary["threshold"].values:
@@ -106,9 +114,20 @@ def summary_table(summary: xr.Dataset) -> str:
     return "\n".join(lines)
 
 
+def _binary(s) -> bool:
+    """Whether a summarised output is a 0/1 indicator (its mean is a probability)."""
+    return "binary" in s and bool(s["binary"]) and float(s["quantile"].sel(scale="linear").max()) <= 1
+
+
+def _probability(p, error) -> str:
+    p, e = float(p), float(error)
+    return f"{format_value(p, e) if e > 0 else format_value(p):>10}" + (f"  (s.e. {e:.1g})" if e > 0 else "")
+
+
 SUMMARY_VARIABLES = ("mean", "mean_mcse", "quantile", "quantile_mcse", "eti_lower", "eti_upper",
                      "eti_lower_mcse", "eti_upper_mcse", "hdi_lower", "hdi_upper", "hdi_lower_mcse",
-                     "hdi_upper_mcse", "prob_at_least", "prob_at_least_mcse")
+                     "hdi_upper_mcse", "prob_at_least", "prob_at_least_mcse", "prob_zero", "prob_zero_mcse",
+                     "binary")
 
 
 def summary_part(result: xr.Dataset) -> xr.Dataset:
