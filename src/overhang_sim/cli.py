@@ -21,7 +21,7 @@ from .sensitivity_analysis import METHODS as SENSITIVITY_METHODS
 from .sensitivity_analysis import scenario_sensitivity, sensitivity
 from .storage import atomic_write_bytes, check_writable, load, save
 from .summaries import compare, main_output
-from .tables import format_value, scenario_tables, sensitivity_table, summary_json
+from .tables import format_value, frontier_table, scenario_tables, sensitivity_table, summary_json
 
 ISSUES = "https://github.com/overhang-sim/overhang-sim/issues"
 
@@ -108,6 +108,15 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--out-dir", default=".", help="folder for the figure files, created if missing "
                       "(default: here)")
 
+    front = commands.add_parser("frontier", help="instances against the required speed, on one set of draws "
+                                "(median, 50/90 %% bands, P(0))")
+    front.add_argument("experiment", nargs="?", help="experiment TOML file (default: the embedded baseline)")
+    front.add_argument("--speeds", help="required speeds, comma-separated (token/s; default: the file's "
+                       "[frontier] speeds, else 20 from 1 to 1000)")
+    front.add_argument("--samples", type=_whole, help="total samples (overrides the file)")
+    front.add_argument("--seed", type=_whole, help="random seed (overrides the file)")
+    front.add_argument("--out", help="save the frontier as netCDF to this path")
+    front.add_argument("--json", action="store_true", help="print the frontier as JSON instead of a table")
     report = commands.add_parser("report", help="write one self-contained HTML report")
     report.add_argument("source", nargs="?", help="experiment TOML (runs it, with sensitivity) or a saved "
                         "result (default: the embedded baseline)")
@@ -239,6 +248,9 @@ def _run(args) -> None:
         keep = True
     if args.out:
         check_writable(args.out)
+    from .frontier import frontier_spec
+
+    wanted = frontier_spec(scenarios.base)  # checked before anything runs
     samples = sum(e.samples for e in scenarios.experiments)
     try:
         with executor_for(args.workers, args.scheduler, samples) as executor:
@@ -257,6 +269,40 @@ def _run(args) -> None:
               "orders of magnitude (paired draws)")
     if args.out:
         print(f"\nsaved {args.out}")
+    if wanted is not None and not args.json:
+        print()
+        _frontier(args, scenarios.base, wanted)
+
+
+def _frontier(args, experiment=None, spec=None) -> None:
+    """``overhang frontier``; also what ``overhang run`` prints for an experiment with [frontier]."""
+    from .frontier import FrontierSpec, frontier, frontier_spec, parse_speeds
+
+    if experiment is None:
+        experiment = _scenarios(args, ("samples", "seed")).base
+        spec = frontier_spec(experiment) or FrontierSpec()
+        if args.speeds:
+            try:
+                spec = dataclasses.replace(spec, speeds=parse_speeds(args.speeds))
+            except OverhangError as error:
+                raise error.located(file="command line") from None
+        if args.out:
+            check_writable(args.out)
+    result = frontier(experiment, spec=spec)
+    if getattr(args, "json", False):
+        print(summary_json(result))
+    else:
+        print(frontier_table(result))
+    if args.out:
+        out = args.out if args.command == "frontier" else _frontier_path(args.out)
+        save(result, out)
+        print(f"saved {out}")
+
+
+def _frontier_path(out: str) -> str:
+    """Where ``overhang run --out X.nc`` saves the frontier: ``X.frontier.nc``."""
+    path = Path(out)
+    return str(path.with_name(path.name.removesuffix(".nc").removesuffix(".zarr") + ".frontier.nc"))
 
 
 def _selection(text: str, scenarios) -> dict:
@@ -364,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     traceback with ``--debug``).
     """
     args = _parser().parse_args(argv)
-    commands = {"run": _run, "models": _models, "priors": _priors, "sensitivity": _sensitivity, "plot": _plot,
+    commands = {"run": _run, "frontier": _frontier, "models": _models, "priors": _priors, "sensitivity": _sensitivity, "plot": _plot,
                 "report": _report}
     with warnings.catch_warnings():
         warnings.showwarning = _warn

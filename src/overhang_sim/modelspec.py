@@ -305,6 +305,27 @@ class FormulaModel:
         self._run_checks(env)
         return {n: out[n] for n in self.outputs if n in out}
 
+    def steps_after(self, varying: str, targets: tuple[str, ...]) -> tuple[tuple, tuple]:
+        """The compiled steps `targets` need, split into those `varying` does not reach and those it does.
+
+        Lets a caller compute the first group once and repeat only the second for each value of
+        `varying` (the frontier over required speeds). Each step has ``name``, ``needs`` and
+        ``run(env)``; both groups are in dependency order.
+        """
+        needed, reached = set(targets), {varying}
+        for step in reversed(self._steps):
+            if step.name in needed:
+                needed |= step.needs
+        for step in self._steps:
+            if step.needs & reached:
+                reached.add(step.name)
+        steps = [s for s in self._steps if s.name in needed]
+        return tuple(s for s in steps if s.name not in reached), tuple(s for s in steps if s.name in reached)
+
+    def run_checks(self, env: Mapping[str, object]) -> None:
+        """Run every ``[[checks]]`` entry whose quantities `env` holds; raise the first failure (DomainError)."""
+        self._run_checks(env)
+
     def check_values(self, values: Mapping[str, float]) -> None:
         """Run the ``[[checks]]`` that `values` (and the defaults) decide; raise the first failure.
 

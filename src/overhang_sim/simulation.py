@@ -22,7 +22,7 @@ from .designs import gaussian_copula, make_design, sobol_balance
 from .errors import ConfigError, DesignWarning, DomainError
 from .provenance import now, provenance
 
-__all__ = ["chain_design", "check_memory", "draw_range", "fixed_inputs", "input_ppf", "result_bytes", "run_dataset",
+__all__ = ["chain_design", "check_memory", "draw_inputs", "draw_range", "fixed_inputs", "input_ppf", "result_bytes", "run_dataset",
            "sample_chain", "simulate", "variable_attrs", "warn_about_design"]
 
 CHUNK_SIZE = 2**18
@@ -151,9 +151,19 @@ def draw_range(experiment: Experiment, design, start: int, stop: int) -> dict[st
     dict of str to ndarray
         Sampled inputs, then the model's outputs, each of shape ``(stop - start,)``.
     """
+    values = draw_inputs(experiment, design, start, stop)
+    out = {n: values[n] for n in experiment.sampled}
+    try:
+        out.update(experiment.model_spec(values))
+    except DomainError as error:  # a [[checks]] entry of the model failed in a draw
+        raise located_check(error, experiment) from None
+    return out
+
+
+def draw_inputs(experiment: Experiment, design, start: int, stop: int) -> dict[str, np.ndarray | float]:
+    """Every input with a prior for draws `start` to `stop` of one chain: sampled arrays and fixed floats."""
     names = experiment.sampled
-    values: dict[str, np.ndarray] = dict(fixed_inputs(experiment))
-    out: dict[str, np.ndarray] = {}
+    values: dict[str, np.ndarray | float] = dict(fixed_inputs(experiment))
     if names:
         u = design.points(start, stop)
         if experiment.design != names:  # a design shared with other scenarios: this one's columns
@@ -161,12 +171,8 @@ def draw_range(experiment: Experiment, design, start: int, stop: int) -> dict[st
         if experiment.cholesky is not None:
             u = gaussian_copula(u, experiment.cholesky)
         for j, name in enumerate(names):
-            out[name] = values[name] = input_ppf(experiment, name)(u[:, j])
-    try:
-        out.update(experiment.model_spec(values))
-    except DomainError as error:  # a [[checks]] entry of the model failed in a draw
-        raise located_check(error, experiment) from None
-    return out
+            values[name] = input_ppf(experiment, name)(u[:, j])
+    return values
 
 
 def input_ppf(experiment: Experiment, name: str):

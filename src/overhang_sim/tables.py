@@ -11,7 +11,7 @@ import xarray as xr
 
 from .summaries import main_output
 
-__all__ = ["format_value", "scenario_tables", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
+__all__ = ["format_value", "frontier_table", "scenario_tables", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
 
 MAX_DIGITS = 6
 
@@ -309,4 +309,25 @@ def sensitivity_table(ds: xr.Dataset) -> str:
         lines += _sensitivity_output(ds, str(output))
     for output, why in json.loads(_attr(ds, "skipped_outputs", "{}")).items():
         lines += ["", f"{output}: not analysed, it {why}"]
+    return "\n".join(lines)
+
+
+def frontier_table(frontier: xr.Dataset) -> str:
+    """The copies x speed frontier (:func:`overhang_sim.frontier.frontier`) as text, one row per speed."""
+    output, unit = frontier.attrs.get("output", "instances"), frontier["median"].attrs.get("units", "")
+    speed_unit = frontier["speed"].attrs.get("units", "")
+    heads = ["speed", "median", *(f"{100 * i:g} % band" for i in frontier["interval"].values), f"P({output} = 0)"]
+    rows = []
+    for i, speed in enumerate(frontier["speed"].values):
+        f = frontier.isel(speed=i)
+        bands = [_interval(f["band_lower"].sel(interval=m), f["band_upper"].sel(interval=m))
+                 for m in frontier["interval"].values]
+        p, e = float(f["prob_zero"]), float(f["prob_zero_mcse"])
+        rows.append([f"{speed:.4g}", format_value(float(f["median"]), float(f["median_mcse"])), *bands,
+                     format_value(p, e) if e > 0 else format_value(p)])
+    widths = [max(len(r[j]) for r in [heads, *rows]) for j in range(len(heads))]
+    lines = [f"frontier of {output} [{unit}] against the required speed [{speed_unit}]: "
+             f"{frontier.attrs.get('samples', '?')} draws, the same for every speed",
+             "  " + "  ".join(h.rjust(w) for h, w in zip(heads, widths))]
+    lines += ["  " + "  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
     return "\n".join(lines)

@@ -1,0 +1,289 @@
+"""The copies x speed frontier: a model's main output against the required speed per stream.
+
+For any model with a speed input (``required_tokens_per_s``), :func:`frontier` draws the
+other inputs once and evaluates the model at every speed of a grid on those same draws
+(common random numbers): the quantities the speed does not reach are computed once, only
+the rest again per speed. The result is a Dataset over ``speed`` with the median, the
+50 % and 90 % equal-tailed bands and P(main = 0) (speeds above the serial ceiling of the
+roofline give zero instances).
+
+An experiment asks for it with a ``[frontier]`` table, which ``overhang run`` honours and
+``overhang frontier FILE`` computes on its own::
+
+    [frontier]
+    speeds = [2, 5, 10, 20, 50, 100]      # token/s; default: 20 speeds, 1 to 1000, log-spaced
+    input = "required_tokens_per_s"      # the speed input (default)
+
+    [[frontier.marks]]                    # published point estimates, drawn on the figure
+    label = "MLPerf v6.0 interactive (x 1e5 GPUs)"
+    speed = 67
+    instances = 1.3e6
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import xarray as xr
+
+from .config import Experiment
+from .errors import ConfigError, ModelInputError, OverhangError, did_you_mean
+from .simulation import CHUNK_SIZE, chain_design, draw_inputs
+from .summaries import chain_error
+
+__all__ = ["FRONTIER_KEYS", "FrontierMark", "FrontierSpec", "default_speeds", "frontier", "frontier_spec",
+           "parse_speeds"]
+
+FRONTIER_KEYS = ("speeds", "input", "marks")
+MARK_KEYS = ("label", "speed", "instances")
+PROBS = (0.05, 0.25, 0.5, 0.75, 0.95)  # the median and the 50 % and 90 % equal-tailed bands
+INTERVALS = (0.5, 0.9)
+
+
+@dataclass(frozen=True)
+class FrontierMark:
+    """A published point estimate to draw on the frontier: `instances` at `speed` (token/s)."""
+
+    label: str
+    speed: float
+    instances: float
+
+    def __post_init__(self):
+        if not isinstance(self.label, str):
+            raise ConfigError("must be a string", key="label")
+        for key in ("speed", "instances"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise ConfigError(f"must be a positive number, not {value!r:.40}", key=key)
+
+
+@dataclass(frozen=True)
+class FrontierSpec:
+    """The ``[frontier]`` table: speeds (in the speed input's unit), the speed input and marks."""
+
+    speeds: tuple[float, ...] = ()
+    input: str = "required_tokens_per_s"
+    marks: tuple[FrontierMark, ...] = field(default=())
+
+    def __post_init__(self):
+        object.__setattr__(self, "speeds", parse_speeds(self.speeds, key="speeds") if self.speeds else ())
+        if not isinstance(self.input, str) or not self.input:
+            raise ConfigError("must be the name of the model's speed input", key="input")
+
+    @property
+    def grid(self) -> np.ndarray:
+        """The speeds to evaluate: the given ones, sorted, or :func:`default_speeds`."""
+        return np.array(sorted(self.speeds)) if self.speeds else default_speeds()
+
+
+def default_speeds(n: int = 20, low: float = 1.0, high: float = 1000.0) -> np.ndarray:
+    """`n` speeds from `low` to `high` (token/s), evenly spaced in log10."""
+    return np.logspace(math.log10(low), math.log10(high), n)
+
+
+def parse_speeds(values: object, key: str = "--speeds") -> tuple[float, ...]:
+    """Speeds from a list of numbers or a comma-separated string (``"1,10,100"``); each positive and finite."""
+    if isinstance(values, str):
+        parts = [p.strip() for p in values.split(",") if p.strip()]
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            raise ConfigError(f"must be numbers separated by commas, such as 1,10,100, not {values!r:.60}",
+                              key=key) from None
+    if not isinstance(values, (list, tuple)) or not values:
+        raise ConfigError("must be a non-empty list of speeds (token/s)", key=key)
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+            raise ConfigError(f"must be a positive number, not {v!r:.40}", key=f"{key}[{i}]")
+    if len(set(values)) != len(values):
+        raise ConfigError("lists a speed twice", key=key)
+    return tuple(float(v) for v in values)
+
+
+def frontier_spec(experiment: Experiment) -> FrontierSpec | None:
+    """The experiment's ``[frontier]`` table (read from its text), checked, or None; errors name the file."""
+    try:
+        table = tomllib.loads(experiment.text).get("frontier") if experiment.text else None
+    except tomllib.TOMLDecodeError:
+        return None
+    if table is None:
+        return None
+    try:
+        return _spec_from_table(table, experiment)
+    except OverhangError as error:
+        raise error.located(file=experiment.path or None, prefix="frontier") from None
+
+
+def _spec_from_table(table, experiment) -> FrontierSpec:
+    if not isinstance(table, Mapping):
+        raise ConfigError("must be a table")
+    for key in table:
+        if key not in FRONTIER_KEYS:
+            raise ConfigError(f"unknown key{did_you_mean(key, FRONTIER_KEYS)}", key=key)
+    marks = table.get("marks", [])
+    if not isinstance(marks, list):
+        raise ConfigError("must be a list of [[frontier.marks]] tables", key="marks")
+    parsed = []
+    for i, mark in enumerate(marks):
+        try:
+            if not isinstance(mark, Mapping) or set(mark) - set(MARK_KEYS) or not {"speed", "instances"} <= set(mark):
+                raise ConfigError(f"must be a table with speed and instances (and a label), not {mark!r:.60}")
+            parsed.append(FrontierMark(mark.get("label", ""), mark["speed"], mark["instances"]))
+        except OverhangError as error:
+            raise error.located(prefix=f"marks[{i}]") from None
+    spec = FrontierSpec(tuple(table.get("speeds", ())), table.get("input", "required_tokens_per_s"), tuple(parsed))
+    check_speed_input(experiment, spec.input)
+    return spec
+
+
+def check_speed_input(experiment: Experiment, name: str) -> None:
+    """Refuse a speed input the experiment's model does not have."""
+    model = experiment.model_spec
+    if name not in model.inputs:
+        raise ModelInputError(f"is not an input of the {model.name} model{did_you_mean(name, model.inputs)}",
+                              key="input")
+
+
+def frontier(experiment: Experiment, speeds: Sequence[float] | None = None, *, seed: int | None = None,
+             spec: FrontierSpec | None = None) -> xr.Dataset:
+    """The main output against the required speed, on one set of draws.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        Any experiment whose model has the speed input (its prior, if any, is replaced).
+    speeds : sequence of float, optional
+        Speeds in the speed input's unit (token/s); default: ``spec``'s, else
+        :func:`default_speeds`.
+    seed : int, optional
+        Overrides ``experiment.seed``.
+    spec : FrontierSpec, optional
+        Speed input and marks (default: the experiment's ``[frontier]``, else the defaults).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``speed`` (with the speed's ``units``), ``prob`` and ``interval``:
+        ``quantile`` (speed, prob) of the main output, ``median`` and its ``median_mcse``
+        (between chains), ``band_lower``/``band_upper`` (interval, speed) for the 50 %
+        and 90 % equal-tailed bands, ``prob_zero`` and its MCSE. Attrs: ``output``,
+        ``marks`` (JSON), the experiment's name, seed and samples.
+
+    Examples
+    --------
+    >>> from overhang_sim import load_experiment
+    >>> import dataclasses
+    >>> run = frontier(dataclasses.replace(load_experiment(), samples=800), [10, 100])
+    >>> bool((run["median"].sel(speed=10) / run["median"].sel(speed=100)).round(6) == 10)
+    True
+    """
+    spec = spec or frontier_spec(experiment) or FrontierSpec()
+    check_speed_input(experiment, spec.input)
+    grid = np.array(sorted(parse_speeds(list(speeds)))) if speeds is not None else spec.grid
+    seed = experiment.seed if seed is None else seed
+    samples = _samples(experiment, spec.input, grid, seed)  # (chain, speed, draw)
+    return _dataset(experiment, spec, grid, samples, seed)
+
+
+def _without(experiment: Experiment, name: str) -> Experiment:
+    """`experiment` with the speed input's prior dropped (each speed is given instead)."""
+    if name not in experiment.priors:
+        return experiment
+    priors = {n: p for n, p in experiment.priors.items() if n != name}
+    keep = tuple(n for n in experiment.design if n != name) if experiment.design_inputs else ()
+    correlations = tuple(c for c in experiment.correlations if name not in c.inputs)
+    model = experiment.model_spec
+    checked = _ModelWithInput(model, name)
+    return replace(experiment, priors=priors, design_inputs=keep, correlations=correlations, model_spec=checked)
+
+
+class _ModelWithInput:
+    """A model wrapper that accepts `name` as given (the frontier supplies it), for the experiment's checks."""
+
+    def __init__(self, model, name):
+        self._model, self._name = model, name
+
+    def __getattr__(self, attr):
+        return getattr(self._model, attr)
+
+    def check_inputs(self, given):
+        self._model.check_inputs(set(given) | {self._name})
+
+    def check_values(self, values):  # the speed is not known at load time
+        return None
+
+
+def _samples(experiment, name, grid, seed) -> np.ndarray:
+    base = _without(experiment, name)
+    model = experiment.model_spec
+    main = model.main
+    split = getattr(model, "steps_after", None)
+    once, again = split(name, (main,)) if split is not None else ((), ())
+    out = np.empty((base.chains, len(grid), base.draws))
+    for chain in range(base.chains):
+        design = chain_design(base, seed, chain)
+        for start in range(0, base.draws, CHUNK_SIZE):
+            stop = min(base.draws, start + CHUNK_SIZE)
+            values = draw_inputs(base, design, start, stop)
+            if split is None:  # a Python-function model: the whole model per speed
+                for i, speed in enumerate(grid):
+                    out[chain, i, start:stop] = model({**values, name: float(speed)})[main]
+                continue
+            env = _environment(model, values, once)
+            for i, speed in enumerate(grid):
+                speed_env = {**env, name: float(speed)}
+                with np.errstate(all="ignore"):
+                    for step in again:
+                        speed_env[step.name] = step.run(speed_env)
+                out[chain, i, start:stop] = speed_env[main] if main in speed_env else env[main]
+    return out
+
+
+def _environment(model, values, once) -> dict:
+    """Inputs with defaults, and every speed-independent quantity the main output needs (computed once)."""
+    inputs = set(model.inputs)
+    env = {n: np.asarray(v, dtype=float) if isinstance(v, np.ndarray) else float(v)
+           for n, v in {**model.defaults, **values}.items() if n in inputs}
+    with np.errstate(all="ignore"):
+        for step in once:
+            if step.name not in env:
+                env[step.name] = step.run(env)
+    model.run_checks(env)  # the [[checks]] the speed does not enter (a replica that holds the weights ...)
+    return env
+
+
+def _dataset(experiment, spec, grid, samples, seed) -> xr.Dataset:
+    chains, n_speeds, draws = samples.shape
+    pooled = np.moveaxis(samples, 1, 0).reshape(n_speeds, chains * draws)
+    quant = np.quantile(pooled, PROBS, axis=1).T  # (speed, prob)
+    per_chain_median = np.median(samples, axis=2)  # (chain, speed)
+    zeros = (samples == 0).mean(axis=2)  # (chain, speed)
+    lower = np.stack([quant[:, PROBS.index(round((1 - m) / 2, 10))] for m in INTERVALS])
+    upper = np.stack([quant[:, PROBS.index(round((1 + m) / 2, 10))] for m in INTERVALS])
+    model = experiment.model_spec
+    main = model.main
+    speed_unit = model.quantities[spec.input].unit
+    main_unit = model.quantities[main].unit
+    attrs = {"units": main_unit, "long_name": model.quantities[main].long_name or main}
+    ds = xr.Dataset(
+        {"quantile": (("speed", "prob"), quant, attrs),
+         "median": (("speed",), quant[:, PROBS.index(0.5)], attrs),
+         "median_mcse": (("speed",), chain_error(per_chain_median, 0), {"units": main_unit, "long_name":
+                         "Monte Carlo standard error of the median (between chains)"}),
+         "band_lower": (("interval", "speed"), lower, {**attrs, "long_name": "lower end of the equal-tailed band"}),
+         "band_upper": (("interval", "speed"), upper, {**attrs, "long_name": "upper end of the equal-tailed band"}),
+         "prob_zero": (("speed",), zeros.mean(axis=0), {"units": "1", "long_name": f"P({main} = 0)"}),
+         "prob_zero_mcse": (("speed",), chain_error(zeros, 0), {"units": "1", "long_name":
+                            "Monte Carlo standard error of prob_zero"})},
+        coords={"speed": ("speed", grid, {"units": speed_unit, "long_name": f"required speed ({spec.input})"}),
+                "prob": list(PROBS), "interval": list(INTERVALS)})
+    ds.attrs = {"output": main, "speed_input": spec.input, "experiment_name": experiment.name,
+                "model": model.name, "seed": int(seed), "samples": int(chains * draws), "chains": int(chains),
+                "marks": json.dumps([{"label": m.label, "speed": m.speed, "instances": m.instances}
+                                     for m in spec.marks])}
+    return ds
