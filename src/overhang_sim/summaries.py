@@ -36,7 +36,9 @@ __all__ = ["DEFAULT_OUTPUTS", "block_part", "chain_error", "compare", "hdi_chain
 
 DEFAULT_OUTPUTS = ("instances", "cluster_tokens_per_s", "tokens_per_gpu_s", "params",
                    "serial_speedup", "tasks_per_day", "human_to_model_data_ratio",
-                   "human_training_bits", "model_training_bits", "usd_per_pflops_day")
+                   "human_training_bits", "model_training_bits", "usd_per_pflops_day",
+                   "streams_per_gpu", "max_stream_tokens_per_s", "compute_binds", "bandwidth_binds",
+                   "capacity_binds", "latency_floor_binds")
 SCALES = ("linear", "log10")
 
 
