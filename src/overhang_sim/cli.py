@@ -135,6 +135,10 @@ def _plot(args) -> None:
 
     result = load(args.result)
     folder = check_writable(Path(args.out_dir) / "figure.png")
+    if "band_lower" in result.data_vars and "speed" in result.dims:  # a saved frontier: its one figure
+        stem = Path(args.result).name.removesuffix(".nc")
+        print(f"saved {plotting.save_figure(plotting.plot_frontier(result), folder / f'{stem}.{args.format}')}")
+        return
     is_sensitivity = "estimate" in result.data_vars
     output = args.output or main_output(result)
     wanted = FIGURES if args.kind == "all" else (args.kind,)
@@ -194,7 +198,11 @@ def _report(args) -> None:
         except OverhangError as error:  # e.g. every input fixed: nothing to rank
             sens = None
             print(f"overhang: note: sensitivity left out: {error.problem}", file=sys.stderr)
-        html = report_html(result, sensitivity=sens, scenarios=scenarios)
+        from .frontier import frontier, frontier_spec
+
+        wanted = frontier_spec(experiment)
+        html = report_html(result, sensitivity=sens, scenarios=scenarios,
+                           frontier=None if wanted is None else frontier(experiment, spec=wanted))
     atomic_write_bytes(out, html.encode("utf-8"))
     print(f"saved {out}")
 

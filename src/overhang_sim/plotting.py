@@ -23,8 +23,8 @@ from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 from .errors import ConfigError, StorageError, did_you_mean
 from .summaries import main_output
 
-__all__ = ["FORMATS", "PALETTE", "REFERENCES", "plot_convergence", "plot_distribution", "plot_scenarios",
-           "plot_sensitivity", "save_figure"]
+__all__ = ["FORMATS", "PALETTE", "REFERENCES", "plot_convergence", "plot_distribution", "plot_frontier",
+           "plot_scenarios", "plot_sensitivity", "save_figure"]
 
 #: Okabe & Ito's colour-blind-safe palette, in the order the figures use it.
 PALETTE: Mapping[str, str] = {
@@ -183,6 +183,7 @@ def plot_distribution(result: xr.Dataset, output: str | None = None, *, scenario
     axes = [d for d in samples.dims if d not in SAMPLE_DIMS]
     cell, scenario = _select(result, axes, scenario)
     values = np.asarray(cell[output].values, dtype=float).ravel()
+    zero_share = float(np.mean(values == 0)) if values.size else 0.0  # e.g. no instance meets the speed
     values = values[np.isfinite(values) & (values > 0)]
     if values.size == 0:
         raise ConfigError(f"{output!r} has no positive finite values to draw on a log axis", key=output)
@@ -218,7 +219,8 @@ def plot_distribution(result: xr.Dataset, output: str | None = None, *, scenario
     twin.plot(grid, cdf, color=PALETTE["vermillion"], lw=1.5, gid="cdf", label="cumulative probability")
     twin.set_ylim(0, 1.02)
     twin.set_ylabel("cumulative probability [1]")
-    ax.set_title(f"Distribution of {output}" + (f": {_scenario_text(scenario)}" if scenario else ""))
+    ax.set_title(f"Distribution of {output}" + (f": {_scenario_text(scenario)}" if scenario else "")
+                 + (f" (P({output} = 0) = {zero_share:.3g}, not drawn)" if zero_share > 0 else ""))
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize="small", frameon=False)
     return fig
@@ -462,6 +464,65 @@ def plot_convergence(result: xr.Dataset, output: str | None = None, *,
     ax.set_title(f"Convergence of {output} quantiles (±2 MCSE)"
                  + (f": {_scenario_text(scenario)}" if scenario else ""))
     fig.legend(loc="outside lower center", ncols=len(probs), fontsize="small", frameon=False)
+    return fig
+
+
+def plot_frontier(frontier: xr.Dataset, marks: Sequence[Mapping] | None = None) -> Figure:
+    """The copies x speed frontier on log-log axes: median, 50 % and 90 % bands, and published points.
+
+    Parameters
+    ----------
+    frontier : xarray.Dataset
+        From :func:`overhang_sim.frontier.frontier` (dims ``speed``, ``interval``).
+    marks : sequence of mappings, optional
+        ``{"label", "speed", "instances"}`` points to mark; default: the Dataset's
+        ``marks`` attr (the experiment's ``[[frontier.marks]]``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The main output [its unit] against the required speed [token/s]; a dashed line
+        proportional to 1/speed through the first median (what a compute bound alone
+        gives); speeds where the band reaches zero are drawn at the bottom of the axis.
+    """
+    import json
+
+    if "band_lower" not in frontier or "speed" not in frontier.dims:
+        raise ConfigError("is not a frontier (no band_lower over speed); compute one with overhang frontier",
+                          key="frontier")
+    marks = json.loads(frontier.attrs.get("marks", "[]")) if marks is None else list(marks)
+    speed, median = frontier["speed"].values, frontier["median"].values
+    positive = np.concatenate([v[v > 0] for v in (median, frontier["band_lower"].values.ravel(),
+                                                  frontier["band_upper"].values.ravel())])
+    if positive.size == 0:
+        raise ConfigError("every draw gives 0 at every speed: nothing to draw on a log axis", key="frontier")
+    bottom = positive.min() / 3
+    fig = _figure(7.5, 4.8)
+    ax = fig.add_subplot()
+    for k, mass in enumerate(frontier["interval"].values[::-1]):
+        lower = frontier["band_lower"].sel(interval=mass).values
+        upper = frontier["band_upper"].sel(interval=mass).values
+        ax.fill_between(speed, np.maximum(lower, bottom), np.maximum(upper, bottom), color=PALETTE["sky"],
+                        alpha=0.25 + 0.2 * k, lw=0, gid=f"interval-{mass:g}", label=_mass_label(mass))
+    ax.plot(speed, np.where(median > 0, median, np.nan), "o-", color=PALETTE["blue"], lw=1.8, gid="median",
+            label="median")
+    first = np.flatnonzero(median > 0)
+    if first.size:
+        i = first[0]
+        ax.plot(speed, median[i] * speed[i] / speed, color=PALETTE["black"], ls="--", lw=1, gid="inverse-speed",
+                label="proportional to 1/speed")
+    for mark, (color, _) in zip(marks, itertools.cycle(_REFERENCE_STYLES)):
+        ax.plot([mark["speed"]], [mark["instances"]], "D", color=PALETTE[color], ms=7, gid="mark",
+                label=f"{mark.get('label') or 'published'}: {mark['instances']:.2g}")
+    ax.set_ylim(bottom, max(positive.max(), *(m["instances"] for m in marks)) * 2)
+    output = frontier.attrs.get("output", "instances")
+    ax.set_xlabel(_label("required speed per stream", frontier["speed"].attrs.get("units", "token/s")))
+    ax.set_ylabel(_label(output, frontier["median"].attrs.get("units", "")))
+    _log(ax, "x")
+    _log(ax, "y")
+    ax.set_title(f"{output} against the required speed ({frontier.attrs.get('samples', '?')} draws, "
+                 "the same at every speed)")
+    fig.legend(loc="outside lower center", ncols=2, fontsize="small", frameon=False)
     return fig
 
 

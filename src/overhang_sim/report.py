@@ -146,6 +146,9 @@ def _sensitivity_section(sens: xr.Dataset | None, output: str) -> str:
     sens = sens.isel({d: 0 for d in sens["estimate"].dims if d not in ("input", "output", "measure")})
     measure = next(m for m in ("sobol_total", "given_data_first", "voi", "tornado")
                    if m in sens["measure"].values)
+    if output not in sens["output"].values:  # e.g. log10 of an output with zeros (no instance at that speed)
+        skipped = sens.attrs.get("skipped_outputs", "")
+        return f"<p class=note>Not computed for {_e(output)}: {_e(skipped or 'the analysis left it out')}.</p>"
     r = sens.sel(output=output)
     order = np.argsort(-np.nan_to_num(np.abs(r["estimate"].sel(measure=measure).values), nan=-1))
     head = ["#", "input", *(str(m) for m in r["measure"].values)]
@@ -182,7 +185,46 @@ def _provenance(result: xr.Dataset) -> str:
     return _table(["attribute", "value"], rows, left=2) + (f"<pre>{_e(text)}</pre>" if text else "")
 
 
-def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, scenarios=None) -> str:
+def _shares_section(summary: xr.Dataset, main: str) -> str:
+    """P(indicator = 1) for the 0/1 outputs (which bound binds) and P(main = 0), with their errors; '' if none."""
+    if "binary" not in summary or "prob_zero" not in summary:
+        return ""
+    rows = []
+    flat = summary.isel({d: 0 for d in summary["prob_zero"].dims if d != "output"})  # the first scenario
+    for output in flat["output"].values:
+        s = flat.sel(output=output)
+        p, e = float(s["prob_zero"]), float(s["prob_zero_mcse"])
+        if bool(s["binary"]) and float(s["quantile"].sel(scale="linear").max()) <= 1:
+            rows.append([f"P({output} = 1)", format_value(1 - p, e), f"{e:.1g}", str(s["long_name"].item())])
+        elif output == main and p > 0:
+            rows.append([f"P({output} = 0)", format_value(p, e), f"{e:.1g}", "no instance meets the required speed"])
+    if not rows:
+        return ""
+    return ("<h2>Shares of draws</h2><p class=note>Means of 0/1 outputs (e.g. which roofline bound binds) and the "
+            "share of zero instances, with Monte Carlo standard errors between chains.</p>"
+            + _table(["", "probability", "s.e.", "meaning"], rows, left=1))
+
+
+def _frontier_section(frontier: xr.Dataset | None) -> str:
+    if frontier is None:
+        return ""
+    from .plotting import plot_frontier
+
+    output = frontier.attrs.get("output", "instances")
+    rows = [[f"{v:.4g}", format_value(float(f["median"]), float(f["median_mcse"])),
+             *(f"{format_value(float(f['band_lower'].sel(interval=m)))} - "
+               f"{format_value(float(f['band_upper'].sel(interval=m)))}" for m in frontier["interval"].values),
+             format_value(float(f["prob_zero"]))]
+            for v, f in ((float(v), frontier.sel(speed=v)) for v in frontier["speed"].values)]
+    head = ["speed [token/s]", "median", *(f"{100 * m:g} % band" for m in frontier["interval"].values),
+            f"P({output} = 0)"]
+    return ("<h2>Copies against speed</h2><p class=note>The same draws at every speed: only the required speed "
+            "changes.</p>" + _table(head, rows, left=0)
+            + _drawn(lambda: plot_frontier(frontier), f"{output} against the required speed per stream"))
+
+
+def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, scenarios=None,
+                frontier: xr.Dataset | None = None) -> str:
     """The report page for a run `result` (from :func:`overhang_sim.batch.run`).
 
     Parameters
@@ -195,6 +237,8 @@ def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, sc
         missing otherwise.
     scenarios : ScenarioSet, optional
         The experiment behind `result`, for the priors and their sources.
+    frontier : xarray.Dataset, optional
+        From :func:`overhang_sim.frontier.frontier`: a section with its table and figure.
 
     Returns
     -------
@@ -225,7 +269,8 @@ def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, sc
         first = cells[0] if cells[0] else None
         parts.append(_drawn(lambda: plot_distribution(result, main, scenario=first),
                              f"Distribution of {main}" + (f" ({_label(cells[0])})" if first else "")))
-    parts += ["<h2>Summary</h2>", _summary_tables(summary, cells, main)]
+    parts += ["<h2>Summary</h2>", _summary_tables(summary, cells, main), _shares_section(summary, main),
+              _frontier_section(frontier)]
     if len(cells) > 1:
         parts += ["<h2>Scenario comparison</h2>",
                   _drawn(lambda: plot_scenarios(result, main), "Median, 50 % and 90 % intervals per scenario")]
