@@ -1,0 +1,164 @@
+"""The copies x speed frontier: 1/s where only compute binds, the same draws at every speed, files, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from overhang_sim import ConfigError
+from overhang_sim import simulation as simulation_module
+from overhang_sim.config import load_experiment
+from overhang_sim.frontier import FrontierSpec, default_speeds, frontier, frontier_spec, parse_speeds
+from overhang_sim.plotting import plot_frontier
+from overhang_sim.simulation import simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEEDS = [1.0, 3.0, 10.0, 30.0, 100.0, 1000.0]
+
+
+def small(path=None, samples=2000, **changes):
+    experiment = load_experiment(path)
+    return dataclasses.replace(experiment, samples=samples, **changes)
+
+
+@pytest.mark.parametrize("model", ["compute", "throughput"])
+def test_compute_and_throughput_paths_are_exactly_inverse_in_speed(model):
+    path = ROOT / "experiments" / ("baseline.toml" if model == "compute" else "baseline_throughput.toml")
+    result = frontier(small(path), SPEEDS)
+    scaled = result["quantile"] * result["speed"]  # instances x speed: the same at every speed
+    np.testing.assert_allclose(scaled.values, np.broadcast_to(scaled.values[0], scaled.shape), rtol=1e-12)
+    assert float(result["prob_zero"].max()) == 0
+
+
+def test_roofline_compute_bound_is_inverse_in_speed_up_to_whole_streams(tmp_path):
+    text = _roofline_file(tmp_path, """
+        [overrides.gpu_memory_bytes]
+        value = 1e18
+        unit = "byte/GPU"
+        [overrides.memory_bandwidth_bytes_per_s]
+        value = 1e18
+        unit = "byte/s/GPU"
+        [overrides.step_latency_floor_s]
+        value = 1e-9
+        unit = "s"
+        """)
+    experiment = small(text, samples=1600)
+    speeds = [1.0, 10.0, 100.0]
+    result = frontier(experiment, speeds)
+    scaled = result["median"].values * np.array(speeds)
+    # a batch is a whole number of streams: floor() costs at most one stream per replica
+    np.testing.assert_allclose(scaled, scaled[0], rtol=2e-3)
+    run = simulate(dataclasses.replace(experiment, samples=800))
+    assert float(run["compute_binds"].mean()) == 1.0
+
+
+def test_the_same_draws_serve_every_speed(monkeypatch):
+    """Inputs are drawn once per chunk, not once per speed; each speed equals a run at that fixed speed."""
+    experiment = small(ROOT / "experiments" / "roofline_gb300.toml", samples=1600)
+    calls = []
+    original = simulation_module.draw_inputs
+    monkeypatch.setattr("overhang_sim.frontier.draw_inputs",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    result = frontier(experiment, [5.0, 50.0, 500.0])
+    assert len(calls) == experiment.chains  # one chunk per chain, whatever the number of speeds
+    for speed in (5.0, 500.0):
+        fixed = _with_fixed_speed(experiment, speed)
+        run = simulate(fixed)
+        assert float(run["instances"].median()) == float(result["median"].sel(speed=speed))
+        assert float((run["instances"] == 0).mean()) == float(result["prob_zero"].sel(speed=speed))
+
+
+def test_roofline_frontier_never_rises_with_speed_and_reaches_zero():
+    result = frontier(small(ROOT / "experiments" / "roofline_gb300.toml", samples=1600), default_speeds(12, 1, 1e4))
+    for name in ("median", "band_lower", "band_upper"):
+        values = result[name].values
+        assert (np.diff(values, axis=-1) <= 0).all(), name
+    assert float(result["prob_zero"][-1]) == 1.0 and float(result["median"][-1]) == 0.0
+    assert result["speed"].attrs["units"] == "token/s" and result["median"].attrs["units"] == "instance"
+    fig = plot_frontier(result)  # zeros at the fast end are drawn, not an error
+    assert any(line.get_gid() == "mark" for line in fig.axes[0].lines)
+
+
+def test_spec_from_the_experiment_file():
+    spec = frontier_spec(load_experiment(ROOT / "experiments" / "roofline_gb300.toml"))
+    assert spec.speeds[0] == 2.0 and len(spec.marks) == 2 and spec.marks[1].speed == 67
+    assert frontier_spec(load_experiment()) is None
+    assert len(FrontierSpec().grid) == 20 and FrontierSpec().grid[0] == 1.0
+
+
+def test_marks_travel_with_the_dataset():
+    result = frontier(small(ROOT / "experiments" / "roofline_gb300.toml", samples=800), [10.0])
+    marks = json.loads(result.attrs["marks"])
+    assert marks[0]["instances"] == 4.32e7
+
+
+@pytest.mark.parametrize(("text", "problem"), [("1,,x", "numbers separated by commas"),
+                                               ([1.0, -2.0], "positive number"), ([3.0, 3.0], "twice")])
+def test_bad_speeds(text, problem):
+    with pytest.raises(ConfigError, match=problem):
+        parse_speeds(text)
+
+
+@pytest.mark.parametrize(("table", "key"), [
+    ("[frontier]\nspeed = [1, 2]\n", "frontier.speed: unknown key (did you mean 'speeds'?)"),
+    ("[frontier]\nspeeds = [0, 2]\n", "frontier.speeds[0]: must be a positive number"),
+    ("[frontier]\ninput = 'speed'\n", "frontier.input: is not an input of the roofline model"),
+    ("[[frontier.marks]]\nspeed = 1\n", "frontier.marks[0]: must be a table with speed and instances"),
+])
+def test_bad_frontier_tables_are_one_line_exit_2(tmp_path, table, key):
+    path = _roofline_file(tmp_path, table)
+    done = subprocess.run([sys.executable, "-m", "overhang_sim.cli", "run", str(path), "--samples", "800",
+                           "--quiet", "--out", str(tmp_path / "r.nc")], capture_output=True, text=True)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"{path}: {key}" in done.stderr
+    assert not (tmp_path / "r.nc").exists()
+
+
+def test_cli_frontier_and_run_print_and_save(tmp_path):
+    out = tmp_path / "f.nc"
+    done = subprocess.run([sys.executable, "-m", "overhang_sim.cli", "frontier",
+                           str(ROOT / "experiments" / "baseline.toml"), "--speeds", "1,10,100",
+                           "--samples", "800", "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "P(instances = 0)" in done.stdout and out.exists()
+    done = subprocess.run([sys.executable, "-m", "overhang_sim.cli", "frontier", "--speeds", "1,0"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "command line: --speeds[1]: must be a positive number" in done.stderr
+    run_out = tmp_path / "run.nc"
+    done = subprocess.run([sys.executable, "-m", "overhang_sim.cli", "run",
+                           str(ROOT / "experiments" / "roofline_gb300.toml"), "--samples", "800", "--quiet",
+                           "--out", str(run_out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "frontier of instances" in done.stdout and "P(indicator = 1)" in done.stdout
+    assert (tmp_path / "run.frontier.nc").exists()
+    plotted = subprocess.run([sys.executable, "-m", "overhang_sim.cli", "plot", str(tmp_path / "run.frontier.nc"),
+                              "--out-dir", str(tmp_path)], capture_output=True, text=True)
+    assert plotted.returncode == 0 and (tmp_path / "run.frontier.png").exists(), plotted.stderr
+
+
+def _with_fixed_speed(experiment, speed):
+    from overhang_sim.config import Prior
+    from overhang_sim.distributions import Fixed
+
+    priors = {**experiment.priors, "required_tokens_per_s": Prior("required_tokens_per_s", Fixed(speed), "token/s")}
+    return dataclasses.replace(experiment, priors=priors)
+
+
+def _roofline_file(tmp_path, extra: str) -> Path:
+    path = tmp_path / "e.toml"
+    path.write_text(textwrap.dedent(f"""\
+        name = "t"
+        model = "roofline"
+        priors = ["{ROOT / 'priors' / 'roofline.toml'}"]
+        samples = 800
+        chains = 4
+        seed = 3
+        """) + textwrap.dedent(extra))
+    return path
