@@ -162,3 +162,10 @@ def _roofline_file(tmp_path, extra: str) -> Path:
         seed = 3
         """) + textwrap.dedent(extra))
     return path
+
+
+def test_plot_without_marks():
+    result = frontier(small(ROOT / "experiments" / "baseline.toml", samples=800), [1.0, 10.0, 100.0])
+    fig = plot_frontier(result)
+    assert not any(line.get_gid() == "mark" for line in fig.axes[0].lines)
+    assert any(line.get_gid() == "inverse-speed" for line in fig.axes[0].lines)

@@ -514,7 +514,7 @@ def plot_frontier(frontier: xr.Dataset, marks: Sequence[Mapping] | None = None) 
     for mark, (color, _) in zip(marks, itertools.cycle(_REFERENCE_STYLES)):
         ax.plot([mark["speed"]], [mark["instances"]], "D", color=PALETTE[color], ms=7, gid="mark",
                 label=f"{mark.get('label') or 'published'}: {mark['instances']:.2g}")
-    ax.set_ylim(bottom, max(positive.max(), *(m["instances"] for m in marks)) * 2)
+    ax.set_ylim(bottom, max([positive.max(), *(m["instances"] for m in marks)]) * 2)
     output = frontier.attrs.get("output", "instances")
     ax.set_xlabel(_label("required speed per stream", frontier["speed"].attrs.get("units", "token/s")))
     ax.set_ylabel(_label(output, frontier["median"].attrs.get("units", "")))
