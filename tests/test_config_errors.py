@@ -100,7 +100,7 @@ CASES = {
                                              "positive"),
     "fewer samples than chains": (experiment_toml(THROUGHPUT_PRIORS, samples=3, chains=4), [], "samples",
                                   "at least chains"),
-    "input with no prior": (experiment_toml(_without("tokens_per_gpu_s")), [], "tokens_per_gpu_s",
+    "input with no prior": (experiment_toml(_without("tokens_per_gpu_s")), [], "tokens_per_gpu_s_max",
                             "needs a prior"),
     "compute input with no prior": (experiment_toml(_without("train_days", COMPUTE_FIXED), model="compute"), [],
                                     "train_days", "needs a prior"),

@@ -154,7 +154,8 @@ def test_the_models_command(run_cli):
     code, out, err = run_cli(["models", "compute"])
     assert code == 0
     assert "cluster_gpus" in out and "needs a prior unless cluster_flop_per_s is given" in out
-    assert "= sqrt(train_flop / (train_flop_per_param_token * chinchilla_ratio * horizon_length))" in out
+    assert ("sqrt(train_flop / (train_flop_per_param_token * active_param_fraction * chinchilla_ratio "
+            "* horizon_length))") in out
     code, out, err = run_cli(["models", "computee"])
     assert code == 2 and "did you mean 'compute'" in err and err.count("\n") == 1
 
