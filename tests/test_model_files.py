@@ -381,7 +381,8 @@ def test_divisors_follow_the_quantities_a_formula_divides_by():
         "infer_flop_per_param_token", "required_tokens_per_s", "tokens_per_task", "train_days",
         "train_flop_per_param_token", "train_utilization",
         # issue 10: the serving fleet, the mixture of experts, the data cap and the human speed
-        "active_param_fraction", "data_stock_tokens", "fleet_multiplier", "human_tokens_per_s", "serving_share",
+        "active_param_fraction", "data_stock_tokens", "deploy_param_fraction", "fleet_multiplier",
+        "human_tokens_per_s", "serving_share",
         "speed_multiple", "tokens_per_human_token"}
     assert BUILTIN["hardware_price"].divisors == {"amortization_days", "unit_flop_per_s"}
 
