@@ -52,6 +52,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .errors import ConfigError, ModelInputError, OverhangError, did_you_mean
+from .formula_fold import fold_step
 from .formulas import as_number
 from .model_graph import Step, check_names, compile_step, dependency_order, model_divisors, parse_formula
 from .model_quantity import ModelQuantity, quantity_from_table
@@ -107,6 +108,7 @@ class FormulaModel:
     file: str = field(default="", compare=False)
     divisors: frozenset[str] = field(init=False, compare=False)
     _steps: tuple[Step, ...] = field(init=False, repr=False, compare=False)
+    _folded: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if isinstance(self.quantities, Mapping):
@@ -199,6 +201,7 @@ class FormulaModel:
         units = {n: parse_unit(q.unit) for n, q in self.quantities.items()}
         steps = tuple(compile_step(n, trees[n], units) for n in order)
         object.__setattr__(self, "_steps", steps)
+        object.__setattr__(self, "_folded", {})
         object.__setattr__(self, "divisors", model_divisors(self.quantities, steps))
         self._warn()
 
@@ -288,12 +291,22 @@ class FormulaModel:
         env = {n: as_number(v) for n, v in {**self.defaults, **values}.items() if n in inputs}
         out = {}
         with np.errstate(all="ignore"):
-            for step in self._steps:
+            for step in self._steps_without(frozenset(n for n in self.defaults if n not in values)):
                 if step.name not in env and env.keys() >= step.needs:
                     env[step.name] = out[step.name] = step.run(env)
         if self.main not in env:
             self._raise_missing(set(env), set(out))
         return {n: out[n] for n in self.outputs if n in out}
+
+    def _steps_without(self, defaults: frozenset[str]) -> tuple[Step, ...]:
+        """The steps with the defaults not given folded in (:mod:`overhang_sim.formula_fold`), once per set."""
+        if not defaults:
+            return self._steps
+        steps = self._folded.get(defaults)
+        if steps is None:
+            values = {n: float(self.quantities[n].default) for n in defaults}
+            steps = self._folded[defaults] = tuple(fold_step(s, values) for s in self._steps)
+        return steps
 
     def describe(self) -> str:
         """A listing for ``overhang models NAME``: quantities, units, formulas, what needs a prior."""
