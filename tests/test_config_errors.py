@@ -100,7 +100,7 @@ CASES = {
                                              "positive"),
     "fewer samples than chains": (experiment_toml(THROUGHPUT_PRIORS, samples=3, chains=4), [], "samples",
                                   "at least chains"),
-    "input with no prior": (experiment_toml(_without("tokens_per_gpu_s")), [], "tokens_per_gpu_s",
+    "input with no prior": (experiment_toml(_without("tokens_per_gpu_s")), [], "tokens_per_gpu_s_max",
                             "needs a prior"),
     "compute input with no prior": (experiment_toml(_without("train_days", COMPUTE_FIXED), model="compute"), [],
                                     "train_days", "needs a prior"),
@@ -148,6 +148,50 @@ CASES = {
                                                                           "p95": 1e4}]})),
         [], "cluster_gpus.components[1].p05", "less than p95"),
 }
+
+# Issue 10: conventions (precision, accelerator) and the new efficiencies, each one line, exit 2.
+_BF16 = {**COMPUTE_FIXED, "gpu_peak_flop_per_s": fixed(1e15, precision="bf16"),
+         "train_utilization": fixed(0.4, precision="bf16"), "inference_utilization": fixed(0.3, precision="bf16")}
+CASES.update({
+    "BF16 MFU on an FP8 peak": (experiment_toml(_with("gpu_peak_flop_per_s", fixed(2e15, precision="fp8"), _BF16),
+                                                model="compute"), [], "train_utilization.precision",
+                                "is bf16 but gpu_peak_flop_per_s is fp8"),
+    "serving precision without a conversion": (
+        experiment_toml(_with("inference_utilization", fixed(0.1, precision="fp8"), _BF16), model="compute"), [],
+        "inference_utilization.precision", 'give serving_peak_ratio a prior with precision = "fp8/bf16"'),
+    "a conversion between the wrong precisions": (
+        experiment_toml({**_with("inference_utilization", fixed(0.1, precision="fp8"), _BF16),
+                         "serving_peak_ratio": fixed(6.0, unit="1", precision="fp4/bf16")}, model="compute"), [],
+        "serving_peak_ratio.precision", "the serving precision is fp4 but inference_utilization is fp8"),
+    "a conversion that does not say what it converts": (
+        experiment_toml({**_with("inference_utilization", fixed(0.1, precision="fp8"), _BF16),
+                         "serving_peak_ratio": fixed(2.0, unit="1")}, model="compute"), [],
+        "serving_peak_ratio.precision", 'precision = "fp8/bf16"'),
+    "unknown precision": (experiment_toml(_with("gpu_peak_flop_per_s", fixed(1e15, precision="fp9"), COMPUTE_FIXED),
+                                          model="compute"), [], "gpu_peak_flop_per_s.precision",
+                          "unknown precision 'fp9'"),
+    "H100-equivalents with a B200 peak": (
+        experiment_toml({**COMPUTE_FIXED, "cluster_gpus": fixed(2e5, accelerator="H100e"),
+                         "gpu_peak_flop_per_s": fixed(4.5e15, accelerator="B200")}, model="compute"), [],
+        "gpu_peak_flop_per_s.accelerator", "is B200 but cluster_gpus is H100e"),
+    "throughput per B200 for H100-equivalents": (
+        experiment_toml({**THROUGHPUT_PRIORS, "cluster_gpus": fixed(2e5, accelerator="H100e"),
+                         "tokens_per_gpu_s": fixed(8000.0, accelerator="B200")}), [],
+        "tokens_per_gpu_s.accelerator", "is B200 but cluster_gpus is H100e"),
+    "serving share above 1": (experiment_toml(_with("serving_share", fixed(1.5, unit="1"))), [], "serving_share",
+                              "outside the physical domain (0, 1]"),
+    "serving share of 0": (experiment_toml(_with("serving_share", fixed(0.0, unit="1"))), [], "serving_share",
+                           "outside the physical domain (0, 1]"),
+    "active parameters above the total": (
+        experiment_toml(_with("active_param_fraction", uniform(0.02, 1.3, unit="1"), COMPUTE_FIXED),
+                        model="compute"), [], "active_param_fraction", "outside the physical domain (0, 1]"),
+    "distilled model larger than the trained one": (
+        experiment_toml(_with("deploy_param_fraction", fixed(2.0, unit="1"), COMPUTE_FIXED), model="compute"), [],
+        "deploy_param_fraction", "outside the physical domain (0, 1]"),
+    "inference utilization above 1": (
+        experiment_toml(_with("inference_utilization", fixed(1.2, precision="bf16"), _BF16), model="compute"), [],
+        "inference_utilization", "outside the physical domain [0, 1]"),
+})
 
 COMMAND_LINE_CASES = {
     "negative --seed": (experiment_toml(THROUGHPUT_PRIORS), ["--seed=-1"], "--seed",

@@ -40,6 +40,20 @@ CHANGED_UNITS = {
     "gpu_peak_flop_per_s": ("FLOP/s", "FLOP/s/GPU"),
 }
 EXTRA_OUTPUTS = {"budget": {"usd_per_flop"}}
+# Issue 10: inputs the Python paths never had, each with a default that leaves their results
+# unchanged (or, without a default, needed only by a new output or instead of an old input),
+# and the outputs they add (required_tokens_per_s and the throughput path's tokens_per_gpu_s
+# became overridable formulas).
+SERVING_INPUTS = {"fleet_multiplier", "serving_share", "human_tokens_per_s", "speed_multiple", "tokens_per_human_token"}
+SCALING_INPUTS = SERVING_INPUTS | {"serving_peak_ratio", "active_param_fraction", "deploy_param_fraction",
+                                   "data_stock_tokens", "context_tokens", "n_layers", "d_attention",
+                                   "attention_flop_per_layer_dim"}
+NEW_INPUTS = {"throughput": SERVING_INPUTS | {"tokens_per_gpu_s_max", "knee_tokens_per_s", "throughput_slope",
+                                             "knee_sharpness"},
+              "compute": SCALING_INPUTS, "budget": SCALING_INPUTS}
+NEW_OUTPUTS = {"throughput": {"human_equivalents", "required_tokens_per_s", "tokens_per_gpu_s"},
+               "compute": {"human_equivalents", "required_tokens_per_s"},
+               "budget": {"human_equivalents", "required_tokens_per_s"}}
 SCALES = {"cluster_gpus": 1e5, "gpu_peak_flop_per_s": 1e15, "cluster_flop_per_s": 1e20, "train_days": 100,
           "chinchilla_ratio": 20, "required_tokens_per_s": 30, "budget_usd": 1e9, "usd_per_flop": 1e-18,
           "usd_per_pflops_day": 100, "tokens_per_gpu_s": 2000, "fast_stream_tokens_per_s": 300,
@@ -128,11 +142,12 @@ def test_the_five_paths_ship_as_model_files():
 @pytest.mark.parametrize("name", MODELS)
 def test_builtin_interface_matches_the_python_model(name):
     python, formula = MODELS[name], BUILTIN[name]
+    new = NEW_INPUTS.get(name, set())
     assert formula.name == name
-    assert set(formula.inputs) == set(python.inputs)
-    assert set(formula.outputs) == set(python.outputs) | EXTRA_OUTPUTS.get(name, set())
+    assert set(formula.inputs) == set(python.inputs) | new
+    assert set(formula.outputs) == set(python.outputs) | EXTRA_OUTPUTS.get(name, set()) | NEW_OUTPUTS.get(name, set())
     assert formula.outputs[0] == python.outputs[0] == formula.main
-    assert formula.defaults == python.defaults
+    assert {k: v for k, v in formula.defaults.items() if k not in new} == python.defaults
 
 
 @pytest.mark.parametrize(("name", "given_names"),
@@ -194,6 +209,8 @@ def test_the_deliberate_refusal_names_the_shadowing_input():
 @pytest.mark.parametrize("name", MODELS)
 def test_model_file_units_are_the_quantities_units_except_the_listed_changes(name):
     for quantity, spec in BUILTIN[name].quantities.items():
+        if quantity in NEW_INPUTS.get(name, set()) | {"human_equivalents"}:
+            continue
         old, new = CHANGED_UNITS.get(quantity, (QUANTITIES[quantity].unit,) * 2)
         assert QUANTITIES[quantity].unit == old
         assert spec.unit == new, quantity
@@ -322,7 +339,8 @@ def test_missing_inputs_under_an_overridable_output_name_the_alternative():
 
 
 def test_calling_without_a_needed_input_is_a_model_input_error():
-    with pytest.raises(ModelInputError, match="required_tokens_per_s: the throughput model needs a prior"):
+    with pytest.raises(ModelInputError, match=r"human_tokens_per_s: the throughput model needs a prior for it "
+                                              r"\(or for required_tokens_per_s\)"):
         BUILTIN["throughput"]({"cluster_gpus": 1.0, "tokens_per_gpu_s": 1.0})
 
 
@@ -362,7 +380,11 @@ def test_divisors_follow_the_quantities_a_formula_divides_by():
     assert BUILTIN["compute"].divisors == {
         "chinchilla_ratio", "cluster_flop_per_s", "cluster_gpus", "gpu_peak_flop_per_s", "horizon_length",
         "infer_flop_per_param_token", "required_tokens_per_s", "tokens_per_task", "train_days",
-        "train_flop_per_param_token", "train_utilization"}
+        "train_flop_per_param_token", "train_utilization",
+        # issue 10: the serving fleet, the mixture of experts, the data cap and the human speed
+        "active_param_fraction", "data_stock_tokens", "deploy_param_fraction", "fleet_multiplier",
+        "human_tokens_per_s", "serving_share",
+        "speed_multiple", "tokens_per_human_token"}
     assert BUILTIN["hardware_price"].divisors == {"amortization_days", "unit_flop_per_s"}
 
 
@@ -580,7 +602,8 @@ class TestModelContract:
         assert isinstance(model.name, str) and model.name
         assert len(set(model.inputs)) == len(model.inputs) and model.outputs
         assert set(model.defaults) <= set(model.inputs)
-        assert not set(model.inputs) & set(model.outputs) - {"cluster_flop_per_s", "usd_per_flop"}
+        assert not set(model.inputs) & set(model.outputs) - {"cluster_flop_per_s", "usd_per_flop",
+                                                             "required_tokens_per_s", "tokens_per_gpu_s"}
 
     def test_unknown_input_is_named(self, model):
         with pytest.raises(ModelInputError) as caught:

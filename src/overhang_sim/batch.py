@@ -340,7 +340,7 @@ def _with_pooled(result: xr.Dataset, scenarios: ScenarioSet) -> xr.Dataset:
 
 def _summary_outputs(scenarios: ScenarioSet) -> tuple[str, ...]:
     spec = scenarios.base.summary
-    produced = [set(e.model_spec.outputs) for e in scenarios.experiments]
+    produced = [set(e.model_spec.outputs) - set(e.priors) for e in scenarios.experiments]  # a prior replaces an output
     wanted = spec.outputs or DEFAULT_OUTPUTS
     found = tuple(o for o in wanted if all(o in p for p in produced))
     return found or tuple(o for o in scenarios.base.model_spec.outputs if all(o in p for p in produced))

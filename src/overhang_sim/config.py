@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import distributions as d
+from .conventions import CONVENTIONS, check_conventions, check_value
 from .designs import METHODS, pearson_from_spearman
 from .errors import ConfigError, DomainError, ModelInputError, OverhangError, did_you_mean
 from .models import QUANTITIES, Model, resolve_model
@@ -37,7 +38,7 @@ __all__ = [
     "parse_distribution",
 ]
 
-PRIOR_KEYS = ("dist", "unit", "source", "note", "lower", "upper")
+PRIOR_KEYS = ("dist", "unit", "source", "note", "lower", "upper", *CONVENTIONS)
 EXPERIMENT_KEYS = ("name", "description", "model", "priors", "overrides", "samples", "chains",
                    "method", "seed", "correlations", "summary")
 SUMMARY_KEYS = ("outputs", "quantiles", "intervals", "thresholds")
@@ -56,6 +57,8 @@ class Prior:
     unit: str
     source: str = ""
     file: str = ""
+    precision: str = ""
+    accelerator: str = ""
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -156,6 +159,7 @@ class Experiment:
         self.model_spec.check_inputs(set(self.priors))
         for name, prior in self.priors.items():
             _check_prior(prior, self.model_spec)
+        check_conventions(self.model_spec, self.priors)
         for name in self.model_spec.divisors:
             if name in self.priors and d.reaches_zero(self.priors[name].dist):
                 raise DomainError(f"the prior reaches 0 and the {self.model} model divides by it, so its outputs "
@@ -328,9 +332,10 @@ def parse_prior(name: str, entry: object, file: str = "") -> Prior:
         source = entry.get("source", "")
         if not isinstance(source, str):
             raise ConfigError("must be a string", key="source")
+        conventions = {c: check_value(c, entry[c]) for c in CONVENTIONS if c in entry}
     except OverhangError as error:
         raise error.located(prefix=name) from None
-    return Prior(name, dist, unit, source, file)
+    return Prior(name, dist, unit, source, file, **conventions)
 
 
 def parse_distribution(entry: Mapping, depth: int = 0) -> d.Distribution:

@@ -184,6 +184,10 @@ def zero_factors(node: Node) -> frozenset[str]:
             return zero_factors(a)
         case Binary("**", a, b) if (constant_value(b) or 0) > 0:
             return zero_factors(a)
+        case Call("max", args):  # of quantities >= 0: 0 only when every argument is
+            return frozenset.intersection(*map(zero_factors, args))
+        case Call("min", args):  # of quantities >= 0: 0 when any argument is
+            return frozenset.union(*map(zero_factors, args))
     return frozenset()
 
 

@@ -17,7 +17,8 @@ from .units import UnitError, parse_unit
 
 __all__ = ["QUANTITY_KEYS", "ModelQuantity", "quantity_from_table"]
 
-QUANTITY_KEYS = ("unit", "long_name", "low", "high", "default", "formula", "overridable", "source", "note")
+QUANTITY_KEYS = ("unit", "long_name", "low", "high", "default", "formula", "overridable", "source", "note",
+                 "precision", "accelerator")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class ModelQuantity:
         Whether a prior may replace the formula.
     source, note : str, optional
         Where the quantity's numbers come from; anything else worth saying.
+    precision, accelerator : str, optional
+        Convention slots (:mod:`overhang_sim.conventions`): quantities of one slot must be
+        stated on one precision (or count one kind of accelerator); ``"a/b"`` marks a
+        ratio that converts slot b to slot a.
     """
 
     name: str
@@ -54,6 +59,8 @@ class ModelQuantity:
     overridable: bool = False
     source: str = ""
     note: str = ""
+    precision: str = ""
+    accelerator: str = ""
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.isidentifier() or keyword.iskeyword(self.name):
@@ -62,7 +69,7 @@ class ModelQuantity:
             raise ConfigError(f"{self.name!r} is the name of a formula function; choose another name")
         parse_unit(self.unit)  # raises UnitError naming the problem
         self._check_numbers()
-        for key in ("long_name", "source", "note"):
+        for key in ("long_name", "source", "note", "precision", "accelerator"):
             if not isinstance(getattr(self, key), str):
                 raise ConfigError("must be a string", key=key)
         if self.formula is not None and not isinstance(self.formula, str):

@@ -56,6 +56,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .errors import ConfigError, ModelInputError, OverhangError, did_you_mean
+from .formula_fold import fold_step
 from .formulas import as_number
 from .model_checks import ModelCheck, checks_from_table, compile_check
 from .model_graph import Step, check_names, compile_step, dependency_order, model_divisors, parse_formula
@@ -114,6 +115,7 @@ class FormulaModel:
     divisors: frozenset[str] = field(init=False, compare=False)
     _steps: tuple[Step, ...] = field(init=False, repr=False, compare=False)
     _checks: tuple = field(init=False, repr=False, compare=False)
+    _folded: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if isinstance(self.quantities, Mapping):
@@ -208,6 +210,7 @@ class FormulaModel:
         object.__setattr__(self, "_steps", steps)
         object.__setattr__(self, "checks", tuple(self.checks))
         object.__setattr__(self, "_checks", tuple(compile_check(i, c, units) for i, c in enumerate(self.checks)))
+        object.__setattr__(self, "_folded", {})
         object.__setattr__(self, "divisors", model_divisors(self.quantities, steps))
         self._warn()
 
@@ -297,7 +300,7 @@ class FormulaModel:
         env = {n: as_number(v) for n, v in {**self.defaults, **values}.items() if n in inputs}
         out = {}
         with np.errstate(all="ignore"):
-            for step in self._steps:
+            for step in self._steps_without(frozenset(n for n in self.defaults if n not in values)):
                 if step.name not in env and env.keys() >= step.needs:
                     env[step.name] = out[step.name] = step.run(env)
         if self.main not in env:
@@ -353,6 +356,16 @@ class FormulaModel:
                 error = check.failure(env)
                 if error is not None:
                     raise error
+
+    def _steps_without(self, defaults: frozenset[str]) -> tuple[Step, ...]:
+        """The steps with the defaults not given folded in (:mod:`overhang_sim.formula_fold`), once per set."""
+        if not defaults:
+            return self._steps
+        steps = self._folded.get(defaults)
+        if steps is None:
+            values = {n: float(self.quantities[n].default) for n in defaults}
+            steps = self._folded[defaults] = tuple(fold_step(s, values) for s in self._steps)
+        return steps
 
     def describe(self) -> str:
         """A listing for ``overhang models NAME``: quantities, units, formulas, what needs a prior."""
