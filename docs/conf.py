@@ -16,7 +16,6 @@ here = Path(__file__).resolve().parent
 sys.path.insert(0, str(here / "_ext"))
 # The tutorial's shell cells call `overhang`: the kernel inherits this PATH.
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-os.environ.setdefault("MPLBACKEND", "agg")
 
 project = "overhang-sim"
 author = "The overhang-sim developers"

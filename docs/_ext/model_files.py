@@ -16,7 +16,6 @@ from pathlib import Path
 from docutils import nodes
 from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
-from sphinx.util.nodes import nested_parse_with_titles
 
 
 def model_files() -> list[Path]:
@@ -73,20 +72,19 @@ def quantity_rows(model: dict) -> list[str]:
     return rows
 
 
-def model_section(path: Path) -> list[str]:
+def model_section(path: Path) -> tuple[str, list[str]]:
+    """The model's name and the reStructuredText of its section body."""
     text = path.read_text(encoding="utf-8")
     model = tomllib.loads(text)
     name = model.get("name", path.stem)
-    title = f"``{name}``"
-    lines = [f".. _model-{name}:", "", title, "-" * len(title), "",
-             f"{escape(model.get('description', ''))}. Main output: ``{model.get('main', '')}``. "
+    lines = [f"{escape(model.get('description', ''))}. Main output: ``{model.get('main', '')}``. "
              f"File ``src/overhang_sim/data/models/{path.name}``; ``overhang models {name}`` "
              "prints what each input needs.", ""]
     comment = header_comment(text)
     if comment:
         lines += ["The file's own account of its sources and equations:", "", "::", ""]
         lines += ["    " + line if line else "" for line in comment.splitlines()] + [""]
-    return lines + quantity_rows(model) + [""]
+    return name, lines + quantity_rows(model) + [""]
 
 
 class OverhangModels(SphinxDirective):
@@ -95,14 +93,17 @@ class OverhangModels(SphinxDirective):
     has_content = False
 
     def run(self):
-        lines = []
+        sections = []
         for path in model_files():
             self.env.note_dependency(str(path))
-            lines += model_section(path)
-        container = nodes.section()
-        container.document = self.state.document
-        nested_parse_with_titles(self.state, StringList(lines, source="overhang-models"), container)
-        return container.children
+            name, body = model_section(path)
+            label = f"model-{name}"          # link target: [text](model-compute)
+            section = nodes.section(ids=[label], names=[label])
+            section += nodes.title("", "", nodes.literal(text=name))
+            self.state.nested_parse(StringList(body, source=str(path)), 0, section)
+            self.state.document.note_explicit_target(section, section)
+            sections.append(section)
+        return sections
 
 
 def setup(app):
