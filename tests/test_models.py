@@ -1,6 +1,6 @@
 """The shipped model files: input checks, scaling laws, monotonicity, closed-form outputs.
 
-The compute path gives (DESIGN.md section 1)
+The compute path gives (src/overhang_sim/data/models/compute.toml; docs/models.rst)
 
     params    = sqrt(F u_t T / (k_t r H)),   F = cluster_gpus * gpu_peak_flop_per_s,  T = 86400 days
     instances = F u_i / (k_i params R)

@@ -1,6 +1,6 @@
-"""Known answers: DESIGN.md's reference table, through the shipped experiment files.
+"""Known answers: the reference table (docs/howto/reproduce.md), through the shipped experiment files.
 
-Each row is checked twice: rounded to the digits DESIGN.md shows, it equals the
+Each row is checked twice: rounded to the digits that table shows, it equals the
 number shown; and it equals the same formula evaluated here with Python floats, to
 rel=1e-12 (a handful of roundings of 2**-53 each, nothing statistical).
 """
@@ -39,7 +39,7 @@ def _llama3_tokens_per_gpu_s() -> float:
     return flop_per_s * utilization / (2 * params) / gpus
 
 
-# (experiment file, output, value DESIGN.md shows, significant digits shown, first-principles value)
+# (experiment file, output, value the table shows, significant digits shown, first-principles value)
 REFERENCE_ROWS = [
     ("seed000_text", "instances", 1_200_000, 2, 24_000 * 2_000 / 40),
     ("seed000_comments", "instances", 1_600_000, 2, 24_000 * 2_000 / 30),
@@ -117,7 +117,7 @@ def test_usd_per_pflops_day_examples():
 @settings(max_examples=60)
 @given(compute_inputs())
 def test_cluster_tokens_identity(values):
-    """DESIGN.md: cluster_tokens_per_s == (k_t/k_i)(u_i/u_t) train_tokens / train_seconds.
+    """compute.toml: cluster_tokens_per_s == (k_t/k_i)(u_i/u_t) train_tokens / train_seconds.
 
     Both sides are ~10 floating-point operations of relative error 2**-53 each, so
     they agree to far better than rel=1e-12.

@@ -1,7 +1,7 @@
 """The scenario studies in experiments/: they load, run, and say what they claim to.
 
 - seed_reproductions.toml: each named scenario is exactly its single-file reference
-  experiment, and matches DESIGN.md's reference table (the rows of test_reference).
+  experiment, and matches the reference table of docs/howto/reproduce.md (the rows of test_reference).
 - required_speed_sweep.toml: common random numbers make 10 tok/s exactly 3x 30 tok/s.
 - cluster_by_year.toml: the median instance count grows year on year, far beyond MC error.
 - path_comparison.toml: the compute and throughput paths side by side on one axis.

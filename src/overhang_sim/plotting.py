@@ -32,7 +32,7 @@ PALETTE: Mapping[str, str] = {
     "purple": "#CC79A7", "sky": "#56B4E9", "yellow": "#F0E442", "black": "#000000",
 }
 
-#: The source essays' point estimates of the instance count [instance] (DESIGN.md's table).
+#: The source essays' point estimates of the instance count [instance] (the table in docs/howto/reproduce.md).
 REFERENCES: Mapping[str, float] = {
     "seed 000 text (40 tok/s)": 1.2e6,
     "seed 000 comments (30 tok/s)": 1.6e6,
