@@ -59,7 +59,7 @@ def test_every_toml_block_of_a_guide_is_a_valid_file(guide, clone):
 
 
 def test_the_reproduce_guide_names_only_shipped_experiments():
-    text = (REPO / "docs" / "howto" / "reproduce.md").read_text(encoding="utf-8")
+    text = next(path for path in GUIDES if path.stem == "reproduce").read_text(encoding="utf-8")
     named = set(re.findall(r"^\| `(\w+)`", text, flags=re.MULTILINE))
     named |= set(re.findall(r"`(seed\d{3}_\w+)`", text))
     assert named and all((REPO / "experiments" / f"{name}.toml").is_file() for name in named), named
