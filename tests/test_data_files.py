@@ -45,7 +45,10 @@ def test_experiment_file_loads_and_runs(path):
     for name in run.data_vars:
         if run[name].attrs["role"] == "output":
             values = run[name].values
-            assert np.all(np.isfinite(values) & (values > 0)), name
+            quantity = experiment.model_spec.quantities[name]
+            low, high = quantity.domain
+            above = values >= low if quantity.low is not None else values > 0
+            assert np.all(np.isfinite(values) & above & (values <= high)), (name, quantity.domain)
 
 
 def test_baseline_priors_each_have_a_source():

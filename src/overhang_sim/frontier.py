@@ -239,7 +239,8 @@ def _samples(experiment, name, grid, seed) -> np.ndarray:
                 speed_env = {**env, name: float(speed)}
                 with np.errstate(all="ignore"):
                     for step in again:
-                        speed_env[step.name] = step.run(speed_env)
+                        if step.name not in env:  # a prior that overrides a formula stays as drawn
+                            speed_env[step.name] = step.run(speed_env)
                 out[chain, i, start:stop] = speed_env[main] if main in speed_env else env[main]
     return out
 

@@ -313,16 +313,18 @@ class FormulaModel:
 
         Lets a caller compute the first group once and repeat only the second for each value of
         `varying` (the frontier over required speeds). Each step has ``name``, ``needs`` and
-        ``run(env)``; both groups are in dependency order.
+        ``run(env)``; both groups are in dependency order. A formula for `varying` itself (an
+        overridable one, such as required_tokens_per_s from human-equivalence) is left out.
         """
         needed, reached = set(targets), {varying}
-        for step in reversed(self._steps):
+        steps = [s for s in self._steps if s.name != varying]  # a formula `varying` overrides is not run
+        for step in reversed(steps):
             if step.name in needed:
                 needed |= step.needs
-        for step in self._steps:
+        for step in steps:
             if step.needs & reached:
                 reached.add(step.name)
-        steps = [s for s in self._steps if s.name in needed]
+        steps = [s for s in steps if s.name in needed]
         return tuple(s for s in steps if s.name not in reached), tuple(s for s in steps if s.name in reached)
 
     def run_checks(self, env: Mapping[str, object]) -> None:
