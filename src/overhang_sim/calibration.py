@@ -1,6 +1,6 @@
 """The throughput curve's knee and slope, fitted to the shipped MLPerf table with their uncertainty.
 
-The throughput path's reduced form (SERVING.md section 1; the ``tokens_per_gpu_s``
+The throughput path's reduced form (docs/models.rst 1; the ``tokens_per_gpu_s``
 formula of ``throughput.toml``) is
 
     tokens_per_gpu_s(s) = tokens_per_gpu_s_max * (1 + (s / knee)^gamma)^(-beta / gamma)

@@ -226,7 +226,16 @@ def _mixture_output(samples: list[np.ndarray], weights: np.ndarray, spec: Summar
     quant = np.stack([pooled[0], _log10(pooled[0])])
     quant_se = np.stack([chain_error(per_chain, 1), chain_error(_log10(per_chain), 1)])
     hdi_se = hdi_chain_error(np.stack([h for _, h in chains]), 0)
-    return _statistics(spec, *_mixture_means(samples, weights), quant, quant_se, pooled[1], hdi_se)
+    stats = _statistics(spec, *_mixture_means(samples, weights), quant, quant_se, pooled[1], hdi_se)
+    return {**stats, **_mixture_zeros(samples, weights)}
+
+
+def _mixture_zeros(samples, weights) -> dict:
+    """P(output = 0) of the mixture with its error between chains, and whether it is a 0/1 indicator."""
+    per_chain = sum(w * (x == 0).mean(axis=1) for x, w in zip(samples, weights))
+    binary = not any(np.any((x != 0) & (x != 1)) for x in samples)
+    return {"prob_zero": ((), float(per_chain.mean())), "prob_zero_mcse": ((), chain_error(per_chain)),
+            "binary": ((), binary)}
 
 
 def _quantiles_and_hdi(ordered, weights, spec):
