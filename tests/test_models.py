@@ -188,7 +188,7 @@ def test_check_inputs_accepts_complete_sets():
 
 
 @pytest.mark.parametrize(("model", "given", "key", "words"), [
-    ("throughput", THROUGHPUT - {"tokens_per_gpu_s"}, "tokens_per_gpu_s", "needs a prior"),
+    ("throughput", THROUGHPUT - {"tokens_per_gpu_s"}, "tokens_per_gpu_s_max", "needs a prior for it (or for tokens_per_gpu_s)"),
     ("throughput", THROUGHPUT | {"tokens_per_gpu"}, "tokens_per_gpu", "did you mean 'tokens_per_gpu_s'"),
     ("compute", COMPUTE | {"cluster_flop_per_s"}, "gpu_peak_flop_per_s",
      "cluster_flop_per_s is given instead of its formula"),
