@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,12 @@ def run_cli(capsys):
         return code, out, err
 
     return run
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    """A folder holding what a fresh clone has where the commands look: experiments/, priors/."""
+    folder = tmp_path_factory.mktemp("clone")
+    for name in ("experiments", "priors"):
+        shutil.copytree(Path(__file__).resolve().parents[1] / name, folder / name)
+    return folder

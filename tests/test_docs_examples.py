@@ -9,7 +9,6 @@ block loads as the model, experiment or priors file it is, from inside a copy of
 from __future__ import annotations
 
 import re
-import shutil
 import tomllib
 
 import pytest
@@ -24,14 +23,6 @@ GUIDES = sorted((REPO / "docs" / "howto").glob("*.md"))
 
 def toml_blocks(path) -> list[str]:
     return re.findall(r"^```toml\n(.*?)^```", path.read_text(encoding="utf-8"), flags=re.DOTALL | re.MULTILINE)
-
-
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("clone")
-    for name in ("experiments", "priors"):
-        shutil.copytree(REPO / name, folder / name)
-    return folder
 
 
 def test_the_guides_exist():

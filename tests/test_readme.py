@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import tomllib
 
 import pytest
@@ -56,15 +55,6 @@ def _capped(argv: list[str]) -> list[str]:
                                                                   for a in argv[1:2]):
         argv += ["--samples", str(SAMPLES)]
     return argv
-
-
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory):
-    """A folder holding what a fresh clone has where the commands look: experiments/, priors/."""
-    folder = tmp_path_factory.mktemp("clone")
-    for name in ("experiments", "priors"):
-        shutil.copytree(REPO / name, folder / name)
-    return folder
 
 
 def test_the_setup_commands_are_what_ci_runs():

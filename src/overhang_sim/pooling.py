@@ -53,6 +53,7 @@ from .summaries import (
     DEFAULT_OUTPUTS,
     _exceedance,
     _log10,
+    _zeros,
     _one_output,
     _probs,
     _spec_of,
@@ -233,9 +234,8 @@ def _mixture_output(samples: list[np.ndarray], weights: np.ndarray, spec: Summar
 def _mixture_zeros(samples, weights) -> dict:
     """P(output = 0) of the mixture with its error between chains, and whether it is a 0/1 indicator."""
     per_chain = sum(w * (x == 0).mean(axis=1) for x, w in zip(samples, weights))
-    binary = not any(np.any((x != 0) & (x != 1)) for x in samples)
-    return {"prob_zero": ((), float(per_chain.mean())), "prob_zero_mcse": ((), chain_error(per_chain)),
-            "binary": ((), binary)}
+    nonbinary = any(np.any((x != 0) & (x != 1)) for x in samples)
+    return _zeros(per_chain, np.ones_like(per_chain), nonbinary)  # shares of equal-sized chains
 
 
 def _quantiles_and_hdi(ordered, weights, spec):
