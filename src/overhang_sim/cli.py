@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     sens.add_argument("experiment", nargs="?", help="experiment TOML file (default: the embedded baseline)")
     sens.add_argument("--out", help="save the result as netCDF to this path")
     sens.add_argument("--methods", nargs="+", choices=SENSITIVITY_METHODS,
-                      help="default: all (without sobol when the experiment correlates inputs)")
+                      help="default: all but shapley (and without sobol when the experiment correlates inputs)")
     sens.add_argument("--scale", choices=("log10", "linear"), default="log10",
                       help="indices of log10(output) (default) or of the output itself")
     sens.add_argument("--samples", type=_whole, help="samples of the run behind given_data and voi "
@@ -98,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     sens.add_argument("--confidence", type=float, default=0.95, help="mass of the intervals (default 0.95)")
     sens.add_argument("--sobol-replicates", type=_whole, default=8, help="independently scrambled Sobol' "
                       "designs the intervals come from, a power of two (default 8)")
+    sens.add_argument("--shapley-samples", type=_whole, help="model runs for the Shapley effects "
+                      "(--methods shapley; default: the experiment's samples)")
     sens.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     plot = commands.add_parser("plot", help="draw figures of a saved result (run or sensitivity)")
     plot.add_argument("result", help="a file saved with --out (.nc or .zarr)")
@@ -374,7 +376,8 @@ def _priors(args) -> None:
             print(f"{'':<28}source: {prior.source}")
 
 
-SENSITIVITY_FLAGS = ("samples", "seed", "sobol_samples", "confidence", "sobol_replicates", "methods", "scale")
+SENSITIVITY_FLAGS = ("samples", "seed", "sobol_samples", "confidence", "sobol_replicates", "methods", "scale",
+                     "shapley_samples")
 
 
 def _sensitivity(args) -> None:
@@ -382,7 +385,8 @@ def _sensitivity(args) -> None:
     if args.out:
         check_writable(args.out)
     options = {"methods": args.methods, "sobol_samples": args.sobol_samples, "scale": args.scale,
-               "confidence": args.confidence, "sobol_replicates": args.sobol_replicates}
+               "confidence": args.confidence, "sobol_replicates": args.sobol_replicates,
+               "shapley_samples": args.shapley_samples}
     try:
         result = scenario_sensitivity(scenarios, **options)
     except OverhangError as error:
