@@ -103,3 +103,27 @@ def test_command_line(capsys):
     assert "precision met" in capsys.readouterr().out
     assert main(["run", "--max-samples", "1e6"]) == 2
     assert "--max-samples: needs --precision" in capsys.readouterr().err
+
+
+def test_an_interrupted_precision_run_resumes_from_its_chains(tmp_path, monkeypatch):
+    out = tmp_path / "run.nc"
+    whole = run_until_precise(lognormal(), TARGET)
+    real, calls = batch.chain_task, []
+
+    def interrupted(*args):
+        if len(calls) == 11:  # past the first round's 8 chains, inside the second round
+            raise KeyboardInterrupt
+        calls.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(batch, "chain_task", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_until_precise(lognormal(), TARGET, out=out)
+    assert (tmp_path / "run.nc.partial").is_dir() and not out.exists()
+    calls.clear()
+    monkeypatch.setattr(batch, "chain_task", lambda *args: calls.append(args[2]) or real(*args))
+    resumed = run_until_precise(lognormal(), TARGET, out=out, resume=True)
+    assert sorted(calls) == list(range(11, whole.attrs["precision_chains"]))  # each chain drawn once in all
+    np.testing.assert_array_equal(resumed["instances"].values, whole["instances"].values)
+    assert resumed.attrs["precision_chains"] == whole.attrs["precision_chains"]
+    assert out.exists() and not (tmp_path / "run.nc.partial").exists()

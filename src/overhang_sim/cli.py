@@ -279,9 +279,7 @@ def _run(args) -> None:
                 from .precision import run_until_precise
 
                 result = run_until_precise(scenarios, target, keep_samples=keep, executor=executor,
-                                           quiet=args.quiet)
-                if args.out:
-                    save(result, args.out)
+                                           quiet=args.quiet, out=args.out, resume=args.resume)
     except OverhangError as error:
         raise _from_command_line(error, args, RUN_FLAGS + ("workers", "scheduler", "precision", "precision_prob",
                                                            "max_samples")) from None
@@ -310,9 +308,6 @@ def _precision_target(args):
             if getattr(args, flag) is not None:
                 raise ConfigError("needs --precision", file="command line", key="--" + flag.replace("_", "-"))
         return None
-    if args.resume:
-        raise ConfigError("cannot be combined with --precision (a precision run is not checkpointed yet)",
-                          file="command line", key="--resume")
     from .precision import DEFAULT_MAX_SAMPLES, DEFAULT_PROB, PrecisionTarget
 
     try:

@@ -106,8 +106,41 @@ def _with_chains(scenarios, chains: int, draws: int):
     return dataclasses.replace(scenarios, experiments=experiments)
 
 
+class _Chains(dict):
+    """Finished chains by (scenario, chain), in memory and, with a checkpoint, on disk too."""
+
+    def __init__(self, saved):
+        super().__init__()
+        self.saved = saved
+
+    def get(self, key, default=None):
+        if key not in self:
+            found = self.saved.load(("chain", key))
+            if found is None:
+                return default
+            super().__setitem__(key, found)
+        return self[key]
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self.saved.save(("chain", key), value)
+
+
+def _checkpoint(scenarios, seed, keep, draws, out, resume):
+    """Where finished chains are kept for ``resume``: ``OUT.partial``, fingerprinted by draws per chain, not chains."""
+    from .batch import _fingerprint, _Saved
+    from .storage import Checkpoint
+
+    if not out:
+        return None, _Saved(None)
+    fingerprint = {**_fingerprint(_with_chains(scenarios, 1, draws), seed, keep), "precision_draws_per_chain": draws}
+    box = Checkpoint(f"{out}.partial", fingerprint, resume, scenarios.path)
+    return box, _Saved(box)
+
+
 def run_until_precise(scenarios, target: PrecisionTarget, *, seed: int | None = None,
-                      keep_samples: bool | None = None, executor=None, quiet: bool = True) -> xr.Dataset:
+                      keep_samples: bool | None = None, executor=None, quiet: bool = True,
+                      out: str | None = None, resume: bool = False) -> xr.Dataset:
     """Run `scenarios`, adding chains until the main output's errors meet `target` or the budget ends.
 
     Parameters
@@ -117,6 +150,12 @@ def run_until_precise(scenarios, target: PrecisionTarget, *, seed: int | None = 
     target : PrecisionTarget
     seed, executor, quiet
         As for :func:`~overhang_sim.batch.run`.
+    out : path, optional
+        Save the result here; meanwhile every finished chain is kept in ``OUT.partial``,
+        removed once the result is saved.
+    resume : bool
+        Continue from the chains saved in ``OUT.partial`` (the rounds are replayed
+        from them, so they choose the same chains).
     keep_samples : bool, optional
         Decided once, for the whole budget (default: keep them when `max_samples`
         per scenario fit in :data:`~overhang_sim.batch.KEEP_SAMPLES_BYTES`), so every
@@ -142,7 +181,9 @@ def run_until_precise(scenarios, target: PrecisionTarget, *, seed: int | None = 
     if keep_samples is None:
         most = _with_chains(scenarios, max(target.max_samples // draws, base.chains), draws)
         keep_samples = sum(result_bytes(e) for e in most.experiments) <= batch.KEEP_SAMPLES_BYTES
-    cache: dict = {}
+    seed = base.seed if seed is None else seed
+    box, saved = _checkpoint(scenarios, seed, keep_samples, draws, out, resume)
+    cache = _Chains(saved)
     chains, rounds = base.chains, 0
     while True:
         current = _with_chains(scenarios, chains, draws)
@@ -160,4 +201,9 @@ def run_until_precise(scenarios, target: PrecisionTarget, *, seed: int | None = 
         "precision_max_samples": target.max_samples, "precision_quantile_mcse": errors["quantile"],
         "precision_prob_mcse": errors["prob"], "precision_met": int(met), "precision_rounds": rounds,
         "precision_samples": chains * draws, "precision_chains": chains})
+    if out:
+        from .storage import save
+
+        save(result, out)
+        box.remove()
     return result
