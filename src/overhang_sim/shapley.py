@@ -150,15 +150,30 @@ def _exact(model, correlation, outer, inner, y_total, confidence, rng):
     for bits, values in v.items():
         costs[bits] = values.mean(axis=0)
     variance = y_total.var(axis=0, ddof=1)
-    boot = np.empty((BOOTSTRAP, d, m))
-    picks = {bits: rng.integers(0, outer, (BOOTSTRAP, outer)) for bits in v}
-    total_picks = rng.integers(0, len(y_total), (BOOTSTRAP, len(y_total)))
-    for b in range(BOOTSTRAP):
-        c = np.zeros((2**d, m))
-        for bits, values in v.items():
-            c[bits] = values[picks[bits][b]].mean(axis=0)
-        boot[b] = shares(c, y_total[total_picks[b]].var(axis=0, ddof=1))
+    boot_costs = np.zeros((BOOTSTRAP, 2**d, m))
+    for bits, values in v.items():  # each subset's outer draws resampled on their own: they are independent
+        boot_costs[:, bits] = _resampled_means(values, rng)
+    boot_variance = _resampled_variances(y_total, rng)
+    boot = np.stack([shares(c, var) for c, var in zip(boot_costs, boot_variance)])
     return shares(costs, variance), *_percentile(boot, confidence), variance, (full - 1) * outer * inner
+
+
+def _counts(n: int, rng) -> np.ndarray:
+    """How often each of `n` units is drawn in each of BOOTSTRAP resamples: shape (BOOTSTRAP, n)."""
+    picks = rng.integers(0, n, (BOOTSTRAP, n)) + n * np.arange(BOOTSTRAP)[:, None]
+    return np.bincount(picks.ravel(), minlength=BOOTSTRAP * n).reshape(BOOTSTRAP, n).astype(float)
+
+
+def _resampled_means(values: np.ndarray, rng) -> np.ndarray:
+    """Bootstrap means of the rows of `values` (n, k): shape (BOOTSTRAP, k), one matrix product."""
+    return _counts(len(values), rng) @ values / len(values)
+
+
+def _resampled_variances(y: np.ndarray, rng) -> np.ndarray:
+    """Bootstrap unbiased variances of the columns of `y` (n, m): shape (BOOTSTRAP, m)."""
+    w, n = _counts(len(y), rng), len(y)
+    mean = w @ y / n
+    return (w @ y**2 / n - mean**2) * n / (n - 1)
 
 
 def _random(model, correlation, permutations, inner, y_total, confidence, rng):
@@ -182,15 +197,14 @@ def _random(model, correlation, permutations, inner, y_total, confidence, rng):
     last = np.zeros((permutations, d))
     last[np.arange(permutations), orders[:, -1]] = 1.0
 
-    def shares(pick, variance):
-        return (partial[pick].mean(axis=0) + last[pick].mean(axis=0)[:, None] * variance) / variance
-
     variance = y_total.var(axis=0, ddof=1)
-    boot = np.stack([shares(rng.integers(0, permutations, permutations),
-                            y_total[rng.integers(0, len(y_total), len(y_total))].var(axis=0, ddof=1))
-                     for _ in range(BOOTSTRAP)])
-    return (shares(np.arange(permutations), variance), *_percentile(boot, confidence), variance,
-            permutations * (d - 1) * inner)
+    estimate = (partial.mean(axis=0) + last.mean(axis=0)[:, None] * variance) / variance
+    w = _counts(permutations, rng)  # permutations resampled, each with its own outer and inner draws
+    boot_partial = (w @ partial.reshape(permutations, -1) / permutations).reshape(BOOTSTRAP, d, m)
+    boot_last = w @ last / permutations
+    boot_variance = _resampled_variances(y_total, rng)[:, None, :]
+    boot = (boot_partial + boot_last[:, :, None] * boot_variance) / boot_variance
+    return estimate, *_percentile(boot, confidence), variance, permutations * (d - 1) * inner
 
 
 def shapley_effects(evaluate: Callable[[np.ndarray], np.ndarray], ppfs: Sequence[Callable],
