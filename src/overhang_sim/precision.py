@@ -158,8 +158,8 @@ def run_until_precise(scenarios, target: PrecisionTarget, *, seed: int | None = 
         from them, so they choose the same chains).
     keep_samples : bool, optional
         Decided once, for the whole budget (default: keep them when `max_samples`
-        per scenario fit in :data:`~overhang_sim.batch.KEEP_SAMPLES_BYTES`), so every
-        round reduces its chains the same way.
+        per scenario fit in :data:`~overhang_sim.batch.KEEP_SAMPLES_BYTES`, or the file
+        has a weighted axis), so every round reduces its chains the same way.
 
     Returns
     -------
@@ -178,6 +178,8 @@ def run_until_precise(scenarios, target: PrecisionTarget, *, seed: int | None = 
     if any(e.draws != draws for e in scenarios.experiments):
         raise ConfigError("the scenarios have different draws per chain; give them one samples and chains",
                           key="samples", file=scenarios.path)
+    if keep_samples is None and scenarios.weights:
+        keep_samples = True  # a weighted axis is pooled from every draw
     if keep_samples is None:
         most = _with_chains(scenarios, max(target.max_samples // draws, base.chains), draws)
         keep_samples = sum(result_bytes(e) for e in most.experiments) <= batch.KEEP_SAMPLES_BYTES
