@@ -130,15 +130,15 @@ def _parser() -> argparse.ArgumentParser:
 FIGURES = ("distribution", "exceedance", "sensitivity", "scenarios", "convergence")
 
 
-def _figure_names(stem: str, kinds, fmt: str) -> dict[str, str]:
-    """A file name per figure kind; two kinds never share one (a suffix tells a clash apart)."""
-    names: dict[str, str] = {}
+def _figure_names(stem: str, kinds, fmt: str) -> list[str]:
+    """A file name per figure in `kinds`; two figures never share one (a number tells a repeat apart)."""
+    names: list[str] = []
     for kind in kinds:
         name, k = f"{stem}_{kind}.{fmt}", 1
-        while name in names.values():
+        while name in names:
             k += 1
             name = f"{stem}_{kind}_{k}.{fmt}"
-        names[kind] = name
+        names.append(name)
     return names
 
 
@@ -163,7 +163,7 @@ def _plot(args) -> None:
     stem = Path(args.result).name.removesuffix(".nc").removesuffix(".zarr")
     if args.output and args.output != main_output(result):
         stem = f"{stem}_{args.output}"  # figures of different outputs never share a file name
-    names = _figure_names(stem, wanted, args.format)
+    names = dict(zip(wanted, _figure_names(stem, wanted, args.format), strict=True))
     written, skipped = [], []
     for kind in wanted:
         if (kind == "sensitivity") != is_sensitivity:
