@@ -189,7 +189,7 @@ def _plot(args) -> None:
 
 
 def _report(args) -> None:
-    from .report import report_html
+    from .report import MAX_DISTRIBUTIONS, report_html
 
     out = Path(args.out)
     check_writable(out)
@@ -210,7 +210,10 @@ def _report(args) -> None:
         experiment = scenarios.base
         methods = ["given_data", "tornado"] + ([] if experiment.correlations else ["sobol"])
         sens = []  # one analysis per scenario, so the report ranks the inputs of every one
-        for index, each in enumerate(scenarios.experiments):
+        if len(scenarios.experiments) > MAX_DISTRIBUTIONS:
+            print(f"overhang: note: sensitivity of the first {MAX_DISTRIBUTIONS} of {len(scenarios.experiments)} "
+                  "scenarios only (overhang sensitivity ranks any other)", file=sys.stderr)
+        for index, each in enumerate(scenarios.experiments[:MAX_DISTRIBUTIONS]):
             cell = scenarios.labels(index) if scenarios.dims else {}
             try:  # the run's own draws serve the given-data indices: the model is not evaluated again
                 sens.append((cell, sensitivity(each, methods=methods, sobol_samples=2**12,

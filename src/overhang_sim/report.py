@@ -45,8 +45,8 @@ h1, h2, h3, p, li, figcaption { overflow-wrap: anywhere; }
 table { border-collapse: collapse; margin: 1em 0; font-variant-numeric: tabular-nums; }
 th, td { padding: .25em .7em; border-bottom: 1px solid #e5e5e5; text-align: right; vertical-align: top; }
 th { background: #fafafa; } td.l, th.l { text-align: left; }
+td, th { white-space: nowrap; } td.l, th.l { white-space: normal; overflow-wrap: anywhere; }
 figure { margin: 1.5em 0; } img { max-width: 100%; height: auto; }
-td.wrap { white-space: normal; overflow-wrap: anywhere; min-width: 20em; }
 figcaption { color: #555; font-size: .92em; } .note { color: #666; font-size: .92em; }
 pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .85em; }
 """
@@ -83,6 +83,8 @@ def _estimate(value: float, error: float) -> str:
 
 def _from_log10(value: float, error: float) -> str:
     """10**`value` rounded to its error (`error` in orders of magnitude: relative error ln(10) x `error`)."""
+    if not math.isfinite(value):  # log10 of a share of zeros: no interval on that scale
+        return "0" if value == -math.inf else "—"
     linear = 10.0 ** value
     return format_value(linear, linear * math.log(10) * error if math.isfinite(error) else math.nan)
 
