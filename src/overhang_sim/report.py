@@ -321,7 +321,7 @@ def _frontier_section(frontier: xr.Dataset | None) -> str:
                f"{format_value(float(f['band_upper'].sel(interval=m)))}" for m in frontier["interval"].values),
              format_value(float(f["prob_zero"]))]
             for v, f in ((float(v), frontier.sel(speed=v)) for v in frontier["speed"].values)]
-    head = ["speed [token/s]", "median", *(f"{100 * m:g} % band" for m in frontier["interval"].values),
+    head = ["required speed (tokens/s)", "median", *(f"{100 * m:g} % band" for m in frontier["interval"].values),
             f"P({output} = 0)"]
     return ("<h2>Copies against speed</h2><p class=note>The same draws at every speed: only the required speed "
             "changes.</p>" + _table(head, rows, left=0)
