@@ -108,8 +108,8 @@ def test_distribution_of_a_plain_run(run):
     fig = plot_distribution(run)
     ax, twin = fig.axes
     assert ax.get_xscale() == "log" and is_powers_of_ten(ax.xaxis)
-    assert "[instance]" in ax.get_xlabel() and "[1/order of magnitude]" in ax.get_ylabel()
-    assert "cumulative probability [1]" == twin.get_ylabel()
+    assert ax.get_xlabel() == "concurrent copies" and ax.get_ylabel() == "density per order of magnitude"
+    assert "cumulative probability" == twin.get_ylabel()
     low, high = ax.get_xlim()
     inside = [v for v in REFERENCES.values() if low <= v <= high]
     assert inside and sorted(line.get_xdata()[0] for line in reference_lines(ax)) == sorted(inside)
@@ -136,7 +136,7 @@ def test_distribution_draws_only_references_in_range(run):
 
 def test_distribution_of_one_scenario(sweep):
     fig = plot_distribution(sweep, scenario=CELL)
-    assert "required_tokens_per_s=30" in fig.axes[0].get_title()
+    assert "required speed per copy = 30 tokens/s" in fig.axes[0].get_title()
     span = next(p for p in fig.axes[0].patches if p.get_gid() == "interval-0.5")
     expected = sweep["eti_upper"].sel(CELL).sel(output="instances", scale="linear", interval=0.5)
     np.testing.assert_allclose(span.get_x() + span.get_width(), float(expected), rtol=1e-12)
@@ -156,8 +156,8 @@ def test_distribution_needs_one_scenario(sweep, scenario, key):
 
 def test_an_axis_with_one_value_needs_no_choosing(sweep):
     one = sweep.sel(required_tokens_per_s=[30], year=[2026])
-    assert "year=2026" in plot_distribution(one).axes[0].get_title()
-    assert "year=2026" in plot_convergence(one).axes[0].get_title()
+    assert "year = 2026" in plot_distribution(one).axes[0].get_title()
+    assert "year = 2026" in plot_convergence(one).axes[0].get_title()
     with pytest.raises(ConfigError) as error:
         plot_distribution(sweep.sel(year=[2026]), scenario={"year": 2024})
     assert error.value.key == "year"
@@ -185,7 +185,7 @@ def test_sensitivity_tornado_and_sobol(sens):
     bars = [p for p in tornado.patches if p.get_gid() == "tornado"]
     assert len(bars) == 2 * ranked and len(tornado.get_yticklabels()) == ranked
     assert tornado.get_xscale() == "log" and is_powers_of_ten(tornado.xaxis)
-    assert "[instance]" in tornado.get_xlabel()
+    assert tornado.get_xlabel() == "concurrent copies"
     # sorted by swing, largest on top
     swing = (sens["tornado_at_p95"] - sens["tornado_at_p05"]).sel(output="instances")
     assert tornado.get_yticklabels()[-1].get_text() == str(swing["input"].values[np.argmax(np.abs(swing.values))])
@@ -193,7 +193,7 @@ def test_sensitivity_tornado_and_sobol(sens):
     ranked = int(np.isfinite(sens["rank"].sel(output="instances", measure="sobol_total")).sum())
     assert len(index_bars) == 2 * ranked
     assert all(p.get_width() >= 0 for p in index_bars)  # estimates below 0 at 0
-    assert "Sobol" in sobol.get_title() and "[1]" in sobol.get_xlabel()
+    assert "Sobol" in sobol.get_title() and sobol.get_xlabel() == "variance share of log10(concurrent copies)"
 
 
 def test_sensitivity_falls_back_to_given_data(sens_correlated):
@@ -228,11 +228,11 @@ def test_scenarios_forest_and_trend(which, request):
     forest, trend = fig.axes
     rows = [line for line in forest.lines if line.get_gid() == "forest-row"]
     assert len(rows) == 1 and len(rows[0].get_xdata()) == 6 and len(forest.get_yticklabels()) == 6
-    assert forest.get_yticklabels()[0].get_text() == "required_tokens_per_s=10, year=2024"
+    assert forest.get_yticklabels()[0].get_text() == "required speed per copy = 10 tokens/s, year = 2024"
     assert forest.get_xscale() == "log" and is_powers_of_ten(forest.xaxis)
-    assert "[instance]" in forest.get_xlabel()
-    assert trend.get_xlabel() == "required_tokens_per_s [token/s]"  # the first numeric axis
-    assert trend.get_yscale() == "log" and is_powers_of_ten(trend.yaxis) and "[instance]" in trend.get_ylabel()
+    assert forest.get_xlabel() == "concurrent copies"
+    assert trend.get_xlabel() == "required speed per copy (tokens/s)"  # the first numeric axis
+    assert trend.get_yscale() == "log" and is_powers_of_ten(trend.yaxis) and trend.get_ylabel() == "concurrent copies"
     lines = [line for line in trend.lines if line.get_gid() == "median"]
     assert len(lines) == 2  # one per year
     expected = result["quantile"].sel(year=2024, output="instances", scale="linear", prob=0.5)
@@ -267,7 +267,7 @@ def test_convergence(run):
     fig = plot_convergence(run, probs=(0.1, 0.5, 0.9))
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and is_powers_of_ten(ax.xaxis)
-    assert "[sample]" in ax.get_xlabel() and "[instance]" in ax.get_ylabel()
+    assert ax.get_xlabel().startswith("samples used") and ax.get_ylabel() == "log10 of concurrent copies"
     lines = [line for line in ax.lines if line.get_gid() == "quantile"]
     assert len(lines) == 3 and len([c for c in ax.collections if c.get_gid() == "mcse-band"]) == 3
     x = lines[0].get_xdata()
@@ -277,7 +277,7 @@ def test_convergence(run):
 
 
 def test_convergence_of_one_scenario(sweep):
-    assert "year=2026" in plot_convergence(sweep, scenario=CELL).axes[0].get_title()
+    assert "year = 2026" in plot_convergence(sweep, scenario=CELL).axes[0].get_title()
 
 
 @pytest.mark.parametrize(("which", "key", "message"), [
@@ -310,9 +310,14 @@ def test_save_figure_format_argument_and_refusal(run, tmp_path):
     assert error.value.key == "format" and not (tmp_path / "figure.jpg").exists()
 
 
-@pytest.mark.parametrize("figure", ["distribution", "sensitivity", "given_data", "scenarios", "convergence"])
+@pytest.mark.parametrize("figure", ["distribution", "sensitivity", "given_data", "scenarios", "convergence",
+                                    "distributions", "exceedance"])
 def test_no_text_overlaps_or_leaves_the_figure(figure, run, sens, sens_correlated, sweep):
+    from overhang_sim.distribution_figures import plot_distributions, plot_exceedance
+
     fig = {
+        "distributions": lambda: plot_distributions(sweep),
+        "exceedance": lambda: plot_exceedance(sweep),
         "distribution": lambda: plot_distribution(sweep, scenario=CELL),
         "sensitivity": lambda: plot_sensitivity(sens),
         "given_data": lambda: plot_sensitivity(sens_correlated),

@@ -67,7 +67,8 @@ def test_report_has_every_section_and_no_network(baseline_report):
     assert page.external == []  # every figure is a data: URI, styles are inline
     assert {"Summary", "Which assumption matters", "Convergence", "Priors and their sources",
             "Provenance"} <= set(page.h2)
-    assert page.tags.count("img") == 3  # distribution, sensitivity, convergence
+    assert page.tags.count("img") == 4  # distribution, exceedance, sensitivity, convergence
+    assert "How sure" in page.h2 and "90 % HDI" in baseline_report.read_text(encoding="utf-8")
     text = baseline_report.read_text(encoding="utf-8")
     assert "Cotra, biological anchors" in text  # a prior's source
     assert "experiment_sha256" in text
@@ -123,6 +124,103 @@ def test_plot_command_writes_each_figure_it_can(tmp_path, run_cli):
     code, out, err = run_cli(["plot", saved, "--out-dir", tmp_path, "--format", "svg"])
     assert code == 0, err
     written = sorted(p.name for p in tmp_path.glob("*.svg"))
-    assert written == ["run_convergence.svg", "run_distribution.svg"]
+    assert written == ["run_convergence.svg", "run_distribution.svg", "run_exceedance.svg"]
     code, out, err = run_cli(["plot", saved, "--kind", "sensitivity", "--out-dir", tmp_path])
     assert code == 2 and "needs a sensitivity result" in err and err.count("\n") == 1, err
+
+
+# --------------------------------------------------------------------------- issue 12, item 6
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (Debian's chromium package; "
+                                    ".ci/run installs it): the page's layout cannot be measured")
+#: Appended to a copy of the page: once everything is laid out, writes the measurements into the DOM.
+MEASURE = ("<script>window.addEventListener('load', () => { const d = document.createElement('div');"
+           "d.id = 'measured'; d.dataset.scroll = document.documentElement.scrollWidth;"
+           "d.dataset.client = document.documentElement.clientWidth;"
+           "d.dataset.distributions = document.querySelectorAll('figure.distribution').length;"
+           "document.body.appendChild(d); });</script>")
+
+
+def _measure(page: Path, tmp_path: Path, width: int) -> dict:
+    """Open `page` in headless Chromium `width` px wide; its document and viewport widths and figure count."""
+    import re
+
+    probe = tmp_path / f"probe-{width}.html"
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={width},900",
+                           "--run-all-compositor-stages-before-draw", "--virtual-time-budget=10000",
+                           "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=180, check=True)
+    found = re.search(r'<div id="measured" data-scroll="(\d+)" data-client="(\d+)" data-distributions="(\d+)"',
+                      done.stdout)
+    assert found, done.stdout[-500:]
+    return dict(zip(("scroll", "client", "distributions"), map(int, found.groups()), strict=True))
+
+
+@pytest.fixture(scope="module")
+def sweep_report(tmp_path_factory):
+    """A three-scenario report with sensitivity, from the experiment file."""
+    from overhang_sim.cli import main
+
+    out = tmp_path_factory.mktemp("sweep_report") / "sweep.html"
+    assert main(["report", str(EXPERIMENTS / "required_speed_sweep.toml"), "--samples", "8000", "--out",
+                 str(out), "--quiet"]) == 0
+    return out
+
+
+def test_report_shows_certainty_and_every_scenario(sweep_report):
+    text = sweep_report.read_text(encoding="utf-8")
+    page = _parse(sweep_report)
+    assert {"How sure", "Distributions", "Which assumption matters"} <= set(page.h2)
+    assert text.count('<figure class="distribution"') == 3
+    for speed in (10, 30, 50):  # a distribution figure and a sensitivity ranking for every scenario
+        assert f'<figure class="distribution" data-scenario="required_tokens_per_s = {speed}">' in text
+        assert f'<figure class="sensitivity" data-scenario="required_tokens_per_s = {speed}">' in text
+    assert '<figure class="exceedance">' in text
+    assert "P(≥ 1e+06)" in text and "90 % HDI" in text and "50 % HDI" in text
+    assert text.count('<div class="scroll"><table>') == text.count("<table>")  # every table scrolls by itself
+
+
+def test_estimates_indistinguishable_from_zero_are_written_so():
+    from overhang_sim.report import _estimate, _index
+
+    assert _estimate(0.0003, 0.0002) == "≈ 0" and _estimate(0.0, 0.0) == "≈ 0"
+    assert _estimate(0.0033, 0.0005) == "0.0033"
+    assert _index(0.004, -0.01, 0.02).startswith("≈ 0 [") and _index(0.4, 0.3, 0.5).startswith("0.4 [")
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1024, 480])
+def test_report_is_no_wider_than_the_window(sweep_report, tmp_path, width):
+    measured = _measure(sweep_report, tmp_path, width)
+    assert measured["scroll"] <= measured["client"], measured
+    assert measured["distributions"] == 3  # one per scenario
+
+
+@needs_chromium
+def test_the_width_check_sees_an_overflow(sweep_report, tmp_path):
+    """The measurement itself: a page with one wide unwrapped line is reported wider than the window."""
+    wide = tmp_path / "wide.html"
+    wide.write_text(sweep_report.read_text(encoding="utf-8").replace(
+        "</body>", f"<p style='white-space:nowrap'>{'x' * 400}</p></body>"), encoding="utf-8")
+    measured = _measure(wide, tmp_path, 1024)
+    assert measured["scroll"] > measured["client"]
+
+
+def test_plot_never_gives_two_figures_one_name(tmp_path, run_cli):
+    """A run with scenarios: every figure kind gets its own file (the distribution is one panel a scenario)."""
+    from overhang_sim.cli import _figure_names
+
+    saved = tmp_path / "speed.nc"
+    assert run_cli(["run", EXPERIMENTS / "required_speed_sweep.toml", "--samples", "4000", "--out", saved,
+                    "--quiet"])[0] == 0
+    code, out, err = run_cli(["plot", saved, "--out-dir", tmp_path / "figures"])
+    assert code == 0, err
+    written = [line.removeprefix("saved ") for line in out.splitlines() if line.startswith("saved ")]
+    assert len(written) == len(set(written)) >= 3
+    assert {Path(w).name for w in written} >= {"speed_distribution.png", "speed_exceedance.png",
+                                               "speed_scenarios.png"}
+    names = _figure_names("run", ["distribution", "distribution", "exceedance"], "png")
+    assert names == ["run_distribution.png", "run_distribution_2.png", "run_exceedance.png"]

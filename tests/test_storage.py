@@ -90,7 +90,7 @@ def test_failed_write_keeps_the_existing_file(experiments, tmp_path, monkeypatch
     def fail(self, *args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", fail)
+    monkeypatch.setattr(xr.DataTree, "to_netcdf", fail)
     with pytest.raises(StorageError) as info:
         save(simulate(experiments["throughput"], seed=1), path)
     assert str(info.value).startswith(f"{path}: ")
@@ -151,3 +151,65 @@ def test_loaded_dataset_is_in_memory(experiments, tmp_path):
     back = load(path)
     os.remove(path)
     np.testing.assert_array_equal(back["instances"].values, run["instances"].values)
+
+
+# --------------------------------------------------------------------------- ArviZ's layout (issue 12, item 3)
+
+
+@pytest.fixture(scope="module")
+def saved_run(experiments, tmp_path_factory):
+    """A run with a fixed input (a 0-d variable), saved as netCDF."""
+    run = simulate(experiments["throughput"], seed=3)
+    assert any(not {"chain", "draw"} <= set(v.dims) for v in run.data_vars.values())
+    return run, save(run, tmp_path_factory.mktemp("arviz") / "run.nc")
+
+
+def test_arviz_reads_the_draws_as_its_prior_group(saved_run):
+    az = pytest.importorskip("arviz")
+    run, path = saved_run
+    idata = az.from_netcdf(path)
+    assert "prior" in idata.groups()
+    sampled = [n for n, v in run.data_vars.items() if {"chain", "draw"} <= set(v.dims)]
+    assert sorted(idata.prior.data_vars) == sorted(sampled)
+    np.testing.assert_array_equal(idata.prior["instances"].values, run["instances"].values)
+    fixed_inputs = sorted(n for n in run.data_vars if n not in sampled)
+    assert sorted(idata.constant_data.data_vars) == fixed_inputs
+    table = az.summary(idata.prior, kind="stats")  # no var_names: fixed inputs are not in the group
+    assert table.loc["instances", "mean"] == pytest.approx(float(run["instances"].mean()))
+    assert idata.prior.attrs["experiment_sha256"] == run.attrs["experiment_sha256"]
+
+
+def test_plain_xarray_opens_the_prior_group_with_provenance(saved_run):
+    run, path = saved_run
+    with xr.open_dataset(path, group="prior", engine="h5netcdf") as prior:
+        xr.testing.assert_identical(prior["instances"].load(), run["instances"])
+        assert prior.attrs["experiment_text"] == run.attrs["experiment_text"]
+    with xr.open_dataset(path, engine="h5netcdf") as root:
+        assert root.attrs["experiment_sha256"] == run.attrs["experiment_sha256"] and "saved" in root.attrs
+
+
+def test_zarr_store_has_the_same_groups(experiments, tmp_path):
+    az = pytest.importorskip("arviz")
+    run = simulate(experiments["throughput"], seed=4)
+    path = save(run, tmp_path / "run.zarr")
+    xr.testing.assert_identical(_without_saved(load(path)), run)
+    with xr.open_dataset(path, group="prior", engine="zarr") as prior:
+        np.testing.assert_array_equal(prior["instances"].values, run["instances"].values)
+    idata = az.InferenceData.from_datatree(xr.open_datatree(path, engine="zarr"))
+    assert "instances" in idata.prior
+
+
+def test_files_in_the_old_flat_layout_still_load(experiments, tmp_path):
+    """Runs saved before the grouped layout hold every variable in the root group."""
+    run = simulate(experiments["compute"], seed=5)
+    run.to_netcdf(tmp_path / "old.nc", engine="h5netcdf")
+    run.to_zarr(tmp_path / "old.zarr", zarr_format=2, consolidated=True)
+    xr.testing.assert_identical(load(tmp_path / "old.nc"), run)
+    xr.testing.assert_identical(load(tmp_path / "old.zarr"), run)
+
+
+def test_a_summary_is_saved_flat(experiments, tmp_path):
+    summary = summarize(simulate(experiments["compute"], seed=1))
+    path = save(summary, tmp_path / "summary.nc")
+    with xr.open_dataset(path, engine="h5netcdf") as flat:
+        assert set(flat.data_vars) == set(summary.data_vars)

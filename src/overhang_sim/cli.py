@@ -136,11 +136,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-FIGURES = ("distribution", "sensitivity", "scenarios", "convergence")
+FIGURES = ("distribution", "exceedance", "sensitivity", "scenarios", "convergence")
+
+
+def _figure_names(stem: str, kinds, fmt: str) -> list[str]:
+    """A file name per figure in `kinds`; two figures never share one (a number tells a repeat apart)."""
+    names: list[str] = []
+    for kind in kinds:
+        name, k = f"{stem}_{kind}.{fmt}", 1
+        while name in names:
+            k += 1
+            name = f"{stem}_{kind}_{k}.{fmt}"
+        names.append(name)
+    return names
 
 
 def _plot(args) -> None:
-    from . import plotting
+    from . import distribution_figures, plotting
 
     result = load(args.result)
     folder = check_writable(Path(args.out_dir) / "figure.png")
@@ -151,11 +163,16 @@ def _plot(args) -> None:
     is_sensitivity = "estimate" in result.data_vars
     output = args.output or main_output(result)
     wanted = FIGURES if args.kind == "all" else (args.kind,)
-    drawers = {"distribution": plotting.plot_distribution, "sensitivity": plotting.plot_sensitivity,
+    dims = result[output].dims if output in result.data_vars else ()
+    several = any(result.sizes[d] > 1 for d in dims if d not in ("chain", "draw"))
+    drawers = {"distribution": (distribution_figures.plot_distributions if several  # one panel per scenario
+                                else plotting.plot_distribution),
+               "exceedance": distribution_figures.plot_exceedance, "sensitivity": plotting.plot_sensitivity,
                "scenarios": plotting.plot_scenarios, "convergence": plotting.plot_convergence}
     stem = Path(args.result).name.removesuffix(".nc").removesuffix(".zarr")
     if args.output and args.output != main_output(result):
         stem = f"{stem}_{args.output}"  # figures of different outputs never share a file name
+    names = dict(zip(wanted, _figure_names(stem, wanted, args.format), strict=True))
     written, skipped = [], []
     for kind in wanted:
         if (kind == "sensitivity") != is_sensitivity:
@@ -170,7 +187,7 @@ def _plot(args) -> None:
                 raise error.located(file=args.result) from None
             skipped.append(f"{kind} ({error.problem})")
             continue
-        written.append(plotting.save_figure(fig, folder / f"{stem}_{kind}.{args.format}"))
+        written.append(plotting.save_figure(fig, folder / names[kind]))
     if not written:
         raise ConfigError("there is nothing to draw: " + ("; ".join(skipped) or "no figure fits this result"),
                           file=args.result, key="--kind")
@@ -181,7 +198,7 @@ def _plot(args) -> None:
 
 
 def _report(args) -> None:
-    from .report import report_html
+    from .report import MAX_DISTRIBUTIONS, report_html
 
     out = Path(args.out)
     check_writable(out)
@@ -201,12 +218,19 @@ def _report(args) -> None:
             raise _from_command_line(error, args, ("samples", "seed")) from None
         experiment = scenarios.base
         methods = ["given_data", "tornado"] + ([] if experiment.correlations else ["sobol"])
-        try:  # the run's own draws serve the given-data indices: the model is not evaluated again
-            sens = sensitivity(experiment, methods=methods, sobol_samples=2**12,
-                               run=None if scenarios.dims else result)
-        except OverhangError as error:  # e.g. every input fixed: nothing to rank
-            sens = None
-            print(f"overhang: note: sensitivity left out: {error.problem}", file=sys.stderr)
+        sens = []  # one analysis per scenario, so the report ranks the inputs of every one
+        if len(scenarios.experiments) > MAX_DISTRIBUTIONS:
+            print(f"overhang: note: sensitivity of the first {MAX_DISTRIBUTIONS} of {len(scenarios.experiments)} "
+                  "scenarios only (overhang sensitivity ranks any other)", file=sys.stderr)
+        for index, each in enumerate(scenarios.experiments[:MAX_DISTRIBUTIONS]):
+            cell = scenarios.labels(index) if scenarios.dims else {}
+            try:  # the run's own draws serve the given-data indices: the model is not evaluated again
+                sens.append((cell, sensitivity(each, methods=methods, sobol_samples=2**12,
+                                               run=result.sel(cell) if cell else result)))
+            except OverhangError as error:  # e.g. every input fixed: nothing to rank
+                print(f"overhang: note: sensitivity left out{' for ' + str(cell) if cell else ''}: "
+                      f"{error.problem}", file=sys.stderr)
+        sens = sens or None
         from .frontier import frontier, frontier_spec
 
         wanted = frontier_spec(experiment)

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 
 from .errors import ConfigError, StorageError, did_you_mean
+from .labels import axis_label, human_unit, quantity_label
 from .summaries import main_output
 
 __all__ = ["FORMATS", "PALETTE", "REFERENCES", "plot_convergence", "plot_distribution", "plot_frontier",
@@ -86,8 +87,20 @@ def _unit(result: xr.Dataset, output: str) -> str:
     return str(result[coord].sel(output=output).item()) if coord and _summarized(result, output) else "1"
 
 
-def _label(name: str, unit: str) -> str:
-    return f"{name} [{unit}]"
+def _long_name(result: xr.Dataset | None, name: str) -> str | None:
+    """The model's ``long_name`` of `name`: a variable's attr, or the ``long_name`` coordinate of a summary."""
+    if result is None:
+        return None
+    if name in result.variables and "long_name" in result[name].attrs:
+        return str(result[name].attrs["long_name"])
+    if "long_name" in result.coords and _summarized(result, name):
+        return str(result["long_name"].sel(output=name).item())
+    return None
+
+
+def _label(name: str, unit: str, result: xr.Dataset | None = None) -> str:
+    """The human axis label of `name` (see :mod:`overhang_sim.labels`)."""
+    return axis_label(name, unit, _long_name(result, name))
 
 
 def _samples(result: xr.Dataset, output: str, caller: str) -> xr.DataArray:
@@ -130,8 +143,15 @@ def _at(da: xr.DataArray | None, dim: str, value: float) -> float | None:
     return float(da.isel({dim: hits[0]})) if len(hits) else None
 
 
-def _scenario_text(labels: Mapping) -> str:
-    return ", ".join(str(v) if k == "scenario" else f"{k}={v}" for k, v in labels.items())
+def _scenario_text(labels: Mapping, result: xr.Dataset | None = None) -> str:
+    """``required speed per copy = 10 tokens/s, ...`` for one scenario's axis values."""
+    def one(name, value):
+        if name == "scenario":
+            return str(value)
+        unit = human_unit(result[name].attrs.get("units")) if result is not None and name in result.coords else ""
+        return f"{quantity_label(name) if result is not None else name} = {value}" + (f" {unit}" if unit else "")
+
+    return ", ".join(one(k, v) for k, v in labels.items())
 
 
 def _mass_label(mass: float) -> str:
@@ -211,15 +231,16 @@ def plot_distribution(result: xr.Dataset, output: str | None = None, *, scenario
                        label=f"{name}: {value:.2g}")
     ax.set_xlim(low, high)
     _log(ax, "x")
-    ax.set_xlabel(_label(output, _unit(result, output)))
-    ax.set_ylabel("density [1/order of magnitude]")
+    ax.set_xlabel(_label(output, _unit(result, output), result))
+    ax.set_ylabel("density per order of magnitude")
     twin = ax.twinx()
     grid = np.geomspace(low, high, 512)
     cdf = np.searchsorted(np.sort(values), grid, side="right") / values.size
     twin.plot(grid, cdf, color=PALETTE["vermillion"], lw=1.5, gid="cdf", label="cumulative probability")
     twin.set_ylim(0, 1.02)
-    twin.set_ylabel("cumulative probability [1]")
-    ax.set_title(f"Distribution of {output}" + (f": {_scenario_text(scenario)}" if scenario else "")
+    twin.set_ylabel("cumulative probability")
+    ax.set_title(f"Distribution of {quantity_label(output, _long_name(result, output))}"
+                 + (f": {_scenario_text(scenario, result)}" if scenario else "")
                  + (f" (P({output} = 0) = {zero_share:.3g}, not drawn)" if zero_share > 0 else ""))
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize="small", frameon=False)
@@ -238,7 +259,7 @@ def _tornado(ax, sens: xr.Dataset, output: str) -> None:
     ax.axvline(center, color=PALETTE["black"], lw=1, label="every input at its median")
     ax.set_yticks(y, at_05["input"].values[order])
     _log(ax, "x")
-    ax.set_xlabel(_label(output, _unit(sens, output)))
+    ax.set_xlabel(_label(output, _unit(sens, output), sens))
     ax.set_title("Tornado: p5 to p95 swing")
     ax.legend(loc="lower right", fontsize="small")
 
@@ -258,8 +279,9 @@ def _indices(ax, sens: xr.Dataset, output: str) -> None:
         ax.barh(y, est, height=height, xerr=np.maximum([est - low, high - est], 0.0), color=_COLORS[2 * i],
                 gid="index", label=name, error_kw={"elinewidth": 1, "capsize": 2, "ecolor": PALETTE["black"]})
     ax.set_yticks(np.arange(inputs.size), inputs)
-    target = f"log10({output})" if sens.attrs.get("scale", "log10") == "log10" else output
-    ax.set_xlabel(f"share of the variance of {target} [1]")
+    name = quantity_label(output, _long_name(sens, output))
+    target = f"log10({name})" if sens.attrs.get("scale", "log10") == "log10" else name
+    ax.set_xlabel(f"variance share of {target}")
     ax.set_xlim(0, None)
     ax.set_title("Sobol' indices" if sobol else "First-order index (given data; no Sobol')")
     ax.legend(loc="lower right", fontsize="small")
@@ -322,7 +344,7 @@ def _cells(da: xr.DataArray, axes: Sequence[str]) -> list[dict]:
     return [dict(zip(axes, key, strict=True)) for key in itertools.product(*(da[a].values for a in axes))]
 
 
-def _forest(ax, median, bands, axes, output, unit) -> None:
+def _forest(ax, median, bands, axes, output, unit, result=None) -> None:
     cells = _cells(median, axes)
     y = np.arange(len(cells))[::-1]  # first scenario on top
 
@@ -334,14 +356,14 @@ def _forest(ax, median, bands, axes, output, unit) -> None:
                   label=_mass_label(mass))
     ax.plot(pick(median), y, "o", color=PALETTE["orange"], mec=PALETTE["black"], gid="forest-row",
             label="median")
-    ax.set_yticks(y, [_scenario_text(c) for c in cells])
+    ax.set_yticks(y, [_scenario_text(c, result) for c in cells])
     ax.set_ylim(-0.7, y.size - 0.3)
     _log(ax, "x")
-    ax.set_xlabel(_label(output, unit))
-    ax.set_title(f"{output} by scenario")
+    ax.set_xlabel(_label(output, unit, result))
+    ax.set_title(f"{quantity_label(output, _long_name(result, output))} by scenario")
 
 
-def _trend(ax, median, bands, axes, axis, output, unit) -> None:
+def _trend(ax, median, bands, axes, axis, output, unit, result=None) -> None:
     others = [a for a in axes if a != axis]
     x = median[axis].values
     for g, cell in enumerate(_cells(median, others)):
@@ -350,13 +372,12 @@ def _trend(ax, median, bands, axes, axis, output, unit) -> None:
             ax.fill_between(x, lower.sel(cell).transpose(axis).values, upper.sel(cell).transpose(axis).values,
                             color=color, alpha=0.15 + 0.15 * k, lw=0)
         ax.plot(x, median.sel(cell).transpose(axis).values, "o-", color=color, gid="median",
-                label=_scenario_text(cell) or "median")
-    units = median[axis].attrs.get("units")
-    ax.set_xlabel(_label(axis, units) if units else axis)
+                label=_scenario_text(cell, result) or "median")
+    ax.set_xlabel(_label(axis, median[axis].attrs.get("units"), result))
     if (x > 0).all() and x.max() / x.min() >= 100:
         _log(ax, "x")
     _log(ax, "y")
-    ax.set_ylabel(_label(output, unit))
+    ax.set_ylabel(_label(output, unit, result))
     ax.set_title("Median, 50 % and 90 % intervals")
     if others:
         ax.legend(loc="best", fontsize="small")
@@ -402,9 +423,9 @@ def plot_scenarios(result: xr.Dataset, output: str | None = None, *, axis: str |
     fig = _figure(11 if axis else 6.5, max(3.2, 0.32 * rows + 1.6))
     panels = fig.subplots(1, 2 if axis else 1, squeeze=False)[0]
     unit = _unit(result, output)
-    _forest(panels[0], median, bands, axes, output, unit)
+    _forest(panels[0], median, bands, axes, output, unit, result)
     if axis:
-        _trend(panels[1], median, bands, axes, axis, output, unit)
+        _trend(panels[1], median, bands, axes, axis, output, unit, result)
     fig.legend(*panels[0].get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize="small",
                frameon=False)
     return fig
@@ -459,10 +480,10 @@ def plot_convergence(result: xr.Dataset, output: str | None = None, *,
         ax.plot(steps * chains, pooled[:, j], "o-", ms=3, color=color, gid="quantile",
                 label=f"{100 * p:g} % quantile")
     _log(ax, "x")
-    ax.set_xlabel(f"samples used [sample] ({chains} chains pooled)")
-    ax.set_ylabel(f"log10({output} [{_unit(result, output)}])")
-    ax.set_title(f"Convergence of {output} quantiles (±2 MCSE)"
-                 + (f": {_scenario_text(scenario)}" if scenario else ""))
+    ax.set_xlabel(f"samples used ({chains} chains pooled)")
+    ax.set_ylabel(f"log10 of {_label(output, _unit(result, output), result)}")
+    ax.set_title(f"Convergence of the quantiles of {quantity_label(output, _long_name(result, output))} (±2 MCSE)"
+                 + (f": {_scenario_text(scenario, result)}" if scenario else ""))
     fig.legend(loc="outside lower center", ncols=len(probs), fontsize="small", frameon=False)
     return fig
 
@@ -516,8 +537,8 @@ def plot_frontier(frontier: xr.Dataset, marks: Sequence[Mapping] | None = None) 
                 label=f"{mark.get('label') or 'published'}: {mark['instances']:.2g}")
     ax.set_ylim(bottom, max([positive.max(), *(m["instances"] for m in marks)]) * 2)
     output = frontier.attrs.get("output", "instances")
-    ax.set_xlabel(_label("required speed per stream", frontier["speed"].attrs.get("units", "token/s")))
-    ax.set_ylabel(_label(output, frontier["median"].attrs.get("units", "")))
+    ax.set_xlabel(_label("required_tokens_per_s", frontier["speed"].attrs.get("units", "token/s")))
+    ax.set_ylabel(_label(output, frontier["median"].attrs.get("units", ""), frontier))
     _log(ax, "x")
     _log(ax, "y")
     ax.set_title(f"{output} against the required speed ({frontier.attrs.get('samples', '?')} draws, "

@@ -2,6 +2,13 @@
 
 :func:`report_html` turns results that already exist into a page; nothing here
 samples. The page needs no network: styles are inline and figures are base64 PNGs.
+Nothing is wider than the page: tables scroll inside their own container and images
+shrink to its width.
+
+An estimate indistinguishable from zero is written "≈ 0": a Monte Carlo estimate
+whose absolute value is at most :data:`ZERO_MCSE` (2) standard errors (an exact 0
+from sampling included: it only says the probability is below about 1/samples), and a
+sensitivity index whose interval contains 0.
 """
 
 from __future__ import annotations
@@ -21,17 +28,25 @@ from .errors import ConfigError, OverhangError
 from .summaries import main_output
 from .tables import format_value, summary_part
 
-__all__ = ["report_html"]
+__all__ = ["MAX_DISTRIBUTIONS", "ZERO_MCSE", "report_html"]
+
+#: An estimate within this many Monte Carlo standard errors of 0 is written "≈ 0".
+ZERO_MCSE = 2.0
+#: The most scenarios that get a distribution figure each (a larger grid gets a note instead).
+MAX_DISTRIBUTIONS = 24
 
 STYLE = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1b1b1b;
        max-width: 1100px; margin: 2em auto; padding: 0 1em; background: #fff; }
 h1 { font-size: 1.7em; margin-bottom: .2em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
 .lede { font-size: 1.15em; background: #f3f6fa; border-left: 4px solid #0072b2; padding: .8em 1em; }
+h1, h2, h3, p, li, figcaption { overflow-wrap: anywhere; }
+.scroll { max-width: 100%; overflow-x: auto; }
 table { border-collapse: collapse; margin: 1em 0; font-variant-numeric: tabular-nums; }
 th, td { padding: .25em .7em; border-bottom: 1px solid #e5e5e5; text-align: right; vertical-align: top; }
 th { background: #fafafa; } td.l, th.l { text-align: left; }
-figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; }
+td, th { white-space: nowrap; } td.l, th.l { white-space: normal; overflow-wrap: anywhere; }
+figure { margin: 1.5em 0; } img { max-width: 100%; height: auto; }
 figcaption { color: #555; font-size: .92em; } .note { color: #666; font-size: .92em; }
 pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .85em; }
 """
@@ -41,31 +56,55 @@ def _e(text) -> str:
     return html.escape(str(text))
 
 
-def _drawn(draw, caption: str) -> str:
+def _drawn(draw, caption: str, kind: str = "", scenario: str = "") -> str:
     """The figure ``draw()`` makes, or a note saying why this result cannot give it."""
     try:
         fig = draw()
     except OverhangError as error:
         return f"<p class=note>{_e(caption)}: not drawn, {_e(error.problem)}.</p>"
-    return _figure(fig, caption)
+    return _figure(fig, caption, kind, scenario)
 
 
-def _figure(fig, caption: str) -> str:
+def _figure(fig, caption: str, kind: str = "", scenario: str = "") -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return (f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
+    attrs = (f' class="{_e(kind)}"' if kind else "") + (f' data-scenario="{_e(scenario)}"' if scenario else "")
+    return (f'<figure{attrs}><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+def _estimate(value: float, error: float) -> str:
+    """`value` rounded to its Monte Carlo error, or "≈ 0" within :data:`ZERO_MCSE` errors of 0."""
+    if math.isfinite(value) and math.isfinite(error) and abs(value) <= ZERO_MCSE * error:
+        return "≈ 0"
+    return format_value(value, error)
+
+
+def _from_log10(value: float, error: float) -> str:
+    """10**`value` rounded to its error (`error` in orders of magnitude: relative error ln(10) x `error`)."""
+    if not math.isfinite(value):  # log10 of a share of zeros: no interval on that scale
+        return "0" if value == -math.inf else "—"
+    linear = 10.0 ** value
+    return format_value(linear, linear * math.log(10) * error if math.isfinite(error) else math.nan)
+
+
+def _index(value: float, lower: float, upper: float) -> str:
+    """A sensitivity index with its interval, "≈ 0" when the interval contains 0."""
+    if not math.isfinite(value):
+        return str(value)
+    shown = "≈ 0" if lower <= 0 <= upper else format_value(value, math.nan)
+    return f"{shown} [{format_value(lower)}, {format_value(upper)}]"
 
 
 def _table(head: list[str], rows: list[list[str]], left: int = 1) -> str:
     def cls(j):
         return ' class="l"' if j < left else ""
 
-    out = ["<table><thead><tr>", *(f"<th{cls(j)}>{_e(h)}</th>" for j, h in enumerate(head)), "</tr></thead><tbody>"]
+    out = ['<div class="scroll"><table><thead><tr>', *(f"<th{cls(j)}>{_e(h)}</th>" for j, h in enumerate(head)), "</tr></thead><tbody>"]
     for row in rows:
         out.append("<tr>" + "".join(f"<td{cls(j)}>{_e(c)}</td>" for j, c in enumerate(row)) + "</tr>")
-    return "".join(out) + "</tbody></table>"
+    return "".join(out) + "</tbody></table></div>"
 
 
 def _cells(summary: xr.Dataset) -> list[dict]:
@@ -107,7 +146,7 @@ def _scenario_table(summary: xr.Dataset, cells: list[dict], output: str) -> str:
         row = [_label(cell), *(format_value(float(v), float(e)) for v, e in
                                zip(o["quantile"].values, o["quantile_mcse"].values))]
         if has_prob:
-            row += [format_value(float(p), float(e)) for p, e in
+            row += [_estimate(float(p), float(e)) for p, e in
                     zip(s["prob_at_least"].values, s["prob_at_least_mcse"].values)]
         rows.append(row)
     head = ["scenario", *(f"p{100 * p:g}" for p in probs), *(f"P(≥{t:.0e})" for t in thresholds)]
@@ -137,13 +176,32 @@ def _summary_tables(summary: xr.Dataset, cells: list[dict], main: str) -> str:
            "Monte Carlo error supports.</p>" + "".join(out)
 
 
-def _sensitivity_section(sens: xr.Dataset | None, output: str) -> str:
+def _per_scenario(sens) -> list[tuple[dict, xr.Dataset]]:
+    """`sens` as (axis values, analysis) pairs: a list of pairs as given, or a Dataset split by its extra dims."""
+    if sens is None or not isinstance(sens, xr.Dataset):
+        return list(sens or [])
+    dims = [d for d in sens["estimate"].dims if d not in ("input", "output", "measure")]
+    combos = itertools.product(*(sens[d].values for d in dims))
+    return [(cell, sens.sel(cell)) for cell in ({d: v.item() for d, v in zip(dims, c)} for c in combos)]
+
+
+def _sensitivity_section(sens, output: str) -> str:
     if sens is None:
         return "<p class=note>Not computed: this report was made from a saved result; " \
                "<code>overhang report EXPERIMENT.toml</code> computes it.</p>"
+    pairs = _per_scenario(sens)
+    parts = ["<p class=note>95 % intervals in brackets; an index whose interval contains 0 is written ≈ 0 "
+             "(indistinguishable from zero).</p>"]
+    for cell, one in pairs:
+        if cell:
+            parts.append(f"<h3>{_e(_label(cell))}</h3>")
+        parts.append(_one_sensitivity(one, output, _label(cell) if cell else ""))
+    return "".join(parts)
+
+
+def _one_sensitivity(sens: xr.Dataset, output: str, where: str) -> str:
     from .plotting import plot_sensitivity
 
-    sens = sens.isel({d: 0 for d in sens["estimate"].dims if d not in ("input", "output", "measure")})
     measure = next(m for m in ("sobol_total", "given_data_first", "voi", "tornado")
                    if m in sens["measure"].values)
     if output not in sens["output"].values:  # e.g. log10 of an output with zeros (no instance at that speed)
@@ -155,13 +213,60 @@ def _sensitivity_section(sens: xr.Dataset | None, output: str) -> str:
     rows = []
     for i, k in enumerate(order):
         name = str(r["input"].values[k])
-        cells = [f"{format_value(float(v), math.nan)} [{format_value(float(lo))}, {format_value(float(hi))}]"
+        cells = [_index(float(v), float(lo), float(hi))
                  for v, lo, hi in zip(r["estimate"].isel(input=k).values, r["lower"].isel(input=k).values,
                                       r["upper"].isel(input=k).values)]
         rows.append([str(i + 1), name, *cells])
-    note = f"<p class=note>Ranked by {measure}; 95 % intervals in brackets.</p>"
-    return note + _table(head, rows, left=2) + _drawn(lambda: plot_sensitivity(sens, output),
-                                                       f"Tornado swings and variance shares of log10({output})")
+    note = f"<p class=note>Ranked by {measure}.</p>"
+    caption = f"Tornado swings and variance shares of log10({output})" + (f" ({where})" if where else "")
+    return note + _table(head, rows, left=2) + _drawn(lambda: plot_sensitivity(sens, output), caption,
+                                                       "sensitivity", where)
+
+
+def _certainty_section(summary: xr.Dataset, cells: list[dict], main: str) -> str:
+    """Per scenario: median, 50/90 % HDIs (of log10, shown in the unit) and P(main ≥ t), with their errors."""
+    has_prob = "prob_at_least" in summary and summary.sizes.get("threshold", 0)
+    thresholds = [float(t) for t in summary["threshold"].values] if has_prob else []
+    masses = [float(m) for m in summary["interval"].values] if "hdi_lower" in summary else []
+    rows = []
+    for cell in cells:
+        s = summary.sel(cell)
+        linear, log = s.sel(output=main, scale="linear"), s.sel(output=main, scale="log10")
+        median = linear.sel(prob=0.5) if 0.5 in linear["prob"] else None
+        row = [_label(cell), "—" if median is None else _estimate(float(median["quantile"]),
+                                                                   float(median["quantile_mcse"]))]
+        for m in masses:
+            ends = [_from_log10(float(log[f"hdi_{k}"].sel(interval=m)), float(log[f"hdi_{k}_mcse"].sel(interval=m)))
+                    for k in ("lower", "upper")]
+            row.append(" – ".join(ends))
+        if has_prob:
+            row += [_estimate(float(p), float(e)) for p, e in zip(s["prob_at_least"].values,
+                                                                  s["prob_at_least_mcse"].values)]
+        rows.append(row)
+    head = ["scenario", "median", *(f"{100 * m:g} % HDI" for m in masses),
+            *(f"P(≥ {t:.0e})" for t in thresholds)]
+    return (f"<p class=note>{_e(main)} ({_e(summary['unit'].sel(output=main).item())}): the median, the "
+            "highest-density intervals of log10 (the interval to quote for a count spanning orders of "
+            "magnitude), shown in the unit, and the probability of at least each threshold, with the digits "
+            f"the Monte Carlo error supports; ≈ 0 is within {ZERO_MCSE:g} standard errors of zero.</p>"
+            + _table(head, rows))
+
+
+def _distributions(result: xr.Dataset, cells: list[dict], main: str) -> str:
+    """One distribution figure per scenario (up to :data:`MAX_DISTRIBUTIONS`) and the exceedance curves."""
+    from .distribution_figures import plot_exceedance
+    from .plotting import plot_distribution
+
+    parts = [_drawn(lambda cell=cell: plot_distribution(result, main, scenario=cell or None),
+                    f"Distribution of {main}" + (f" ({_label(cell)})" if cell else ""),
+                    "distribution", _label(cell) if cell else "")
+             for cell in cells[:MAX_DISTRIBUTIONS]]
+    if len(cells) > MAX_DISTRIBUTIONS:
+        parts.append(f"<p class=note>Distribution figures of the first {MAX_DISTRIBUTIONS} of {len(cells)} "
+                     "scenarios; <code>overhang plot</code> draws any other.</p>")
+    parts.append(_drawn(lambda: plot_exceedance(result, main), f"P({main} ≥ x) per scenario, ±2 Monte Carlo "
+                        "standard errors", "exceedance"))
+    return "".join(parts)
 
 
 def _priors_section(scenarios) -> str:
@@ -195,9 +300,9 @@ def _shares_section(summary: xr.Dataset, main: str) -> str:
         s = flat.sel(output=output)
         p, e = float(s["prob_zero"]), float(s["prob_zero_mcse"])
         if bool(s["binary"]) and float(s["quantile"].sel(scale="linear").max()) <= 1:
-            rows.append([f"P({output} = 1)", format_value(1 - p, e), f"{e:.1g}", str(s["long_name"].item())])
+            rows.append([f"P({output} = 1)", _estimate(1 - p, e), f"{e:.1g}", str(s["long_name"].item())])
         elif output == main and p > 0:
-            rows.append([f"P({output} = 0)", format_value(p, e), f"{e:.1g}", "no instance meets the required speed"])
+            rows.append([f"P({output} = 0)", _estimate(p, e), f"{e:.1g}", "no instance meets the required speed"])
     if not rows:
         return ""
     return ("<h2>Shares of draws</h2><p class=note>Means of 0/1 outputs (e.g. which roofline bound binds) and the "
@@ -216,7 +321,7 @@ def _frontier_section(frontier: xr.Dataset | None) -> str:
                f"{format_value(float(f['band_upper'].sel(interval=m)))}" for m in frontier["interval"].values),
              format_value(float(f["prob_zero"]))]
             for v, f in ((float(v), frontier.sel(speed=v)) for v in frontier["speed"].values)]
-    head = ["speed [token/s]", "median", *(f"{100 * m:g} % band" for m in frontier["interval"].values),
+    head = ["required speed (tokens/s)", "median", *(f"{100 * m:g} % band" for m in frontier["interval"].values),
             f"P({output} = 0)"]
     return ("<h2>Copies against speed</h2><p class=note>The same draws at every speed: only the required speed "
             "changes.</p>" + _table(head, rows, left=0)
@@ -232,9 +337,10 @@ def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, sc
     result : xarray.Dataset
         A run with summary variables (and samples, for the distribution and
         convergence figures).
-    sensitivity : xarray.Dataset, optional
-        From :func:`overhang_sim.sensitivity_analysis.sensitivity`; its section says why it is
-        missing otherwise.
+    sensitivity : xarray.Dataset or sequence of (dict, xarray.Dataset), optional
+        From :func:`overhang_sim.sensitivity_analysis.sensitivity`: one Dataset (split by any
+        scenario dims it has) or one ``(axis values, Dataset)`` pair per scenario; every
+        scenario's ranking is shown. Its section says why it is missing otherwise.
     scenarios : ScenarioSet, optional
         The experiment behind `result`, for the priors and their sources.
     frontier : xarray.Dataset, optional
@@ -245,7 +351,7 @@ def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, sc
     str
         A complete HTML document.
     """
-    from .plotting import plot_convergence, plot_distribution, plot_scenarios
+    from .plotting import plot_convergence, plot_scenarios
 
     summary = summary_part(result)
     if "estimate" in result.data_vars:
@@ -265,10 +371,10 @@ def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, sc
     if main in summary["output"].values:
         parts.append(_headline(summary, cells, main))
     has_samples = main in result.data_vars and "draw" in result[main].dims
+    if main in summary["output"].values:
+        parts += ["<h2>How sure</h2>", _certainty_section(summary, cells, main)]
     if has_samples:
-        first = cells[0] if cells[0] else None
-        parts.append(_drawn(lambda: plot_distribution(result, main, scenario=first),
-                             f"Distribution of {main}" + (f" ({_label(cells[0])})" if first else "")))
+        parts += ["<h2>Distributions</h2>", _distributions(result, cells, main)]
     parts += ["<h2>Summary</h2>", _summary_tables(summary, cells, main), _shares_section(summary, main),
               _frontier_section(frontier)]
     if len(cells) > 1:

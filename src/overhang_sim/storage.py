@@ -16,6 +16,22 @@ package reads is unpickled: task files are ``.npz`` (read with ``allow_pickle=Fa
 a scenario's Dataset is stored as its arrays plus JSON), and each is listed with its
 SHA-256 in an append-only index, so a corrupt, truncated or foreign file is detected
 and recomputed.
+
+A run (a Dataset with ``chain`` and ``draw`` dimensions) is written in ArviZ's
+InferenceData layout, one group per kind of variable, so ``arviz.from_netcdf`` and
+``xarray.open_dataset(path, group="prior")`` read it directly:
+
+``prior``
+    every variable with draws (sampled inputs and outputs): forward draws from the
+    priors, where ArviZ looks for them;
+``constant_data``
+    the fixed inputs (no draws), so ``az.summary(idata.prior)`` needs no ``var_names``;
+``summary``
+    everything else: the summaries a run with scenario axes carries.
+
+The provenance attributes are on the root and on every group. :func:`load` merges the
+groups back into one Dataset, and still reads files saved before this layout (one
+flat group). Other Datasets (summaries, sensitivity results) are written flat.
 """
 
 from __future__ import annotations
@@ -41,6 +57,8 @@ __all__ = ["Checkpoint", "atomic_path", "atomic_write_bytes", "check_writable", 
 
 ENGINE = "h5netcdf"
 ZARR_CHUNK_DRAWS = 2**20
+SAMPLE_DIMS = ("chain", "draw")
+GROUPS = ("prior", "constant_data", "summary")
 SPACE_MARGIN = 1.05  # a netCDF file is its arrays plus a little metadata
 
 
@@ -172,6 +190,8 @@ def _check_space(folder: Path, need: int, path: Path) -> None:
 def save(result: xr.Dataset, path: str | Path) -> Path:
     """Write `result` to `path` atomically: netCDF, or zarr when the name ends in ``.zarr``.
 
+    A run (with ``chain`` and ``draw`` dims) is written in groups (``prior``,
+    ``constant_data``, ``summary``; see the module docstring), anything else flat.
     Missing parent folders are created. A ``saved`` attribute (UTC time) is added to
     the file, not to `result`. Zarr stores are chunked along ``draw`` (at most
     2**20 draws a chunk) and written without dask.
@@ -186,21 +206,55 @@ def save(result: xr.Dataset, path: str | Path) -> Path:
     stamped = result.copy()
     stamped.attrs = {**result.attrs, "saved": datetime.now(UTC).isoformat(timespec="seconds")}
     _check_space(folder, int(SPACE_MARGIN * stamped.nbytes) + 2**20, path)
+    tree = as_tree(stamped)
     with atomic_path(path) as temporary:
         if path.suffix == ".zarr":
-            _write_zarr(stamped, temporary)
+            _write_zarr(tree, temporary)
         else:
-            _isolated(lambda: stamped.to_netcdf(temporary, engine=ENGINE, invalid_netcdf=False), path)
+            _isolated(lambda: tree.to_netcdf(temporary, engine=ENGINE, invalid_netcdf=False), path)
     return path
 
 
-def _write_zarr(ds: xr.Dataset, target: Path) -> None:
+def _group_of(variable: xr.DataArray) -> str:
+    if set(SAMPLE_DIMS) <= set(variable.dims):
+        return "prior"
+    return "constant_data" if variable.attrs.get("role") in ("input", "output") else "summary"
+
+
+def as_tree(result: xr.Dataset) -> xr.DataTree:
+    """`result` as the tree of groups it is saved as.
+
+    A run (``chain`` and ``draw`` dims) becomes ArviZ's layout: the variables with draws in
+    ``prior``, fixed inputs in ``constant_data``, the rest in ``summary``, the attributes on
+    the root and every group; any other Dataset is the root alone.
+    """
+    if not set(SAMPLE_DIMS) <= set(result.dims):
+        return xr.DataTree(result)
+    names = {group: [n for n, v in result.data_vars.items() if _group_of(v) == group] for group in GROUPS}
+    groups = {f"/{group}": result[vars_].assign_attrs(result.attrs) for group, vars_ in names.items() if vars_}
+    return xr.DataTree.from_dict({"/": xr.Dataset(attrs=result.attrs), **groups})
+
+
+def from_tree(tree: xr.DataTree) -> xr.Dataset:
+    """The Dataset :func:`as_tree` made `tree` from (a flat file's root as it is)."""
+    groups = [tree[group].to_dataset() for group in GROUPS if group in tree.children]
+    if not groups:
+        return tree.to_dataset()
+    merged = xr.merge(groups, compat="identical", join="exact", combine_attrs="drop_conflicts")
+    return merged.assign_attrs(tree.attrs)
+
+
+def _write_zarr(tree: xr.DataTree, target: Path) -> None:
     encoding = {}
-    for name, variable in ds.variables.items():
-        if "draw" in variable.dims:
-            encoding[name] = {"chunks": tuple(min(n, ZARR_CHUNK_DRAWS) if d == "draw" else n
-                                              for d, n in zip(variable.dims, variable.shape))}
-    ds.to_zarr(target, mode="w", zarr_format=2, consolidated=True, encoding=encoding)
+    for node in tree.subtree:
+        chunks = {}
+        for name, variable in node.dataset.variables.items():
+            if "draw" in variable.dims:
+                chunks[name] = {"chunks": tuple(min(n, ZARR_CHUNK_DRAWS) if d == "draw" else n
+                                                for d, n in zip(variable.dims, variable.shape))}
+        if chunks:
+            encoding[node.path] = chunks
+    tree.to_zarr(target, mode="w", zarr_format=2, consolidated=True, encoding=encoding)
 
 
 def _isolated(write, path: Path) -> None:
@@ -235,7 +289,7 @@ def _isolated(write, path: Path) -> None:
 
 
 def load(path: str | Path) -> xr.Dataset:
-    """Read a saved result fully into memory.
+    """Read a saved result fully into memory, as one Dataset (the groups of a run merged).
 
     Raises
     ------
@@ -253,8 +307,8 @@ def load(path: str | Path) -> xr.Dataset:
     try:
         with warnings.catch_warnings():  # a damaged store makes the backends warn before they fail
             warnings.simplefilter("ignore")
-            with xr.open_dataset(path, engine="zarr" if zarr else ENGINE) as ds:
-                return ds.load()
+            with xr.open_datatree(path, engine="zarr" if zarr else ENGINE) as tree:
+                return from_tree(tree.load())
     except Exception as error:  # noqa: BLE001 -- every backend has its own exceptions for a bad file
         kind = "zarr store" if zarr else "netCDF file"
         raise StorageError(f"cannot read it as a {kind}: {type(error).__name__}: "
