@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import os
 import sys
-import textwrap
 import traceback
 import warnings
 from pathlib import Path
@@ -287,10 +286,14 @@ def _run(args) -> None:
 
         print("\n".join(first_screen(result, scenarios.dims)))
     for (a, b), f in zip(comparisons, found):
-        text = (f"P({_label(a)} > {_label(b)}) = {format_value(f['p_a_greater'], f['p_a_greater_mcse'])}; "
-                f"median log10 ratio {format_value(f['median_log10_ratio'], f['median_log10_ratio_mcse'])} "
-                "orders of magnitude (paired draws)")
-        print("\n" + (text if args.full else "\n".join(textwrap.wrap(text, 80, subsequent_indent="  "))))
+        if args.full:
+            print(f"\nP({_label(a)} > {_label(b)}) = {format_value(f['p_a_greater'], f['p_a_greater_mcse'])}; "
+                  f"median log10 ratio {format_value(f['median_log10_ratio'], f['median_log10_ratio_mcse'])} "
+                  "orders of magnitude (paired draws)")
+        else:
+            from .screen import comparison_lines
+
+            print("\n" + "\n".join(comparison_lines(_label(a), _label(b), f)))
     if args.out:
         print(f"\nsaved {args.out}")
     if wanted is not None:

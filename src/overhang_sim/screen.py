@@ -40,7 +40,7 @@ import xarray as xr
 from .summaries import main_output
 from .tables import aligned, format_value, summary_part
 
-__all__ = ["QUOTED_MASS", "WIDTH", "first_screen", "frontier_lines", "quoted_mass", "run_lines", "scenario_lines"]
+__all__ = ["QUOTED_MASS", "WIDTH", "comparison_lines", "first_screen", "frontier_lines", "quoted_mass", "run_lines", "scenario_lines"]
 
 WIDTH = 80
 QUOTED_MASS = 0.9
@@ -164,7 +164,8 @@ def _others(summary: xr.Dataset, main: str, mass: float, width: int) -> list[str
         lines += fit_table([["output", "median", f"{100 * mass:g} % interval", "unit"], *rows], width,
                            left=(0, 3), shrink=0)
     if flags:
-        lines += ["", "Indicators: the share of draws in which each holds (e.g. which bound binds)"]
+        lines += ["", *wrap("P(indicator = 1): the share of draws in which each holds (e.g. which bound binds)",
+                            width)]
         lines += fit_table(flags, width, left=(0, 1), shrink=0)
     return lines
 
@@ -172,7 +173,7 @@ def _others(summary: xr.Dataset, main: str, mass: float, width: int) -> list[str
 def _footer(mass: float, width: int) -> list[str]:
     text = (f"Quote the median and the equal-tailed {100 * mass:g} % interval (the {50 * (1 - mass):g}th to "
             f"{50 * (1 + mass):g}th percentile; the same on any scale). ± is one Monte Carlo standard error "
-            "(spread between chains); only the digits it supports are shown. Every statistic of every "
+            "(s.e., the spread between chains); only the digits it supports are shown. Every statistic of every "
             "output (mean, quartiles, HDIs on both scales): --full.")
     return ["", *wrap(text, width, hang="")]
 
@@ -298,6 +299,14 @@ def frontier_lines(frontier: xr.Dataset, width: int = WIDTH) -> list[str]:
             f"[{frontier['speed'].attrs.get('units', '')}]: {frontier.attrs.get('samples', '?')} draws, the same "
             "for every speed (all bands: overhang frontier)")
     return [*wrap(head, width), *fit_table(rows, width, left=(), shrink=0)]
+
+
+def comparison_lines(a: str, b: str, found: dict, width: int = WIDTH) -> list[str]:
+    """A paired comparison (:func:`~overhang_sim.summaries.compare`) of scenarios `a` and `b` in `width` columns."""
+    p = format_value(found["p_a_greater"], found["p_a_greater_mcse"])
+    ratio = format_value(found["median_log10_ratio"], found["median_log10_ratio_mcse"])
+    return [*wrap(f"Paired comparison (the same draws) of A: {a} and B: {b}", width),
+            *wrap(f"P(A > B) = {p}; median log10(A / B) = {ratio} orders of magnitude", width, indent="  ")]
 
 
 def first_screen(result: xr.Dataset, dims: tuple[str, ...] = (), width: int = WIDTH) -> list[str]:
