@@ -154,3 +154,24 @@ def test_through_a_pseudo_terminal_of_80_columns():
     screen = [line.split("\r")[-1] for line in text.split("\r\n")]  # a progress bar redraws with \r
     assert any(line.startswith("instances: ") for line in screen)
     _fits("\n".join(screen))
+
+
+@pytest.mark.parametrize(("summary", "axes"), [
+    ('quantiles = [0.1, 0.9]\nintervals = []\nthresholds = []', False),  # no median, no interval
+    ('quantiles = [0.5]\nintervals = [0.5]', False),  # one quantile: not a point-value run
+    ('outputs = ["params"]\nintervals = [0.8]', False),  # the main output not summarised
+    ('outputs = ["params"]\nintervals = [0.8]', True),
+])
+def test_a_summary_section_of_its_own_still_fits(run_cli, tmp_path, summary, axes):
+    text = (f'name = "edge"\nmodel = "compute"\npriors = ["{(REPO / "priors" / "baseline.toml").as_posix()}"]\n'
+            f'samples = 800\n\n[summary]\n{summary}\n')
+    if axes:
+        text += '\n[[axes]]\nname = "required_tokens_per_s"\nvalues = [10, 30]\n'
+    path = tmp_path / "edge.toml"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = run_cli(["run", path, "--quiet"])
+    assert (code, err) == (0, "")
+    _fits(out)
+    assert "point values" not in out
+    if "params" in summary:  # P(>= t) is of the main output (instances): not shown against params
+        assert out.splitlines()[2].startswith("params: ") and "P>=" not in out and "P(" not in out

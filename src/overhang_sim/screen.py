@@ -38,7 +38,7 @@ import numpy as np
 import xarray as xr
 
 from .summaries import main_output
-from .tables import aligned, format_value, summary_part
+from .tables import aligned, format_value, is_point, summary_part
 
 __all__ = ["QUOTED_MASS", "WIDTH", "comparison_lines", "first_screen", "frontier_lines", "quoted_mass", "run_lines", "scenario_lines"]
 
@@ -47,10 +47,20 @@ QUOTED_MASS = 0.9
 ELLIPSIS = "…"
 
 
-def quoted_mass(summary: xr.Dataset) -> float:
-    """The mass of the interval to quote: 0.9 if the summary has it, else its widest interval."""
+def quoted_mass(summary: xr.Dataset) -> float | None:
+    """The mass of the interval to quote: 0.9 if the summary has it, else its widest (None if it has none)."""
     masses = [float(m) for m in summary["interval"].values]
-    return QUOTED_MASS if QUOTED_MASS in masses else max(masses)
+    return QUOTED_MASS if QUOTED_MASS in masses else max(masses, default=None)
+
+
+def _name(mass: float | None) -> str:
+    return "interval" if mass is None else f"{100 * mass:g} % interval"
+
+
+def lead_output(summary: xr.Dataset) -> str:
+    """The output the screen opens with: the main output, or the first summarised one if it is not."""
+    main, outputs = main_output(summary), [str(o) for o in summary["output"].values]
+    return main if main in outputs else outputs[0]
 
 
 def wrap(text: str, width: int = WIDTH, indent: str = "", hang: str = "  ") -> list[str]:
@@ -92,6 +102,8 @@ def _number(value: float, error: float) -> str:
 
 def _interval(s: xr.Dataset, mass: float, scale: str = "linear", joiner: str = ", ") -> str:
     """The equal-tailed interval of mass `mass` as ``[lower, upper]`` (``fixed`` if it has no width)."""
+    if mass is None:
+        return "n/a"
     low, low_error = _value(s, "eti_lower", scale=scale, interval=mass)
     high, high_error = _value(s, "eti_upper", scale=scale, interval=mass)
     if math.isnan(low) or math.isnan(high):
@@ -108,11 +120,6 @@ def _median(s: xr.Dataset, scale: str = "linear") -> tuple[float, float]:
 
 def _probability(p: float, error: float) -> str:
     return format_value(p, error) if math.isfinite(error) and error > 0 else format_value(p)
-
-
-def _is_point(summary: xr.Dataset) -> bool:
-    q = summary["quantile"].sel(scale="linear")
-    return bool((q.max("prob") == q.min("prob")).all())
 
 
 def _binary(s: xr.Dataset) -> bool:
@@ -133,11 +140,11 @@ def _headline(summary: xr.Dataset, output: str, mass: float, width: int) -> list
     unit = s["unit"].item()
     lines = wrap(f"{output}: {s['long_name'].item()} [{unit}]", width)
     median, median_log = _median(s), _median(s, "log10")
-    rows = [["median", f"{_number(*median)} {unit}",
+    rows = [["median", f"{_number(*median)} {unit}" if math.isfinite(median[0]) else _number(*median),
              f"(10^{_number(*median_log)})" if math.isfinite(median_log[0]) else ""],
-            [f"{100 * mass:g} % interval", _interval(s, mass, joiner=" to "),
-             f"(10^{_interval(s, mass, 'log10', ' to 10^')})" if math.isfinite(
-                 float(s["eti_lower"].sel(scale="log10", interval=mass))) else ""]]
+            *([[f"{100 * mass:g} % interval", _interval(s, mass, joiner=" to "),
+                f"(10^{_interval(s, mass, 'log10', ' to 10^')})" if math.isfinite(
+                    float(s["eti_lower"].sel(scale="log10", interval=mass))) else ""]] if mass else [])]
     p0, p0_error = _value(s, "prob_zero") if "prob_zero" in s else (0.0, math.nan)
     if p0 > 0:
         rows.append([f"P({output} = 0)", _probability(p0, p0_error), _pm(p0_error).strip()])
@@ -160,8 +167,8 @@ def _others(summary: xr.Dataset, main: str, mass: float, width: int) -> list[str
             rows.append([output, _number(*_median(s)), _interval(s, mass), s["unit"].item()])
     lines = []
     if rows:
-        lines += ["", f"Other outputs: median and {100 * mass:g} % interval"]
-        lines += fit_table([["output", "median", f"{100 * mass:g} % interval", "unit"], *rows], width,
+        lines += ["", f"Other outputs: median and {_name(mass)}"]
+        lines += fit_table([["output", "median", _name(mass), "unit"], *rows], width,
                            left=(0, 3), shrink=0)
     if flags:
         lines += ["", *wrap("P(indicator = 1): the share of draws in which each holds (e.g. which bound binds)",
@@ -171,8 +178,10 @@ def _others(summary: xr.Dataset, main: str, mass: float, width: int) -> list[str
 
 
 def _footer(mass: float, width: int) -> list[str]:
-    text = (f"Quote the median and the equal-tailed {100 * mass:g} % interval (the {50 * (1 - mass):g}th to "
-            f"{50 * (1 + mass):g}th percentile; the same on any scale). ± is one Monte Carlo standard error "
+    quote = "Quote the median (the [summary] asks for no interval)." if mass is None else (
+        f"Quote the median and the equal-tailed {_name(mass)} (the {50 * (1 - mass):g}th to "
+        f"{50 * (1 + mass):g}th percentile; the same on any scale).")
+    text = (f"{quote} ± is one Monte Carlo standard error "
             "(s.e., the spread between chains); only the digits it supports are shown. Every statistic of every "
             "output (mean, quartiles, HDIs on both scales): --full.")
     return ["", *wrap(text, width, hang="")]
@@ -191,12 +200,10 @@ def point_lines(summary: xr.Dataset, width: int = WIDTH) -> list[str]:
 
 def run_lines(summary: xr.Dataset, width: int = WIDTH) -> list[str]:
     """The first screen of a run without axes: the main output in plain words, then the others."""
-    if _is_point(summary):
+    if is_point(summary):
         return point_lines(summary, width)
-    main, mass = main_output(summary), quoted_mass(summary)
-    lines = [*wrap(_header(summary.attrs), width), ""]
-    if main in summary["output"].values:
-        lines += _headline(summary, main, mass, width)
+    main, mass = lead_output(summary), quoted_mass(summary)
+    lines = [*wrap(_header(summary.attrs), width), "", *_headline(summary, main, mass, width)]
     return lines + _others(summary, main, mass, width) + _footer(mass, width)
 
 
@@ -243,7 +250,8 @@ def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH
     """
     summary = summary_part(result)
     attrs = summary.attrs or result.attrs
-    output, mass = main_output(summary if summary.attrs else result), quoted_mass(summary)
+    output, mass = lead_output(summary if summary.attrs else summary.assign_attrs(result.attrs)), \
+        quoted_mass(summary)
     s = summary.sel(output=output)
     cells = s.stack(cell=list(dims))
     labels = [[str(cells.isel(cell=i)[d].item()) for d in dims] for i in range(cells.sizes["cell"])]
@@ -255,9 +263,10 @@ def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH
         stacked = pooled.expand_dims({axis: ["pooled"]}).stack(cell=[*others, axis])
         parts += [(stacked.isel(cell=i), [str(stacked.isel(cell=i)[d].item()) for d in dims])
                   for i in range(stacked.sizes["cell"])]
-    has_prob = "prob_at_least" in summary and summary.sizes.get("threshold", 0) > 0
+    has_prob = ("prob_at_least" in summary and summary.sizes.get("threshold", 0) > 0
+                and output == main_output(summary if summary.attrs else result))
     chosen: list[float] = []
-    heads = [*dims, "median", f"{100 * mass:g} % interval"]
+    heads = [*dims, "median", _name(mass)]
     for t in _nearest_thresholds(summary, has_prob):
         trial = sorted([*chosen, t])
         rows = [[*heads, *(f"P>={format_value(u)}" for u in trial)],
@@ -277,8 +286,8 @@ def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH
         weights = ", ".join(f"{w:g}" for w in json.loads(result.attrs.get("weights", "[]")))
         lines += ["", *wrap(f"pooled: the mixture over {axis} with weights {weights}; the choice of {axis} "
                             f"explains a share {share} of the pooled variance of log10({output}).", width)]
-    text = (f"median and equal-tailed {100 * mass:g} % interval of {output} (quote these; the same on any "
-            f"scale); P>=t: the probability of at least t. Digits shown are those the Monte Carlo error "
+    text = (f"median and equal-tailed {_name(mass)} of {output} (quote these; the same on any "
+            f"scale){'; P>=t: the probability of at least t' if chosen else ''}. Digits shown are those the Monte Carlo error "
             f"(spread between chains) supports. Every output, quantile and threshold: --full.")
     return lines + ["", *wrap(text, width, hang="")]
 

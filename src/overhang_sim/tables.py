@@ -11,7 +11,7 @@ import xarray as xr
 
 from .summaries import main_output
 
-__all__ = ["aligned", "format_value", "frontier_table", "scenario_tables", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
+__all__ = ["aligned", "format_value", "is_point", "frontier_table", "scenario_tables", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
 
 MAX_DIGITS = 6
 
@@ -61,9 +61,15 @@ def _interval(low, high, low_error=math.nan, high_error=math.nan):
     return f"[{format_value(float(low), float(low_error))}, {format_value(float(high), float(high_error))}]"
 
 
-def _is_point(summary):
-    q = summary["quantile"].sel(scale="linear")
-    return bool((q.max("prob") == q.min("prob")).all())
+def is_point(summary: xr.Dataset) -> bool:
+    """Whether every output has one value: its quantiles, interval ends and mean all agree (every input fixed)."""
+    linear = summary.sel(scale="linear")
+    values = [linear["quantile"].rename(prob="k")]
+    values += [linear[n].rename(interval="k") for n in ("eti_lower", "eti_upper", "hdi_lower", "hdi_upper")
+               if n in linear and linear.sizes.get("interval", 0)]
+    stacked = xr.concat(values, dim="k")
+    same = (stacked.max("k") == stacked.min("k")) & np.isclose(linear["mean"], stacked.min("k"), rtol=1e-12)
+    return bool(same.all())
 
 
 def _point_table(summary):
@@ -82,7 +88,7 @@ def summary_table(summary: xr.Dataset) -> str:
     highest-density intervals follow. A run whose inputs are all fixed prints one
     line per output instead.
     """
-    if _is_point(summary):
+    if is_point(summary):
         return _point_table(summary)
     probs = summary["prob"].values
     heads = ["", "mean", *(f"p{100 * p:g}" for p in probs),
