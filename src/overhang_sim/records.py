@@ -35,10 +35,11 @@ From the shell, the median of every output::
     overhang run --json | jq '.[] | select(.statistic == "quantile" and .prob == 0.5
                                           and .scale == "linear") | {output, value, unit}'
 
-In pandas, a table of P(main >= t) per scenario::
+In pandas, P(main >= t) per scenario of ``required_speed_sweep.toml``::
 
     table = pandas.json_normalize(json.loads(text))
-    table.query("statistic == 'prob_at_least'").pivot(index="threshold", columns=..., values="value")
+    table.query("statistic == 'prob_at_least'").pivot(index="threshold", columns="required_tokens_per_s",
+                                                      values="value")
 """
 
 from __future__ import annotations

@@ -7,9 +7,7 @@ whole screen fits `width` columns (80 by default): prose is wrapped, tables are 
 and, if a name is too long, shortened with ``…``. Every statistic of every output is in
 :func:`overhang_sim.tables.scenario_tables` (``overhang run --full``).
 
-Which interval to quote
------------------------
-The **equal-tailed** 90 % interval, from the 5th to the 95th percentile, not an HDI:
+**Which interval to quote.** The **equal-tailed** 90 % interval, from the 5th to the 95th percentile, not an HDI:
 
 * it does not depend on the scale: the same draws give the same interval whether read in
   instances or in orders of magnitude (a quantile of log10(x) is log10 of the quantile of
@@ -40,7 +38,8 @@ import xarray as xr
 from .summaries import main_output
 from .tables import aligned, format_value, is_point, summary_part
 
-__all__ = ["QUOTED_MASS", "WIDTH", "comparison_lines", "first_screen", "frontier_lines", "quoted_mass", "run_lines", "scenario_lines"]
+__all__ = ["QUOTED_MASS", "WIDTH", "comparison_lines", "first_screen", "fit_table", "frontier_lines", "lead_output",
+           "point_lines", "quoted_mass", "run_lines", "scenario_lines", "wrap"]
 
 WIDTH = 80
 QUOTED_MASS = 0.9
@@ -278,16 +277,17 @@ def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH
                                                                      for c, lab in parts)]
     lines = [*wrap(_header(attrs, math.prod(summary.sizes[d] for d in dims)), width), "",
              *wrap(f"{output}: {s['long_name'].item()} [{s['unit'].item()}], per scenario", width),
-             *fit_table(rows, width, left=[j for j in range(len(dims)) if not _numeric(row[j] for row in rows[1:])],
-                        shrink=0)]
+             *fit_table(rows, width, shrink=0,
+                        left=[j for j in range(len(dims)) if not _numeric(row[j] for row in rows[1:])])]
     if axis in dims:
         share = ", ".join(format_value(float(v), float(e)) for v, e in zip(
             np.ravel(result["variance_share"].values), np.ravel(result["variance_share_mcse"].values)))
         weights = ", ".join(f"{w:g}" for w in json.loads(result.attrs.get("weights", "[]")))
         lines += ["", *wrap(f"pooled: the mixture over {axis} with weights {weights}; the choice of {axis} "
                             f"explains a share {share} of the pooled variance of log10({output}).", width)]
+    meaning = "; P>=t: the probability of at least t" if chosen else ""
     text = (f"median and equal-tailed {_name(mass)} of {output} (quote these; the same on any "
-            f"scale){'; P>=t: the probability of at least t' if chosen else ''}. Digits shown are those the Monte Carlo error "
+            f"scale){meaning}. Digits shown are those the Monte Carlo error "
             f"(spread between chains) supports. Every output, quantile and threshold: --full.")
     return lines + ["", *wrap(text, width, hang="")]
 
