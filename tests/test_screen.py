@@ -175,3 +175,23 @@ def test_a_summary_section_of_its_own_still_fits(run_cli, tmp_path, summary, axe
     assert "point values" not in out
     if "params" in summary:  # P(>= t) is of the main output (instances): not shown against params
         assert out.splitlines()[2].startswith("params: ") and "P>=" not in out and "P(" not in out
+
+
+def test_the_main_threshold_is_the_one_nearest_the_scenarios_median():
+    """P(>= t) is shown first for the t nearest the middle median of the main output (not of every output)."""
+    import numpy as np
+
+    from overhang_sim import batch
+    from overhang_sim.scenarios import load_scenarios
+    from overhang_sim.screen import scenario_lines
+
+    scenarios = load_scenarios(EXPERIMENTS / "required_speed_sweep.toml")
+    scenarios = dataclasses.replace(scenarios, experiments=tuple(dataclasses.replace(e, samples=800)
+                                                                 for e in scenarios.experiments))
+    result = batch.run(scenarios, quiet=True)
+    middle = float(np.median(result["quantile"].sel(output="instances", scale="log10", prob=0.5)))
+    nearest = min(result["threshold"].values, key=lambda t: abs(np.log10(t) - middle))
+    for width in (80, 60):
+        lines = scenario_lines(result, scenarios.dims, width=width)
+        header = next(line for line in lines if "median" in line and "interval" in line)
+        assert f"P>={format_value(float(nearest))}" in header and all(len(line) <= width for line in lines)

@@ -266,7 +266,7 @@ def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH
                 and output == main_output(summary if summary.attrs else result))
     chosen: list[float] = []
     heads = [*dims, "median", _name(mass)]
-    for t in _nearest_thresholds(summary, has_prob):
+    for t in _nearest_thresholds(s, has_prob):
         trial = sorted([*chosen, t])
         rows = [[*heads, *(f"P>={format_value(u)}" for u in trial)],
                 *(_scenario_row(c, lab, mass, trial) for c, lab in parts)]
