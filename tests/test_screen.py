@@ -177,7 +177,7 @@ def test_a_summary_section_of_its_own_still_fits(run_cli, tmp_path, summary, axe
         assert out.splitlines()[2].startswith("params: ") and "P>=" not in out and "P(" not in out
 
 
-def test_the_main_threshold_is_the_one_nearest_the_scenarios_median():
+def test_the_main_threshold_is_the_one_nearest_the_scenarios_median(tmp_path):
     """P(>= t) is shown first for the t nearest the middle median of the main output (not of every output)."""
     import numpy as np
 
@@ -185,12 +185,25 @@ def test_the_main_threshold_is_the_one_nearest_the_scenarios_median():
     from overhang_sim.scenarios import load_scenarios
     from overhang_sim.screen import scenario_lines
 
-    scenarios = load_scenarios(EXPERIMENTS / "required_speed_sweep.toml")
-    scenarios = dataclasses.replace(scenarios, experiments=tuple(dataclasses.replace(e, samples=800)
-                                                                 for e in scenarios.experiments))
+    path = tmp_path / "sweep.toml"
+    path.write_text(f'''name = "sweep"
+model = "compute"
+priors = ["{(REPO / "priors" / "baseline.toml").as_posix()}"]
+samples = 800
+
+[summary]
+outputs = ["instances", "params", "train_flop"]
+thresholds = [1e6, 1e11, 1e12]
+
+[[axes]]
+name = "required_tokens_per_s"
+values = [10, 30]
+''', encoding="utf-8")
+    scenarios = load_scenarios(path)
     result = batch.run(scenarios, quiet=True)
     middle = float(np.median(result["quantile"].sel(output="instances", scale="log10", prob=0.5)))
     nearest = min(result["threshold"].values, key=lambda t: abs(np.log10(t) - middle))
+    assert nearest == 1e6  # the median over every output (params ~1e11.7) would pick 1e12
     for width in (80, 60):
         lines = scenario_lines(result, scenarios.dims, width=width)
         header = next(line for line in lines if "median" in line and "interval" in line)
