@@ -239,6 +239,45 @@ def _nearest_thresholds(s: xr.Dataset, has_prob: bool) -> list[float]:
     return sorted((float(t) for t in s["threshold"].values), key=lambda t: abs(math.log10(t) - middle))
 
 
+def _scenario_cells(result: xr.Dataset, s: xr.Dataset, output: str, dims) -> list[tuple[xr.Dataset, list[str]]]:
+    """Each scenario's statistics of `output` with its labels; then the pooled ones of a weighted axis."""
+    cells = s.stack(cell=list(dims))
+    parts = [(cells.isel(cell=i), [str(cells.isel(cell=i)[d].item()) for d in dims])
+             for i in range(cells.sizes["cell"])]
+    axis = result.attrs.get("weighted_axis")
+    if axis in dims:
+        others = [d for d in dims if d != axis]
+        pooled = _pooled(result).sel(output=output).expand_dims({axis: ["pooled"]}).stack(cell=[*others, axis])
+        parts += [(pooled.isel(cell=i), [str(pooled.isel(cell=i)[d].item()) for d in dims])
+                  for i in range(pooled.sizes["cell"])]
+    return parts
+
+
+def _scenario_rows(parts, dims, mass, thresholds) -> list[list[str]]:
+    heads = [*dims, "median", _name(mass), *(f"P>={format_value(t)}" for t in thresholds)]
+    return [heads, *(_scenario_row(cell, labels, mass, thresholds) for cell, labels in parts)]
+
+
+def _fitting_thresholds(parts, dims, mass, candidates, width) -> list[float]:
+    """The first of `candidates` (the main threshold), and each next one while the table fits `width`."""
+    chosen: list[float] = []
+    for t in candidates:
+        trial = sorted([*chosen, t])
+        if chosen and max(map(len, aligned(_scenario_rows(parts, dims, mass, trial), gap="  "))) > width:
+            break
+        chosen = trial
+    return chosen
+
+
+def _pooled_note(result: xr.Dataset, output: str, width: int) -> list[str]:
+    axis = result.attrs["weighted_axis"]
+    share = ", ".join(format_value(float(v), float(e)) for v, e in zip(
+        np.ravel(result["variance_share"].values), np.ravel(result["variance_share_mcse"].values)))
+    weights = ", ".join(f"{w:g}" for w in json.loads(result.attrs.get("weights", "[]")))
+    return ["", *wrap(f"pooled: the mixture over {axis} with weights {weights}; the choice of {axis} "
+                      f"explains a share {share} of the pooled variance of log10({output}).", width)]
+
+
 def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH) -> list[str]:
     """The first screen of a run with axes: one line per scenario, the main output's median first.
 
@@ -248,43 +287,20 @@ def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH
     pooled rows and the share of the variance the axis explains.
     """
     summary = summary_part(result)
-    attrs = summary.attrs or result.attrs
-    output, mass = lead_output(summary if summary.attrs else summary.assign_attrs(result.attrs)), \
-        quoted_mass(summary)
+    summary = summary if summary.attrs else summary.assign_attrs(result.attrs)
+    output, mass = lead_output(summary), quoted_mass(summary)
     s = summary.sel(output=output)
-    cells = s.stack(cell=list(dims))
-    labels = [[str(cells.isel(cell=i)[d].item()) for d in dims] for i in range(cells.sizes["cell"])]
-    parts = [(cells.isel(cell=i), labels[i]) for i in range(cells.sizes["cell"])]
-    axis = result.attrs.get("weighted_axis")
-    if axis in dims:
-        pooled = _pooled(result).sel(output=output)
-        others = [d for d in dims if d != axis]
-        stacked = pooled.expand_dims({axis: ["pooled"]}).stack(cell=[*others, axis])
-        parts += [(stacked.isel(cell=i), [str(stacked.isel(cell=i)[d].item()) for d in dims])
-                  for i in range(stacked.sizes["cell"])]
-    has_prob = ("prob_at_least" in summary and summary.sizes.get("threshold", 0) > 0
-                and output == main_output(summary if summary.attrs else result))
-    chosen: list[float] = []
-    heads = [*dims, "median", _name(mass)]
-    for t in _nearest_thresholds(s, has_prob):
-        trial = sorted([*chosen, t])
-        rows = [[*heads, *(f"P>={format_value(u)}" for u in trial)],
-                *(_scenario_row(c, lab, mass, trial) for c, lab in parts)]
-        if chosen and max(map(len, aligned(rows, gap="  "))) > width:
-            break
-        chosen = trial
-    rows = [[*heads, *(f"P>={format_value(u)}" for u in chosen)], *(_scenario_row(c, lab, mass, chosen)
-                                                                     for c, lab in parts)]
-    lines = [*wrap(_header(attrs, math.prod(summary.sizes[d] for d in dims)), width), "",
+    parts = _scenario_cells(result, s, output, dims)
+    has_prob = "prob_at_least" in summary and summary.sizes.get("threshold", 0) > 0 \
+        and output == main_output(summary)
+    chosen = _fitting_thresholds(parts, dims, mass, _nearest_thresholds(s, has_prob), width)
+    rows = _scenario_rows(parts, dims, mass, chosen)
+    left = [j for j in range(len(dims)) if not _numeric(row[j] for row in rows[1:])]
+    lines = [*wrap(_header(summary.attrs, math.prod(summary.sizes[d] for d in dims)), width), "",
              *wrap(f"{output}: {s['long_name'].item()} [{s['unit'].item()}], per scenario", width),
-             *fit_table(rows, width, shrink=0,
-                        left=[j for j in range(len(dims)) if not _numeric(row[j] for row in rows[1:])])]
-    if axis in dims:
-        share = ", ".join(format_value(float(v), float(e)) for v, e in zip(
-            np.ravel(result["variance_share"].values), np.ravel(result["variance_share_mcse"].values)))
-        weights = ", ".join(f"{w:g}" for w in json.loads(result.attrs.get("weights", "[]")))
-        lines += ["", *wrap(f"pooled: the mixture over {axis} with weights {weights}; the choice of {axis} "
-                            f"explains a share {share} of the pooled variance of log10({output}).", width)]
+             *fit_table(rows, width, left=left, shrink=0)]
+    if result.attrs.get("weighted_axis") in dims:
+        lines += _pooled_note(result, output, width)
     meaning = "; P>=t: the probability of at least t" if chosen else ""
     text = (f"median and equal-tailed {_name(mass)} of {output} (quote these; the same on any "
             f"scale){meaning}. Digits shown are those the Monte Carlo error "
