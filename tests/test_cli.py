@@ -26,32 +26,46 @@ def _strict_json(text):
     return json.loads(text, parse_constant=refuse)
 
 
-def test_run_embedded_default_prints_a_table(run_cli, embedded_default):
+def test_run_embedded_default_opens_with_the_answer(run_cli, embedded_default):
     code, out, err = run_cli(["run", "--samples", "2000"])
     assert (code, err) == (0, "")
     assert out.startswith("baseline: 2000 samples in 8 chains, method mc")
+    lines = out.splitlines()
+    assert lines[2].startswith("instances: ")
+    assert lines[3].split()[0] == "median" and lines[4].strip().startswith("90 % interval")
+    assert any(line.strip().startswith("P(instances >= 1e+06)") for line in lines[5:10])
+    assert "equal-tailed 90 % interval" in out and max(map(len, lines)) <= 80
+
+
+def test_run_full_prints_every_table(run_cli, embedded_default):
+    code, out, err = run_cli(["run", "--samples", "2000", "--full"])
+    assert (code, err) == (0, "")
     assert "instances [instance]" in out
     assert re.search(r"^  value +\S+", out, re.MULTILINE) and re.search(r"^  log10 +\S+", out, re.MULTILINE)
     assert "P(instances >= threshold)" in out
+    assert run_cli(["run", "--samples", "2000", "--wide"])[1] == out
 
 
 def test_run_json_parses(run_cli, embedded_default):
     code, out, err = run_cli(["run", "--samples", "2000", "--json"])
     assert (code, err) == (0, "")
-    summary = _strict_json(out)
-    assert "instances" in summary["coords"]["output"]["data"]
-    assert {"quantile", "quantile_mcse", "hdi_lower", "prob_at_least"} <= set(summary["data_vars"])
-    assert summary["attrs"]["samples"] == 2000
-    assert summary["data_vars"]["quantile"]["dims"] == ["output", "scale", "prob"]
+    records = _strict_json(out)
+    assert isinstance(records, list) and len({tuple(r) for r in records}) == 1  # the same fields in each
+    assert {"instances", "params"} <= {r["output"] for r in records}
+    assert {"quantile", "eti_lower", "hdi_lower", "prob_at_least"} <= {r["statistic"] for r in records}
+    median = next(r for r in records if (r["output"], r["statistic"], r["scale"], r["prob"])
+                  == ("instances", "quantile", "linear", 0.5))
+    assert median["unit"] == "instance" and median["mcse"] > 0
 
 
 def test_run_json_of_a_point_value_run_is_strict_json(run_cli):
     """One chain: every MCSE is NaN, which must be written as null, not NaN."""
     code, out, err = run_cli(["run", EXPERIMENTS / "seed000_text.toml", "--json"])
     assert code == 0
-    summary = _strict_json(out)
-    assert summary["data_vars"]["quantile_mcse"]["data"][0][0][0] is None
-    assert summary["data_vars"]["quantile"]["data"][0][0][0] == 1_200_000
+    records = _strict_json(out)
+    median = next(r for r in records if (r["output"], r["statistic"], r["scale"], r["prob"])
+                  == ("instances", "quantile", "linear", 0.5))
+    assert median["mcse"] is None and median["value"] == 1_200_000
 
 
 def test_run_out_writes_a_loadable_file(run_cli, tmp_path):
@@ -80,9 +94,10 @@ def test_run_overrides_reach_the_run(run_cli, tmp_path):
     code, out, err = run_cli(["run", EXPERIMENTS / "baseline.toml", "--samples", "1024", "--chains", "4",
                               "--seed", "3", "--method", "sobol", "--json", "--out", out_file])
     assert (code, err) == (0, "")  # 256 draws per chain: Sobol' balance kept, so no warning
-    attrs = _strict_json(out)["attrs"]
-    assert (attrs["samples"], attrs["chains"], attrs["seed"], attrs["method"]) == (1024, 4, 3, "sobol")
+    assert isinstance(_strict_json(out), list)
     run = load(out_file)
+    attrs = run.attrs
+    assert (attrs["samples"], attrs["chains"], attrs["seed"], attrs["method"]) == (1024, 4, 3, "sobol")
     assert dict(run["instances"].sizes) == {"chain": 4, "draw": 256}
     assert "saved" not in out  # --json prints only JSON
 

@@ -123,3 +123,16 @@ def test_the_documented_dask_extra_exists():
     assert 'pip install ".[dask]"' in README and "dask" in pyproject["project"]["optional-dependencies"]
     assert "overhang-sim[dask]" not in README  # the package is not on PyPI
     assert os.path.exists(REPO / ".ci" / "run")
+
+
+def test_the_run_excerpt_is_what_overhang_run_prints(capsys):
+    """The README shows the real first screen: every line in 80 columns, the same lines as a run prints."""
+    excerpt = re.search(r"^```\n(baseline: .*?)^```", README, flags=re.DOTALL | re.MULTILINE).group(1)
+    assert max(map(len, excerpt.splitlines())) <= 80
+    assert main(["run", str(REPO / "experiments" / "baseline.toml"), "--samples", str(SAMPLES), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+
+    def skeleton(text):  # the numbers differ with the sample count; the words and the layout do not
+        return [" ".join(re.sub(r"\d[\d.]*(e[+-]\d+)?", "#", line).split()) for line in text.splitlines()]
+
+    assert skeleton(excerpt) == skeleton(printed)

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import textwrap
 import traceback
 import warnings
 from pathlib import Path
@@ -21,7 +22,7 @@ from .sensitivity_analysis import METHODS as SENSITIVITY_METHODS
 from .sensitivity_analysis import scenario_sensitivity, sensitivity
 from .storage import atomic_write_bytes, check_writable, load, save
 from .summaries import compare, main_output
-from .tables import format_value, frontier_table, scenario_tables, sensitivity_table, summary_json
+from .tables import format_value, frontier_table, scenario_tables, sensitivity_table, summary_json, summary_part
 
 ISSUES = "https://github.com/overhang-sim/overhang-sim/issues"
 
@@ -60,7 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--chains", type=_whole, help="independent chains (overrides the file)")
     run.add_argument("--seed", type=_whole, help="random seed (overrides the file)")
     run.add_argument("--method", choices=METHODS, help="sampling design (overrides the file)")
-    run.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
+    shape = run.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print the summary as JSON records (one object per "
+                     "output, statistic and scenario) instead of a table")
+    shape.add_argument("--csv", action="store_true", help="print the same records as CSV")
+    run.add_argument("--full", "--wide", dest="full", action="store_true",
+                     help="every statistic of every output, wider than 80 columns (default: the answer first)")
     run.add_argument("--workers", type=_whole, help="local worker processes (default: every core)")
     run.add_argument("--scheduler", metavar="ADDRESS", help="run on a dask.distributed cluster "
                      "(tcp://host:8786)")
@@ -308,19 +314,33 @@ def _run(args) -> None:
         raise _from_command_line(error, args, RUN_FLAGS + ("workers", "scheduler", "precision", "precision_prob",
                                                            "max_samples")) from None
     found = [compare(result, a, b) for a, b in comparisons]
-    if args.json:
-        print(summary_json(result, comparisons=[{"a": a, "b": b, **f} for (a, b), f in zip(comparisons, found)]))
+    if args.json or args.csv:
+        from .records import comparison_records, records, to_csv, to_json
+
+        rows = records(summary_part(result)) + comparison_records(
+            [(_label(a), _label(b), f) for (a, b), f in zip(comparisons, found)])
+        print(to_json(rows) if args.json else to_csv(rows), end="" if args.csv else "\n")
         return
-    print(scenario_tables(result, scenarios.dims))
+    if args.full:
+        print(scenario_tables(result, scenarios.dims))
+    else:
+        from .screen import first_screen
+
+        print("\n".join(first_screen(result, scenarios.dims)))
     if target is not None:
         print(_precision_line(result))
     for (a, b), f in zip(comparisons, found):
-        print(f"\nP({_label(a)} > {_label(b)}) = {format_value(f['p_a_greater'], f['p_a_greater_mcse'])}; "
-              f"median log10 ratio {format_value(f['median_log10_ratio'], f['median_log10_ratio_mcse'])} "
-              "orders of magnitude (paired draws)")
+        if args.full:
+            print(f"\nP({_label(a)} > {_label(b)}) = {format_value(f['p_a_greater'], f['p_a_greater_mcse'])}; "
+                  f"median log10 ratio {format_value(f['median_log10_ratio'], f['median_log10_ratio_mcse'])} "
+                  "orders of magnitude (paired draws)")
+        else:
+            from .screen import comparison_lines
+
+            print("\n" + "\n".join(comparison_lines(_label(a), _label(b), f)))
     if args.out:
         print(f"\nsaved {args.out}")
-    if wanted is not None and not args.json:
+    if wanted is not None:
         print()
         _frontier(args, scenarios.base, wanted)
 
@@ -344,10 +364,10 @@ def _precision_target(args):
 def _precision_line(result) -> str:
     a = result.attrs
     verdict = "met" if a["precision_met"] else f"NOT met: the budget of {a['precision_max_samples']:.3g} samples ran out"
-    return (f"\nprecision {verdict}: {a['precision_samples']:,} samples per scenario in {a['precision_chains']} "
+    return "\n" + textwrap.fill(f"precision {verdict}: {a['precision_samples']:,} samples per scenario in {a['precision_chains']} "
             f"chains ({a['precision_rounds']} rounds, each draw evaluated once); largest Monte Carlo error "
             f"{a['precision_quantile_mcse']:.2g} orders of magnitude on a quantile (target {a['precision_target']:g}), "
-            f"{a['precision_prob_mcse']:.2g} on a P(>= t) (target {a['precision_prob_target']:g})")
+            f"{a['precision_prob_mcse']:.2g} on a P(>= t) (target {a['precision_prob_target']:g})", width=80)
 
 
 def _frontier(args, experiment=None, spec=None) -> None:
@@ -367,6 +387,10 @@ def _frontier(args, experiment=None, spec=None) -> None:
     result = frontier(experiment, spec=spec)
     if getattr(args, "json", False):
         print(summary_json(result))
+    elif args.command == "run" and not args.full:  # the run's first screen: 80 columns
+        from .screen import frontier_lines
+
+        print("\n".join(frontier_lines(result)))
     else:
         print(frontier_table(result))
     if args.out:

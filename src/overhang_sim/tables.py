@@ -11,7 +11,7 @@ import xarray as xr
 
 from .summaries import main_output
 
-__all__ = ["format_value", "frontier_table", "scenario_tables", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
+__all__ = ["aligned", "format_value", "is_point", "frontier_table", "scenario_tables", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
 
 MAX_DIGITS = 6
 
@@ -42,17 +42,34 @@ def format_value(value: float, error: float = math.nan) -> str:
     return f"{value:.{min(max(digits, 1), MAX_DIGITS)}g}"
 
 
-def _cells(values, errors, width):
-    return "".join(f"{format_value(float(v), float(e)):>{width}}" for v, e in zip(values, errors))
+def _cells(values, errors) -> list[str]:
+    return [format_value(float(v), float(e)) for v, e in zip(values, errors)]
+
+
+def aligned(rows: list[list[str]], left=(), indent: str = "  ", gap: str = "   ") -> list[str]:
+    """Rows of cells as lines whose columns line up: each column as wide as its widest cell.
+
+    Columns whose index is in `left` are left-aligned, the others right-aligned (numbers),
+    so a header always sits over its own column, whatever the cells' widths.
+    """
+    widths = [max(len(row[j]) for row in rows if j < len(row)) for j in range(max(map(len, rows)))]
+    return [(indent + gap.join(c.ljust(w) if j in left else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))))
+            .rstrip() for row in rows]
 
 
 def _interval(low, high, low_error=math.nan, high_error=math.nan):
     return f"[{format_value(float(low), float(low_error))}, {format_value(float(high), float(high_error))}]"
 
 
-def _is_point(summary):
-    q = summary["quantile"].sel(scale="linear")
-    return bool((q.max("prob") == q.min("prob")).all())
+def is_point(summary: xr.Dataset) -> bool:
+    """Whether every output has one value: its quantiles, interval ends and mean all agree (every input fixed)."""
+    linear = summary.sel(scale="linear")
+    values = [linear["quantile"].rename(prob="k")]
+    values += [linear[n].rename(interval="k") for n in ("eti_lower", "eti_upper", "hdi_lower", "hdi_upper")
+               if n in linear and linear.sizes.get("interval", 0)]
+    stacked = xr.concat(values, dim="k")
+    same = (stacked.max("k") == stacked.min("k")) & np.isclose(linear["mean"], stacked.min("k"), rtol=1e-12)
+    return bool(same.all())
 
 
 def _point_table(summary):
@@ -71,30 +88,28 @@ def summary_table(summary: xr.Dataset) -> str:
     highest-density intervals follow. A run whose inputs are all fixed prints one
     line per output instead.
     """
-    if _is_point(summary):
+    if is_point(summary):
         return _point_table(summary)
-    width = 11
     probs = summary["prob"].values
-    heads = ["mean", *(f"p{100 * p:g}" for p in probs)]
+    heads = ["", "mean", *(f"p{100 * p:g}" for p in probs),
+             *(f"{100 * i:g} % HDI" for i in summary["interval"].values)]
     attrs = summary.attrs
     lines = [(f"{attrs.get('experiment_name', '')}: {attrs.get('samples', '?')} samples in "
               f"{attrs.get('chains', '?')} chains, method {attrs.get('method', '?')}, seed {attrs.get('seed', '?')}")]
     indicators = [o for o in summary["output"].values if _binary(summary.sel(output=o))]
     for output in (o for o in summary["output"].values if o not in indicators):
         s = summary.sel(output=output)
-        lines += ["", f"{output} [{s['unit'].item()}]  {s['long_name'].item()}",
-                  f"  {'':<6}" + "".join(f"{h:>{width}}" for h in heads)
-                  + "".join(f"   {100 * i:g} % HDI" for i in summary["interval"].values)]
+        lines += ["", f"{output} [{s['unit'].item()}]  {s['long_name'].item()}"]
+        rows = [heads]
         for scale in summary["scale"].values:
             r = s.sel(scale=scale)
-            row = f"  {scale if scale == 'log10' else 'value':<6}"
-            row += _cells([r["mean"]], [r["mean_mcse"]], width)
-            row += _cells(r["quantile"].values, r["quantile_mcse"].values, width)
             errors = [r[f"hdi_{k}_mcse"].values if f"hdi_{k}_mcse" in r else np.full(r["hdi_lower"].shape, np.nan)
                       for k in ("lower", "upper")]
-            row += "".join(f"   {_interval(*bounds)}" for bounds in zip(r["hdi_lower"].values, r["hdi_upper"].values,
-                                                                        *errors))
-            lines.append(row)
+            rows.append([scale if scale == "log10" else "value", *_cells([r["mean"]], [r["mean_mcse"]]),
+                         *_cells(r["quantile"].values, r["quantile_mcse"].values),
+                         *(_interval(*bounds) for bounds in zip(r["hdi_lower"].values, r["hdi_upper"].values,
+                                                                 *errors))])
+        lines += aligned(rows, left=(0,))
         if float(s.get("prob_zero", 0.0)) > 0:
             lines.append(f"  P({output} = 0) = {_probability(s['prob_zero'], s['prob_zero_mcse'])}"
                          "  (log10 quantiles and mean of the zeros are -inf)")
