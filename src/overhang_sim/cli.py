@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
 
     priors = commands.add_parser("priors", help="list an experiment's priors with their implied quantiles")
     priors.add_argument("experiment", nargs="?", help="experiment TOML file (default: the embedded baseline)")
+    priors.add_argument("--tolerance", type=float, default=0.02, help="relative difference between a quantile "
+                        "asked for and the fitted prior's above which it warns (default 0.02)")
 
     sens = commands.add_parser("sensitivity", help="rank an experiment's inputs by how much each output "
                                "depends on them, with confidence intervals")
@@ -372,6 +374,25 @@ def _priors(args) -> None:
         print(f"{name:<28}{prior.unit:<20}{cells}  {describe(prior.dist)}")
         if prior.source:
             print(f"{'':<28}source: {prior.source}")
+        if prior.asked:
+            _fitted_quantiles(name, prior, args.tolerance)
+
+
+def _fitted_quantiles(name, prior, tolerance) -> None:
+    """The quantiles a fitted prior was asked for beside its own, with a warning where they differ."""
+    from .elicitation import quantile_table
+
+    rows = quantile_table(prior.asked, prior.dist, tolerance)
+    print(f"{'':<28}{'quantile':>10}{'asked':>12}{'fitted':>12}{'rel. diff':>11}")
+    for r in rows:
+        label = f"p{100 * r['prob']:g}"
+        print(f"{'':<28}{label:>10}{r['asked']:>12.4g}{r['fitted']:>12.4g}"
+              f"{r['relative_error']:>11.2g}" + ("  <- off" if r["off"] else ""))
+    off = [f"p{100 * r['prob']:g}" for r in rows if r["off"]]
+    if off:
+        print(f"overhang: warning: {prior.file or 'experiment'}: {name}: the fitted {describe(prior.dist)} misses "
+              f"{', '.join(off)} by more than {tolerance:g} (relative); give other quantiles, a metalog or more "
+              "terms", file=sys.stderr)
 
 
 SENSITIVITY_FLAGS = ("samples", "seed", "sobol_samples", "confidence", "sobol_replicates", "methods", "scale")

@@ -1,0 +1,428 @@
+"""Priors from whatever quantiles an expert gives: metalogs, or a named family by least squares.
+
+A prior table may give quantiles instead of a family's parameters::
+
+    [cluster_gpus]
+    quantiles = {"0.1" = 2e4, "0.5" = 8e4, "0.9" = 5e5}   # TOML needs the keys quoted
+    lower = 0                                              # log-metalog: a positive quantity
+    unit = "GPU"
+
+or as ``pNN`` keys (``p10``, ``p50``, ``p90`` = the 10, 50 and 90 % quantiles). With no
+``dist`` (or ``dist = "metalog"``) the prior is a :class:`Metalog` (Keelin 2016)
+through them: as many terms as quantiles (``terms`` may ask for fewer, fitted by least
+squares), unbounded, or bounded below by ``lower`` (log-metalog), above by ``upper``,
+or both (logit-metalog). With ``dist = "lognormal"`` (``normal``, ``uniform``,
+``loguniform``, ``beta``, ``pert``) the named family is fitted to the quantiles by
+least squares (:func:`scipy.optimize.least_squares`; on log values when every value is
+positive), and ``lower``/``upper`` truncate it as for any family.
+
+:func:`quantile_table` compares the quantiles asked for with those the fitted prior
+gives (``overhang priors`` prints it).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, special
+
+from . import distributions as d
+from .errors import PriorError
+
+__all__ = ["FITTED_FAMILIES", "MAX_TERMS", "Metalog", "asked_quantiles", "fit_family", "from_quantiles",
+           "metalog_basis", "quantile_table", "uses_quantiles"]
+
+MAX_TERMS = 16
+QUANTILE_KEY = re.compile(r"p(\d{1,2})")  # p05, p10, p50, p90 ...: percent
+FEASIBILITY_GRID = special.expit(np.linspace(-34.0, 34.0, 4001))  # y from 1.7e-15 to 1 - 1.7e-15
+
+
+# --------------------------------------------------------------------------- reading the quantiles
+
+
+def _probability(text: str, key: str) -> float:
+    try:
+        p = float(text)
+    except ValueError:
+        raise PriorError(f"keys must be probabilities such as \"0.1\", not {text!r:.20}", key=key) from None
+    if not 0 < p < 1:
+        raise PriorError(f"a probability must lie strictly between 0 and 1, not {text}", key=key)
+    return p
+
+
+def _value(value, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise PriorError(f"must be a finite number, not {value!r:.40}", key=key)
+    return float(value)
+
+
+def quantile_keys(entry: Mapping) -> list[str]:
+    """The ``pNN`` keys of a prior table (``p05``, ``p10`` …), in the order given."""
+    return [k for k in entry if QUANTILE_KEY.fullmatch(k) and 0 < int(k[1:]) < 100]
+
+
+def asked_quantiles(entry: Mapping, keys: list[str] | None = None) -> tuple[tuple[float, float], ...]:
+    """The (probability, value) pairs a prior table asks for, sorted by probability.
+
+    From its ``quantiles`` table and its ``pNN`` keys (all of them, or those in `keys`).
+
+    Raises
+    ------
+    PriorError
+        For a key that is not a probability, a value that is not a number, a
+        probability given twice, or values that do not increase with the probability.
+    """
+    pairs = {}
+    table = entry.get("quantiles", {})
+    if not isinstance(table, Mapping):
+        raise PriorError('must be a table such as {"0.1" = 2e4, "0.9" = 5e5}', key="quantiles")
+    for text, value in table.items():
+        pairs[_probability(text, f"quantiles.{text}")] = _value(value, f"quantiles.{text}")
+    for key in quantile_keys(entry) if keys is None else keys:
+        p = int(key[1:]) / 100
+        if p in pairs:
+            raise PriorError(f"gives the {100 * p:g} % quantile a second time", key=key)
+        pairs[p] = _value(entry[key], key)
+    ordered = tuple(sorted(pairs.items()))
+    for (p0, v0), (p1, v1) in zip(ordered, ordered[1:]):
+        if not v0 < v1:
+            raise PriorError(f"values must increase with the probability: the {100 * p0:g} % quantile is {v0:g} "
+                             f"but the {100 * p1:g} % one is {v1:g}", key="quantiles")
+    return ordered
+
+
+def uses_quantiles(entry: Mapping, family: str | None) -> bool:
+    """Whether a prior table is to be fitted to quantiles rather than built from its parameters.
+
+    Yes for a ``quantiles`` table, for ``dist = "metalog"``, for ``pNN`` keys without a
+    ``dist``, and for ``pNN`` keys a named family does not take (a log-normal takes
+    ``p05`` and ``p95``; ``p10``, ``p50`` and ``p90`` make it a fit).
+    """
+    if "quantiles" in entry or family == "metalog":
+        return True
+    if family is None:
+        return bool(quantile_keys(entry))
+    own = set(d.FAMILIES[family].required + d.FAMILIES[family].optional) if family in d.FAMILIES else set()
+    return any(k not in own for k in quantile_keys(entry))
+
+
+# --------------------------------------------------------------------------- the metalog
+
+
+def metalog_basis(y: np.ndarray, terms: int) -> np.ndarray:
+    """Keelin's (2016) metalog basis at probabilities `y`: shape ``(len(y), terms)``.
+
+    ``1, L, (y - 1/2) L, (y - 1/2), (y - 1/2)^2, (y - 1/2)^2 L, (y - 1/2)^3, …`` with
+    ``L = ln(y / (1 - y))``.
+    """
+    y = np.asarray(y, dtype=float)
+    logit, c = special.logit(y), y - 0.5
+    columns = [np.ones_like(y), logit, c * logit, c]
+    for j in range(5, terms + 1):
+        columns.append(c ** ((j - 1) // 2) if j % 2 else c ** (j // 2 - 1) * logit)
+    return np.stack(columns[:terms], axis=-1)
+
+
+def _basis_slope(y: np.ndarray, terms: int) -> np.ndarray:
+    """d/dy of :func:`metalog_basis`, shape ``(len(y), terms)``."""
+    logit, c, dlogit = special.logit(y), y - 0.5, 1.0 / (y * (1.0 - y))
+    columns = [np.zeros_like(y), dlogit, logit + c * dlogit, np.ones_like(y)]
+    for j in range(5, terms + 1):
+        if j % 2:
+            k = (j - 1) // 2
+            columns.append(k * c ** (k - 1))
+        else:
+            k = j // 2 - 1
+            columns.append(k * c ** (k - 1) * logit + c**k * dlogit)
+    return np.stack(columns[:terms], axis=-1)
+
+
+def _tail_slopes(a: np.ndarray) -> tuple[float, float]:
+    """The coefficient of L as y -> 0 and as y -> 1: both must be > 0 for an unbounded support."""
+    low = high = 0.0
+    for j, coefficient in enumerate(a, start=1):
+        if j == 2:
+            low, high = low + coefficient, high + coefficient
+        elif j == 3:
+            low, high = low - 0.5 * coefficient, high + 0.5 * coefficient
+        elif j >= 6 and j % 2 == 0:
+            k = j // 2 - 1
+            low, high = low + (-0.5) ** k * coefficient, high + 0.5**k * coefficient
+    return low, high
+
+
+def _feasible(a: np.ndarray) -> bool:
+    """Whether the metalog with coefficients `a` has a quantile function that increases on (0, 1)."""
+    if len(a) < 2:
+        return False
+    low, high = _tail_slopes(a)
+    return bool(low > 0 and high > 0 and np.all(_basis_slope(FEASIBILITY_GRID, len(a)) @ a > 0))
+
+
+@dataclass(frozen=True)
+class Metalog(d._Describe):
+    """The metalog distribution (Keelin 2016) through given quantiles.
+
+    Its quantile function is a closed form, ``M(y) = sum_j a_j b_j(y)`` in Keelin's
+    basis (:func:`metalog_basis`), with the ``a_j`` fitted to ``(probs, values)`` by
+    least squares (exactly when ``terms == len(probs)``). With `lower` the quantity is
+    ``lower + exp(M)`` (log-metalog), with `upper` ``upper - exp(-M)``, with both
+    ``lower + (upper - lower) expit(M)`` (logit-metalog).
+
+    Parameters
+    ----------
+    probs, values : tuple of float
+        Probabilities in (0, 1) and the quantiles at them, in the quantity's unit.
+    terms : int, optional
+        Number of basis terms, 2 to ``min(len(probs), 16)``; default as many as quantiles.
+    lower, upper : float, optional
+        Bounds of the support (default unbounded).
+
+    Examples
+    --------
+    >>> m = Metalog((0.1, 0.5, 0.9), (2e4, 8e4, 5e5), lower=0.0)
+    >>> [f"{v:.4g}" for v in m.ppf(np.array([0.1, 0.5, 0.9]))]
+    ['2e+04', '8e+04', '5e+05']
+    """
+
+    probs: tuple[float, ...]
+    values: tuple[float, ...]
+    terms: int = 0
+    lower: float = -math.inf
+    upper: float = math.inf
+
+    family_name = "metalog"
+
+    def __post_init__(self):
+        n = len(self.probs)
+        if n < 2 or len(self.values) != n:
+            raise PriorError(f"a metalog needs at least 2 quantiles, got {n}", key="quantiles")
+        terms = self.terms or min(n, MAX_TERMS)
+        if isinstance(terms, bool) or not isinstance(terms, int) or not 2 <= terms <= min(n, MAX_TERMS):
+            raise PriorError(f"must be a whole number from 2 to {min(n, MAX_TERMS)} (the quantiles given, at most "
+                             f"{MAX_TERMS}), not {terms!r:.20}", key="terms")
+        object.__setattr__(self, "terms", terms)
+        for name in ("lower", "upper"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+                raise PriorError(f"must be a number, not {value!r:.40}", key=name)
+        if not self.lower < min(self.values) or not max(self.values) < self.upper:
+            raise PriorError(f"the quantiles must lie strictly inside the bounds [{self.lower:g}, {self.upper:g}]",
+                             key="lower" if min(self.values) <= self.lower else "upper")
+        if not _feasible(self.coefficients):
+            raise PriorError(self._infeasible(), key="quantiles")
+
+    def _infeasible(self) -> str:
+        fewer = [k for k in range(self.terms - 1, 1, -1)
+                 if _feasible(_fit_coefficients(self.probs, self._z(np.array(self.values)), k))]
+        hint = f"; terms = {fewer[0]} fits them" if fewer else ""
+        return (f"no {self.terms}-term metalog through these quantiles is a distribution (its quantile function "
+                f"would decrease somewhere){hint}, or give other quantiles or bounds")
+
+    def _z(self, x):
+        """The quantity in the metalog's unbounded scale."""
+        lo, hi = self.lower, self.upper
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if math.isfinite(lo) and math.isfinite(hi):
+                return np.log((x - lo) / (hi - x))
+            if math.isfinite(lo):
+                return np.log(x - lo)
+            if math.isfinite(hi):
+                return -np.log(hi - x)
+        return np.asarray(x, dtype=float)
+
+    def _x(self, z):
+        """The inverse of :meth:`_z`."""
+        lo, hi = self.lower, self.upper
+        with np.errstate(over="ignore"):
+            if math.isfinite(lo) and math.isfinite(hi):
+                return lo + (hi - lo) * special.expit(z)
+            if math.isfinite(lo):
+                return lo + np.exp(z)
+            if math.isfinite(hi):
+                return hi - np.exp(-z)
+        return z
+
+    @functools.cached_property
+    def coefficients(self) -> np.ndarray:
+        """The ``a_j`` of the quantile function in the unbounded scale."""
+        return _fit_coefficients(self.probs, self._z(np.array(self.values, dtype=float)), self.terms)
+
+    def ppf(self, u):
+        u = np.asarray(u, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = metalog_basis(u.ravel(), self.terms) @ self.coefficients
+        return self._x(z).reshape(u.shape)
+
+    def cdf(self, x):
+        """By bisection on ``logit(y)`` (the quantile function is increasing): exact to about 1e-15."""
+        x = np.asarray(x, dtype=float)
+        z = self._z(np.clip(x, self.lower, self.upper)).ravel()
+        lo, hi = np.full(z.shape, -40.0), np.full(z.shape, 40.0)
+        for _ in range(64):
+            mid = 0.5 * (lo + hi)
+            below = metalog_basis(special.expit(mid), self.terms) @ self.coefficients < z
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        y = special.expit(0.5 * (lo + hi))
+        y = np.where(z == -np.inf, 0.0, np.where(z == np.inf, 1.0, y))
+        return y.reshape(x.shape)
+
+    def support(self):
+        return (float(self.lower), float(self.upper))
+
+    def expectation(self):
+        low, high = _tail_slopes(self.coefficients)
+        if math.isinf(self.upper) and math.isfinite(self.lower) and high >= 1:
+            return math.inf  # log-metalog: a Pareto-like upper tail of index 1 / high
+        if math.isinf(self.lower) and math.isfinite(self.upper) and low >= 1:
+            return -math.inf
+        return d._quadrature_mean(self)
+
+    def describe(self):
+        points = ", ".join(f"p{100 * p:g}={v:.4g}" for p, v in zip(self.probs, self.values))
+        bounds = "".join(f", {k}={getattr(self, k):g}" for k in ("lower", "upper") if math.isfinite(getattr(self, k)))
+        return f"metalog({self.terms} terms through {points}{bounds})"
+
+
+def _fit_coefficients(probs, z, terms: int) -> np.ndarray:
+    """Least-squares metalog coefficients (exact for as many terms as points)."""
+    basis = metalog_basis(np.asarray(probs, dtype=float), terms)
+    return np.linalg.lstsq(basis, np.asarray(z, dtype=float), rcond=None)[0]
+
+
+# --------------------------------------------------------------------------- named families, least squares
+
+
+def _lognormal(theta, _):
+    mu, sigma = theta[0], math.exp(theta[1])
+    return d.LogNormal(p05=math.exp(mu - d.Z95 * sigma), p95=math.exp(mu + d.Z95 * sigma))
+
+
+def _loguniform(theta, _):
+    return d.LogUniform(low=math.exp(theta[0]), high=math.exp(theta[0] + math.exp(theta[1])))
+
+
+def _beta(theta, entry):
+    extra = {k: entry[k] for k in ("low", "high") if k in entry}
+    return d.Beta(alpha=math.exp(theta[0]), beta=math.exp(theta[1]), **extra)
+
+
+def _pert(theta, entry):
+    low = float(theta[0])
+    mode = low + math.exp(theta[1])
+    return d.Pert(low=low, mode=mode, high=mode + math.exp(theta[2]), **({"lam": entry["lam"]} if "lam" in entry else {}))
+
+
+def _line(x, y):
+    """Intercept and log of the slope of y against x (the start of a location-scale fit)."""
+    slope, intercept = np.polyfit(x, y, 1) if len(x) > 1 else (1.0, y[0])
+    return np.array([intercept, math.log(max(slope, 1e-12))])
+
+
+def _starts(family, p, v):
+    z = special.ndtri(p)
+    if family == "lognormal":
+        return _line(z, np.log(v))
+    if family == "normal":
+        return _line(z, v)
+    if family == "uniform":
+        return _line(p, v)
+    if family == "loguniform":
+        return _line(p, np.log(v))
+    if family == "beta":
+        return np.log([2.0, 2.0])
+    span = v[-1] - v[0]
+    return np.array([v[0] - 0.5 * span, math.log(0.5 * span + 1e-300), math.log(span)])
+
+
+FITTED_FAMILIES = {
+    "lognormal": _lognormal,
+    "normal": lambda t, _: d.Normal(mean=float(t[0]), sd=math.exp(t[1])),
+    "uniform": lambda t, _: d.Uniform(low=float(t[0]), high=float(t[0] + math.exp(t[1]))),
+    "loguniform": _loguniform,
+    "beta": _beta,
+    "pert": _pert,
+}
+
+
+def _truncated(dist, entry):
+    if "lower" in entry or "upper" in entry:
+        return d.Truncated(dist, entry.get("lower", -math.inf), entry.get("upper", math.inf))
+    return dist
+
+
+def fit_family(family: str, pairs, entry: Mapping | None = None) -> d.Distribution:
+    """The `family` prior whose quantiles are nearest `pairs` in least squares.
+
+    Residuals are taken on log values when every value is positive (relative
+    errors), else on values divided by their span. ``lower``/``upper`` in `entry`
+    truncate the family, and the fit is of the truncated prior's quantiles.
+
+    Raises
+    ------
+    PriorError
+        If `family` cannot be fitted, or no parameters give a valid prior.
+    """
+    entry = entry or {}
+    if family not in FITTED_FAMILIES:
+        raise PriorError(f"a {family} prior cannot be fitted to quantiles; use metalog or one of "
+                         f"{', '.join(FITTED_FAMILIES)}", key="dist")
+    p, v = (np.array(c, dtype=float) for c in zip(*pairs))
+    build = FITTED_FAMILIES[family]
+    positive = bool(np.all(v > 0))
+    target = np.log(v) if positive else v / (v[-1] - v[0])
+
+    def residuals(theta):
+        try:
+            q = _truncated(build(theta, entry), entry).ppf(p)
+        except (PriorError, OverflowError, ValueError):
+            return np.full(len(p), 1e6)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = (np.log(q) if positive else q / (v[-1] - v[0])) - target
+        return np.where(np.isfinite(r), r, 1e6)
+
+    fit = optimize.least_squares(residuals, _starts(family, p, v), method="lm" if len(p) >= 3 else "trf")
+    if np.any(residuals(fit.x) >= 1e6):
+        raise PriorError(f"no {family} prior comes near these quantiles", key="quantiles")
+    return _truncated(build(fit.x, entry), entry)
+
+
+def from_quantiles(entry: Mapping) -> d.Distribution:
+    """The prior a table of quantiles describes (see the module docstring)."""
+    family = entry.get("dist", "metalog")
+    pairs = asked_quantiles(entry)
+    if family == "metalog":
+        if len(pairs) < 2:
+            raise PriorError(f"a metalog needs at least 2 quantiles, got {len(pairs)}", key="quantiles")
+        probs, values = zip(*pairs)
+        return Metalog(probs, values, terms=entry.get("terms", 0), lower=entry.get("lower", -math.inf),
+                       upper=entry.get("upper", math.inf))
+    if len(pairs) < 2:
+        raise PriorError(f"fitting a {family} prior needs at least 2 quantiles, got {len(pairs)}", key="quantiles")
+    return fit_family(family, pairs, entry)
+
+
+# --------------------------------------------------------------------------- asked against fitted
+
+
+def quantile_table(pairs, dist: d.Distribution, tolerance: float = 0.02) -> list[dict]:
+    """Each quantile asked for beside the fitted prior's, and whether they differ by more than `tolerance`.
+
+    The difference is relative to the asked value (to the values' span where that is 0).
+
+    Returns
+    -------
+    list of dict
+        ``prob``, ``asked``, ``fitted``, ``relative_error`` and ``off`` (a bool) per quantile.
+    """
+    p, v = (np.array(c, dtype=float) for c in zip(*pairs))
+    fitted = dist.ppf(p)
+    scale = np.where(v != 0, np.abs(v), v.max() - v.min())
+    error = np.abs(fitted - v) / scale
+    return [{"prob": float(a), "asked": float(b), "fitted": float(c), "relative_error": float(e),
+             "off": bool(e > tolerance)} for a, b, c, e in zip(p, v, fitted, error)]
