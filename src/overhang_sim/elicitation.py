@@ -260,17 +260,25 @@ class Metalog(d._Describe):
         return self._x(z).reshape(u.shape)
 
     def cdf(self, x):
-        """By bisection on ``logit(y)`` (the quantile function is increasing): exact to about 1e-15."""
+        """Inverts the quantile function: interpolation on a grid in ``logit(y)``, then Newton steps."""
         x = np.asarray(x, dtype=float)
         z = self._z(np.clip(x, self.lower, self.upper)).ravel()
-        lo, hi = np.full(z.shape, -40.0), np.full(z.shape, 40.0)
-        for _ in range(64):
-            mid = 0.5 * (lo + hi)
-            below = metalog_basis(special.expit(mid), self.terms) @ self.coefficients < z
-            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-        y = special.expit(0.5 * (lo + hi))
-        y = np.where(z == -np.inf, 0.0, np.where(z == np.inf, 1.0, y))
+        grid_z, grid_t = self._grid
+        t = np.interp(z, grid_z, grid_t)
+        for _ in range(3):  # Newton on M(expit(t)) = z; dM/dt = m(y) y (1 - y)
+            y = special.expit(t)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                step = (metalog_basis(y, self.terms) @ self.coefficients - z) / (
+                    (_basis_slope(y, self.terms) @ self.coefficients) * y * (1 - y))
+            t = np.clip(t - np.where(np.isfinite(step), step, 0.0), grid_t[0], grid_t[-1])
+        y = np.where(z <= grid_z[0], 0.0, np.where(z >= grid_z[-1], 1.0, special.expit(t)))
         return y.reshape(x.shape)
+
+    @functools.cached_property
+    def _grid(self):
+        """``M(expit(t))`` on a grid of ``t`` from -36 to 36 (y from 2e-16 to 1 - 2e-16), and that grid."""
+        t = np.linspace(-36.0, 36.0, 2001)
+        return metalog_basis(special.expit(t), self.terms) @ self.coefficients, t
 
     def support(self):
         return (float(self.lower), float(self.upper))
@@ -356,6 +364,18 @@ def _truncated(dist, entry):
     return dist
 
 
+def _exact_quantiles(dist, entry, p):
+    """Quantiles of `dist` (truncated as `entry` says) by its exact inverse CDF, not an interpolation table."""
+    base = dist.as_beta if isinstance(dist, d.Pert) else dist
+    ppf = getattr(base, "exact_ppf", base.ppf)
+    if "lower" in entry or "upper" in entry:
+        a, b = (float(base.cdf(entry.get(k, default))) for k, default in (("lower", -math.inf), ("upper", math.inf)))
+        if not b > a:
+            raise PriorError("the bounds keep no probability", key="lower")
+        return ppf(a + (b - a) * p)
+    return ppf(p)
+
+
 def fit_family(family: str, pairs, entry: Mapping | None = None) -> d.Distribution:
     """The `family` prior whose quantiles are nearest `pairs` in least squares.
 
@@ -379,7 +399,7 @@ def fit_family(family: str, pairs, entry: Mapping | None = None) -> d.Distributi
 
     def residuals(theta):
         try:
-            q = _truncated(build(theta, entry), entry).ppf(p)
+            q = _exact_quantiles(build(theta, entry), entry, p)
         except (PriorError, OverflowError, ValueError):
             return np.full(len(p), 1e6)
         with np.errstate(divide="ignore", invalid="ignore"):
