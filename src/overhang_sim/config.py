@@ -400,6 +400,10 @@ def _fitted(entry: Mapping, family: str | None) -> d.Distribution:
 
     family = family or "metalog"
     if family != "metalog" and family not in FITTED_FAMILIES:
+        if not isinstance(family, str) or family not in d.FAMILIES:
+            hint = did_you_mean(family, [*FITTED_FAMILIES, "metalog"]) if isinstance(family, str) else ""
+            raise ConfigError(f"unknown family {family!r:.40}{hint} to fit to quantiles; choose metalog or one of "
+                              f"{', '.join(FITTED_FAMILIES)}", key="dist")
         raise ConfigError(f"a {family} prior cannot be fitted to quantiles; use metalog or one of "
                           f"{', '.join(FITTED_FAMILIES)}", key="dist")
     own = ("terms",) if family == "metalog" else d.FAMILIES[family].optional

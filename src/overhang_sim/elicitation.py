@@ -107,7 +107,9 @@ def uses_quantiles(entry: Mapping, family: str | None) -> bool:
         return True
     if family is None:
         return bool(quantile_keys(entry))
-    own = set(d.FAMILIES[family].required + d.FAMILIES[family].optional) if family in d.FAMILIES else set()
+    if family not in d.FAMILIES:
+        return False  # an unknown family is reported as such
+    own = set(d.FAMILIES[family].required + d.FAMILIES[family].optional)
     return any(k not in own for k in quantile_keys(entry))
 
 
