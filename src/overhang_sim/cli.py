@@ -119,6 +119,18 @@ def _parser() -> argparse.ArgumentParser:
     front.add_argument("--seed", type=_whole, help="random seed (overrides the file)")
     front.add_argument("--out", help="save the frontier as netCDF to this path")
     front.add_argument("--json", action="store_true", help="print the frontier as JSON instead of a table")
+    explain = commands.add_parser("explain", help="what it takes: the boxes of input space where the main output "
+                                  "is likely at or above a threshold (PRIM on the run's own draws)")
+    explain.add_argument("source", help="a run saved with its samples (.nc) or an experiment TOML (runs it)")
+    explain.add_argument("--above", type=float, required=True, metavar="T", help="the threshold, in the output's unit")
+    explain.add_argument("--output", help="the output (default: the run's main output)")
+    explain.add_argument("--alpha", type=float, default=0.05, help="share of a box peeled per step (default 0.05)")
+    explain.add_argument("--min-support", type=float, default=0.05, help="smallest share of the draws a box may "
+                         "hold (default 0.05)")
+    explain.add_argument("--boxes", type=_whole, default=3, help="at most this many boxes (default 3)")
+    explain.add_argument("--samples", type=_whole, help="samples, for an experiment file (overrides the file)")
+    explain.add_argument("--seed", type=_whole, help="random seed, for an experiment file (overrides the file)")
+    explain.add_argument("--json", action="store_true", help="print the boxes as JSON instead of text")
     report = commands.add_parser("report", help="write one self-contained HTML report")
     report.add_argument("source", nargs="?", help="experiment TOML (runs it, with sensitivity) or a saved "
                         "result (default: the embedded baseline)")
@@ -207,6 +219,32 @@ def _report(args) -> None:
                            frontier=None if wanted is None else frontier(experiment, spec=wanted))
     atomic_write_bytes(out, html.encode("utf-8"))
     print(f"saved {out}")
+
+
+def _explain(args) -> None:
+    """``overhang explain``: PRIM boxes on a saved run's draws, or on a run of an experiment file."""
+    from .discovery import discover, explain_text
+
+    if not 0 < args.alpha < 0.5:
+        raise ConfigError(f"must lie in (0, 0.5), not {args.alpha:g}", file="command line", key="--alpha")
+    if not 0 < args.min_support < 1:
+        raise ConfigError(f"must lie in (0, 1), not {args.min_support:g}", file="command line", key="--min-support")
+    source = args.source
+    if Path(source).suffix in (".nc", ".zarr"):
+        result = load(source)
+    else:
+        args.experiment = source
+        scenarios = _scenarios(args, ("samples", "seed"))
+        try:
+            result = batch.run(scenarios, quiet=True, keep_samples=True)
+        except OverhangError as error:
+            raise _from_command_line(error, args, ("samples", "seed")) from None
+    try:
+        boxes = discover(result, args.above, output=args.output, alpha=args.alpha, min_support=args.min_support,
+                         max_boxes=args.boxes)
+    except OverhangError as error:
+        raise error.located(file=source) from None
+    print(summary_json(boxes) if args.json else explain_text(boxes))
 
 
 def _scenarios_of(result):
@@ -440,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     commands = {"run": _run, "frontier": _frontier, "models": _models, "priors": _priors, "sensitivity": _sensitivity, "plot": _plot,
-                "report": _report}
+                "report": _report, "explain": _explain}
     with warnings.catch_warnings():
         warnings.showwarning = _warn
         try:
