@@ -66,7 +66,7 @@ def tail_shape(x: np.ndarray) -> tuple[float, float]:
     m = min(tail_draws(x.size), positive.size)  # the tail holds positive draws only
     if m < 5 or np.ptp(positive) == 0 or not np.all(np.isfinite(positive)):
         return math.nan, math.nan
-    with np.errstate(divide="ignore"), warnings.catch_warnings():
+    with np.errstate(divide="ignore", over="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ArviZ warns when k̂ > 0.7: that is the diagnosis, not an error
         _, k = az.psislw(np.log(np.where(x > 0, x, 0.0)), normalize=False)
     k = float(k)
