@@ -88,3 +88,20 @@ def test_summary_carries_the_shape_and_the_table_hides_an_infinite_mean(k, mean_
     assert ("warning" in table) is (words is not None)
     if words:
         assert words in table
+
+
+def test_report_warns_under_the_summary():
+    from overhang_sim.report import _tail_section
+
+    x = 1 + stats.genpareto(c=1.2).rvs(size=(4, 2000), random_state=8)
+    summary = summarize(_run(x))
+    summary["tail_shape"][:] = 1.2
+    assert "mean is not finite" in _tail_section(summary)
+    summary["tail_shape"][:] = 0.1
+    assert _tail_section(summary) == ""
+
+
+def test_streamed_summaries_have_no_tail_shape_and_tables_still_render():
+    x = 1 + stats.genpareto(c=0.2).rvs(size=(4, 2000), random_state=9)
+    summary = summarize(_run(x)).drop_vars(["tail_shape", "tail_shape_se"])
+    assert "warning" not in summary_table(summary)
