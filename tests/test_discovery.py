@@ -54,7 +54,7 @@ def test_standard_errors_are_binomial_on_the_held_out_half():
     first = boxes.isel(box=0)
     held_out = run.sizes["draw"] * 2  # chains 1 and 3 of 4
     n_box = float(first["support"]) * held_out
-    d = float(first["density"])
+    d = (float(first["density"]) * n_box + 0.5) / (n_box + 1)  # Jeffreys' half count: no error of 0 at 0 or 1
     assert float(first["density_se"]) == pytest.approx(math.sqrt(d * (1 - d) / n_box), rel=1e-6)
     assert boxes.attrs["base_rate"] == pytest.approx(float((run["outcome"] >= 0.5).mean()))
 
@@ -112,6 +112,18 @@ def one_line_error(capsys, argv) -> str:
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     return err
+
+
+def test_cli_picks_a_scenario(capsys, tmp_path):
+    from overhang_sim.storage import save
+
+    path = tmp_path / "axes.nc"
+    save(xr.concat([planted_run(0), planted_run(1)], dim=xr.DataArray([10, 30], dims="speed", name="speed")), path)
+    assert "--scenario speed=VALUE" in one_line_error(capsys, ["explain", str(path), "--above", "0.5"])
+    assert main(["explain", str(path), "--above", "0.5", "--scenario", "speed=30"]) == 0
+    assert "box 1: x0 >= 0.6" in capsys.readouterr().out
+    assert "has no value '20'" in one_line_error(capsys, ["explain", str(path), "--above", "0.5", "--scenario",
+                                                          "speed=20"])
 
 
 def test_cli_bad_file(capsys, tmp_path):

@@ -130,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--boxes", type=_whole, default=3, help="at most this many boxes (default 3)")
     explain.add_argument("--samples", type=_whole, help="samples, for an experiment file (overrides the file)")
     explain.add_argument("--seed", type=_whole, help="random seed, for an experiment file (overrides the file)")
+    explain.add_argument("--scenario", metavar="AXIS=VALUE[,AXIS=VALUE]", help="the scenario to explain, for a run "
+                         "with scenario axes")
     explain.add_argument("--json", action="store_true", help="print the boxes as JSON instead of text")
     report = commands.add_parser("report", help="write one self-contained HTML report")
     report.add_argument("source", nargs="?", help="experiment TOML (runs it, with sensitivity) or a saved "
@@ -239,12 +241,32 @@ def _explain(args) -> None:
             result = batch.run(scenarios, quiet=True, keep_samples=True)
         except OverhangError as error:
             raise _from_command_line(error, args, ("samples", "seed")) from None
+    if args.scenario:
+        result = _one_scenario(result, args.scenario)
     try:
         boxes = discover(result, args.above, output=args.output, alpha=args.alpha, min_support=args.min_support,
                          max_boxes=args.boxes)
     except OverhangError as error:
         raise error.located(file=source) from None
     print(summary_json(boxes) if args.json else explain_text(boxes))
+
+
+def _one_scenario(result, text: str):
+    """The scenario of `result` that ``axis=value,axis=value`` names (values matched as text or number)."""
+    axes = [d for d in result.dims if d not in ("chain", "draw")]
+    chosen = {}
+    for item in filter(None, text.split(",")):
+        axis, _, value = (part.strip() for part in item.partition("="))
+        if axis not in axes:
+            hint = did_you_mean(axis, axes) if axes else " (this run has no axes)"
+            raise ConfigError(f"unknown scenario axis {axis!r}{hint}", file="command line", key="--scenario")
+        coords = list(result[axis].values)
+        match = [c for c in coords if str(c) == value or _same_number(c, value)]
+        if not match:
+            raise ConfigError(f"{axis} has no value {value!r}; it has {', '.join(map(str, coords))}",
+                              file="command line", key="--scenario")
+        chosen[axis] = match[0]
+    return result.sel(chosen)
 
 
 def _scenarios_of(result):

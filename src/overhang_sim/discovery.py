@@ -97,10 +97,17 @@ def paste(x: np.ndarray, y: np.ndarray, lower: np.ndarray, upper: np.ndarray, al
 
 
 def _rate(y):
-    """A share and its binomial standard error."""
+    """A share and its binomial standard error.
+
+    The error is taken at ``(k + 1/2) / (n + 1)`` rather than at ``k / n``, so that a
+    share of 0 or 1 does not claim an error of 0 (Jeffreys' half count).
+    """
     n = len(y)
-    p = float(np.mean(y)) if n else math.nan
-    return p, math.sqrt(p * (1 - p) / n) if n else math.nan
+    if not n:
+        return math.nan, math.nan
+    k = float(np.count_nonzero(y))
+    centre = (k + 0.5) / (n + 1)
+    return k / n, math.sqrt(centre * (1 - centre) / n)
 
 
 def _prune(x, y, lower, upper):
@@ -158,7 +165,8 @@ def _samples(run: xr.Dataset, output: str):
                           "(overhang run --keep-samples --out FILE)", key="output")
     extra = [dim for dim in run[output].dims if dim not in ("chain", "draw")]
     if extra:
-        raise ConfigError(f"has scenario axes ({', '.join(extra)}); explain one scenario at a time", key="output")
+        raise ConfigError(f"has scenario axes ({', '.join(extra)}); explain one scenario at a time "
+                          f"(--scenario {extra[0]}=VALUE)", key="output")
     inputs = [n for n in run.data_vars if run[n].attrs.get("role") == "input" and "draw" in run[n].dims
               and set(run[n].dims) <= {"chain", "draw"}]
     if not inputs:
