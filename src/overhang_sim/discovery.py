@@ -129,17 +129,16 @@ def _prune(x, y, lower, upper):
 
 
 def prim_box(x_fit, y_fit, x_test, y_test, alpha=0.05, min_support=0.05, pasting=True):
-    """One PRIM box: peeled (and pasted) on the fitting draws, chosen and checked on the test draws.
+    """One PRIM box: peeled on the fitting draws, chosen on the test draws, then pasted and pruned.
 
     Returns
     -------
     (lower, upper)
-        The box kept: the largest on the trajectory whose test density is within one
-        standard error (of their difference) of the best, pasted, then pruned of restrictions that do not matter.
+        The box kept: the largest on the peeling trajectory whose test density is
+        within one standard error (of their difference) of the best, pasted (on the
+        fitting draws), then pruned of the bounds that do not matter.
     """
     trajectory = peel(x_fit, y_fit, alpha, min_support)
-    if pasting:
-        trajectory = [trajectory[0], *(paste(x_fit, y_fit, lo, hi, alpha) for lo, hi in trajectory[1:])]
     scores = []
     for lo, hi in trajectory:
         inside = _in_box(x_test, lo, hi)
@@ -147,7 +146,10 @@ def prim_box(x_fit, y_fit, x_test, y_test, alpha=0.05, min_support=0.05, pasting
     best = int(np.argmax([s[0] for s in scores]))
     top, top_se = scores[best]
     chosen = next(i for i, (d, se) in enumerate(scores) if d >= top - math.hypot(se, top_se))
-    return _prune(x_fit, y_fit, *trajectory[chosen])
+    lower, upper = trajectory[chosen]
+    if pasting and chosen:
+        lower, upper = paste(x_fit, y_fit, lower, upper, alpha)
+    return _prune(x_fit, y_fit, lower, upper)
 
 
 def _halves(chains: int, draws: int) -> tuple[np.ndarray, np.ndarray]:
