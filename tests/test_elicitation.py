@@ -13,7 +13,8 @@ from scipy import stats
 from overhang_sim import distributions as d
 from overhang_sim.cli import main
 from overhang_sim.config import load_priors, parse_distribution
-from overhang_sim.elicitation import Metalog, fit_family, metalog_basis, quantile_table
+from overhang_sim.elicitation import fit_family, quantile_table
+from overhang_sim.metalog import Metalog, metalog_basis
 from overhang_sim.errors import PriorError
 
 PROBS = np.array([0.1, 0.5, 0.9])
