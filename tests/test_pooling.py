@@ -60,7 +60,7 @@ SPEC = SummarySpec(outputs=("instances",), quantiles=(0.05, 0.25, 0.5, 0.75, 0.9
 OUTPUT_ATTRS = {"units": "instance", "long_name": "concurrent model instances", "role": "output"}
 SUMMARY_VARS = ("mean", "mean_mcse", "quantile", "quantile_mcse", "eti_lower", "eti_upper", "eti_lower_mcse",
                 "eti_upper_mcse", "hdi_lower", "hdi_upper", "hdi_lower_mcse", "hdi_upper_mcse", "prob_at_least",
-                "prob_at_least_mcse", "prob_zero", "prob_zero_mcse", "binary")
+                "prob_at_least_mcse", "prob_zero", "prob_zero_mcse", "binary", "tail_shape", "tail_shape_se")
 ROOT_PRIORS = SWEEP.split('priors = ["')[1].split('"]')[0]
 
 

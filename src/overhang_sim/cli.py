@@ -94,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
 
     priors = commands.add_parser("priors", help="list an experiment's priors with their implied quantiles")
     priors.add_argument("experiment", nargs="?", help="experiment TOML file (default: the embedded baseline)")
+    priors.add_argument("--tolerance", type=float, default=0.02, help="relative difference between a quantile "
+                        "asked for and the fitted prior's above which it warns (default 0.02)")
 
     sens = commands.add_parser("sensitivity", help="rank an experiment's inputs by how much each output "
                                "depends on them, with confidence intervals")
@@ -132,6 +134,20 @@ def _parser() -> argparse.ArgumentParser:
     front.add_argument("--seed", type=_whole, help="random seed (overrides the file)")
     front.add_argument("--out", help="save the frontier as netCDF to this path")
     front.add_argument("--json", action="store_true", help="print the frontier as JSON instead of a table")
+    explain = commands.add_parser("explain", help="what it takes: the boxes of input space where the main output "
+                                  "is likely at or above a threshold (PRIM on the run's own draws)")
+    explain.add_argument("source", help="a run saved with its samples (.nc) or an experiment TOML (runs it)")
+    explain.add_argument("--above", type=float, required=True, metavar="T", help="the threshold, in the output's unit")
+    explain.add_argument("--output", help="the output (default: the run's main output)")
+    explain.add_argument("--alpha", type=float, default=0.05, help="share of a box peeled per step (default 0.05)")
+    explain.add_argument("--min-support", type=float, default=0.05, help="smallest share of the draws a box may "
+                         "hold (default 0.05)")
+    explain.add_argument("--boxes", type=_whole, default=3, help="at most this many boxes (default 3)")
+    explain.add_argument("--samples", type=_whole, help="samples, for an experiment file (overrides the file)")
+    explain.add_argument("--seed", type=_whole, help="random seed, for an experiment file (overrides the file)")
+    explain.add_argument("--scenario", metavar="AXIS=VALUE[,AXIS=VALUE]", help="the scenario to explain, for a run "
+                         "with scenario axes")
+    explain.add_argument("--json", action="store_true", help="print the boxes as JSON instead of text")
     report = commands.add_parser("report", help="write one self-contained HTML report")
     report.add_argument("source", nargs="?", help="experiment TOML (runs it, with sensitivity) or a saved "
                         "result (default: the embedded baseline)")
@@ -244,6 +260,52 @@ def _report(args) -> None:
                            frontier=None if wanted is None else frontier(experiment, spec=wanted))
     atomic_write_bytes(out, html.encode("utf-8"))
     print(f"saved {out}")
+
+
+def _explain(args) -> None:
+    """``overhang explain``: PRIM boxes on a saved run's draws, or on a run of an experiment file."""
+    from .discovery import discover, explain_text
+
+    if not 0 < args.alpha < 0.5:
+        raise ConfigError(f"must lie in (0, 0.5), not {args.alpha:g}", file="command line", key="--alpha")
+    if not 0 < args.min_support < 1:
+        raise ConfigError(f"must lie in (0, 1), not {args.min_support:g}", file="command line", key="--min-support")
+    source = args.source
+    if Path(source).suffix in (".nc", ".zarr"):
+        result = load(source)
+    else:
+        args.experiment = source
+        scenarios = _scenarios(args, ("samples", "seed"))
+        try:
+            result = batch.run(scenarios, quiet=True, keep_samples=True)
+        except OverhangError as error:
+            raise _from_command_line(error, args, ("samples", "seed")) from None
+    if args.scenario:
+        result = _one_scenario(result, args.scenario)
+    try:
+        boxes = discover(result, args.above, output=args.output, alpha=args.alpha, min_support=args.min_support,
+                         max_boxes=args.boxes)
+    except OverhangError as error:
+        raise error.located(file=source) from None
+    print(summary_json(boxes) if args.json else explain_text(boxes))
+
+
+def _one_scenario(result, text: str):
+    """The scenario of `result` that ``axis=value,axis=value`` names (values matched as text or number)."""
+    axes = [d for d in result.dims if d not in ("chain", "draw")]
+    chosen = {}
+    for item in filter(None, text.split(",")):
+        axis, _, value = (part.strip() for part in item.partition("="))
+        if axis not in axes:
+            hint = did_you_mean(axis, axes) if axes else " (this run has no axes)"
+            raise ConfigError(f"unknown scenario axis {axis!r}{hint}", file="command line", key="--scenario")
+        coords = list(result[axis].values)
+        match = [c for c in coords if str(c) == value or _same_number(c, value)]
+        if not match:
+            raise ConfigError(f"{axis} has no value {value!r}; it has {', '.join(map(str, coords))}",
+                              file="command line", key="--scenario")
+        chosen[axis] = match[0]
+    return result.sel(chosen)
 
 
 def _scenarios_of(result):
@@ -464,6 +526,25 @@ def _priors(args) -> None:
         print(f"{name:<28}{prior.unit:<20}{cells}  {describe(prior.dist)}")
         if prior.source:
             print(f"{'':<28}source: {prior.source}")
+        if prior.asked:
+            _fitted_quantiles(name, prior, args.tolerance)
+
+
+def _fitted_quantiles(name, prior, tolerance) -> None:
+    """The quantiles a fitted prior was asked for beside its own, with a warning where they differ."""
+    from .elicitation import quantile_table
+
+    rows = quantile_table(prior.asked, prior.dist, tolerance)
+    print(f"{'':<28}{'quantile':>10}{'asked':>12}{'fitted':>12}{'rel. diff':>11}")
+    for r in rows:
+        label = f"p{100 * r['prob']:g}"
+        print(f"{'':<28}{label:>10}{r['asked']:>12.4g}{r['fitted']:>12.4g}"
+              f"{r['relative_error']:>11.2g}" + ("  <- off" if r["off"] else ""))
+    off = [f"p{100 * r['prob']:g}" for r in rows if r["off"]]
+    if off:
+        print(f"overhang: warning: {prior.file or 'experiment'}: {name}: the fitted {describe(prior.dist)} misses "
+              f"{', '.join(off)} by more than {tolerance:g} (relative); give other quantiles, a metalog or more "
+              "terms", file=sys.stderr)
 
 
 SENSITIVITY_FLAGS = ("samples", "seed", "sobol_samples", "confidence", "sobol_replicates", "methods", "scale",
@@ -513,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     commands = {"run": _run, "frontier": _frontier, "models": _models, "priors": _priors, "sensitivity": _sensitivity, "plot": _plot,
-                "report": _report}
+                "report": _report, "explain": _explain}
     with warnings.catch_warnings():
         warnings.showwarning = _warn
         try:

@@ -59,6 +59,7 @@ class Prior:
     file: str = ""
     precision: str = ""
     accelerator: str = ""
+    asked: tuple[tuple[float, float], ...] = ()  # (probability, value) the prior was fitted to, if any
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -333,9 +334,20 @@ def parse_prior(name: str, entry: object, file: str = "") -> Prior:
         if not isinstance(source, str):
             raise ConfigError("must be a string", key="source")
         conventions = {c: check_value(c, entry[c]) for c in CONVENTIONS if c in entry}
+        asked = _asked(entry)
     except OverhangError as error:
         raise error.located(prefix=name) from None
-    return Prior(name, dist, unit, source, file, **conventions)
+    return Prior(name, dist, unit, source, file, **conventions, asked=asked)
+
+
+def _asked(entry: Mapping) -> tuple:
+    """The quantiles a fitted prior was asked to have, () for a prior given by its parameters."""
+    family = entry.get("dist", "fixed" if "value" in entry else None)
+    if not _elicited(entry, family):
+        return ()
+    from .elicitation import asked_quantiles
+
+    return asked_quantiles(entry)
 
 
 def parse_distribution(entry: Mapping, depth: int = 0) -> d.Distribution:
@@ -345,11 +357,14 @@ def parse_distribution(entry: Mapping, depth: int = 0) -> d.Distribution:
     parsed the same way, at most :data:`MAX_NESTING` deep.
     """
     family = entry.get("dist", "fixed" if "value" in entry else None)
+    if _elicited(entry, family):
+        return _fitted(entry, family)
     if family is None:
         raise ConfigError("is missing (or give 'value' for a fixed input)", key="dist")
     if not isinstance(family, str) or family not in d.FAMILIES:
         hint = did_you_mean(family, d.FAMILIES) if isinstance(family, str) else ""
-        raise ConfigError(f"unknown family {family!r:.40}{hint}; choose one of {', '.join(d.FAMILIES)}", key="dist")
+        raise ConfigError(f"unknown family {family!r:.40}{hint}; choose one of {', '.join(d.FAMILIES)} "
+                          "(or metalog, from quantiles)", key="dist")
     cls, required, optional = d.FAMILIES[family]
     params = {k: v for k, v in entry.items() if k not in PRIOR_KEYS}
     for key in params:
@@ -370,6 +385,34 @@ def parse_distribution(entry: Mapping, depth: int = 0) -> d.Distribution:
     if "lower" in entry or "upper" in entry:
         dist = d.Truncated(dist, entry.get("lower", -math.inf), entry.get("upper", math.inf))
     return dist
+
+
+def _elicited(entry: Mapping, family) -> bool:
+    """Whether `entry` gives quantiles to fit rather than a family's parameters (see :mod:`.elicitation`)."""
+    from .elicitation import uses_quantiles
+
+    return (family is None or isinstance(family, str)) and uses_quantiles(entry, family)
+
+
+def _fitted(entry: Mapping, family: str | None) -> d.Distribution:
+    """A prior fitted to the quantiles `entry` gives: a metalog, or the named family by least squares."""
+    from .elicitation import FITTED_FAMILIES, QUANTILE_KEY, from_quantiles
+
+    family = family or "metalog"
+    if family != "metalog" and family not in FITTED_FAMILIES:
+        if not isinstance(family, str) or family not in d.FAMILIES:
+            hint = did_you_mean(family, [*FITTED_FAMILIES, "metalog"]) if isinstance(family, str) else ""
+            raise ConfigError(f"unknown family {family!r:.40}{hint} to fit to quantiles; choose metalog or one of "
+                              f"{', '.join(FITTED_FAMILIES)}", key="dist")
+        raise ConfigError(f"a {family} prior cannot be fitted to quantiles; use metalog or one of "
+                          f"{', '.join(FITTED_FAMILIES)}", key="dist")
+    own = ("terms",) if family == "metalog" else d.FAMILIES[family].optional
+    allowed = (*PRIOR_KEYS, "quantiles", *own)
+    for key in entry:
+        if key not in allowed and not QUANTILE_KEY.fullmatch(key):
+            hint = did_you_mean(key, allowed)
+            raise ConfigError(f"unknown key for a {family} prior fitted to quantiles{hint}", key=key)
+    return from_quantiles({**entry, "dist": family})
 
 
 def _component(i, entry, depth):

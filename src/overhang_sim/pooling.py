@@ -63,6 +63,7 @@ from .summaries import (
     hdi_chain_error,
     main_output,
 )
+from .tails import tail_statistics
 
 __all__ = ["MASS_TOLERANCE", "axis_variance_share", "check_weights", "hdi_of_weighted_sorted",
            "mixture_quantiles", "pool"]
@@ -228,7 +229,13 @@ def _mixture_output(samples: list[np.ndarray], weights: np.ndarray, spec: Summar
     quant_se = np.stack([chain_error(per_chain, 1), chain_error(_log10(per_chain), 1)])
     hdi_se = hdi_chain_error(np.stack([h for _, h in chains]), 0)
     stats = _statistics(spec, *_mixture_means(samples, weights), quant, quant_se, pooled[1], hdi_se)
-    return {**stats, **_mixture_zeros(samples, weights)}
+    return {**stats, **_mixture_zeros(samples, weights), **_mixture_tail(samples, weights)}
+
+
+def _mixture_tail(samples, weights) -> dict:
+    """The mixture's upper-tail shape: that of its heaviest-tailed scenario of positive weight."""
+    fits = [tail_statistics(x) for x, w in zip(samples, weights) if w > 0]
+    return max(fits, key=lambda f: -np.inf if np.isnan(f["tail_shape"][1]) else f["tail_shape"][1])
 
 
 def _mixture_zeros(samples, weights) -> dict:

@@ -185,6 +185,24 @@ def _per_scenario(sens) -> list[tuple[dict, xr.Dataset]]:
     return [(cell, sens.sel(cell)) for cell in ({d: v.item() for d, v in zip(dims, c)} for c in combos)]
 
 
+def _tail_section(summary: xr.Dataset) -> str:
+    """Warnings for outputs whose upper tail is so heavy (Pareto k̂ >= 0.5) that their mean misleads; '' if none."""
+    from .tails import tail_warning
+
+    if "tail_shape" not in summary:
+        return ""
+    shapes = summary["tail_shape"]
+    notes = []
+    for output in summary["output"].values:
+        k = shapes.sel(output=output)
+        worst = float(k.max()) if k.notnull().any() else math.nan  # the heaviest tail over scenarios
+        note = tail_warning(str(output), worst)
+        if note:
+            notes.append(f"<p class=note><b>{_e(note)}</b> (generalized-Pareto shape of the largest draws, as "
+                         "ArviZ's PSIS fits it)</p>")
+    return "".join(notes)
+
+
 def _sensitivity_section(sens, output: str) -> str:
     if sens is None:
         return "<p class=note>Not computed: this report was made from a saved result; " \
@@ -375,7 +393,8 @@ def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, sc
         parts += ["<h2>How sure</h2>", _certainty_section(summary, cells, main)]
     if has_samples:
         parts += ["<h2>Distributions</h2>", _distributions(result, cells, main)]
-    parts += ["<h2>Summary</h2>", _summary_tables(summary, cells, main), _shares_section(summary, main),
+    parts += ["<h2>Summary</h2>", _summary_tables(summary, cells, main), _tail_section(summary),
+              _shares_section(summary, main),
               _frontier_section(frontier)]
     if len(cells) > 1:
         parts += ["<h2>Scenario comparison</h2>",

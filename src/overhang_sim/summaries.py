@@ -30,6 +30,7 @@ import xarray as xr
 from . import sketch as sk
 from .config import SummarySpec
 from .errors import ConfigError
+from .tails import tail_statistics
 
 __all__ = ["DEFAULT_OUTPUTS", "block_part", "chain_error", "compare", "hdi_chain_error", "hdi_of_sorted", "main_output",
            "merge_parts", "summarize", "summary_from_parts"]
@@ -168,7 +169,8 @@ def _one_output(x, spec):
     mean, mean_se = _means(x, _log10(x))
     zeros = _zeros(np.count_nonzero(x == 0, axis=1), np.full(x.shape[0], x.shape[1]),
                    np.any((x != 0) & (x != 1)))
-    return {**_statistics(spec, mean, mean_se, quant, quant_se, *_hdi(x, spec.intervals)), **zeros}
+    return {**_statistics(spec, mean, mean_se, quant, quant_se, *_hdi(x, spec.intervals)), **zeros,
+            **tail_statistics(x)}
 
 
 ATTRS = {
@@ -187,6 +189,9 @@ ATTRS = {
     "prob_zero": "probability that the output is 0 (e.g. no instance meets the required speed)",
     "prob_zero_mcse": "Monte Carlo standard error of prob_zero",
     "binary": "every draw is 0 or 1 (an indicator: its mean is a probability)",
+    "tail_shape": "generalized-Pareto shape k of the upper tail (PSIS, arviz.psislw); >= 0.5: variance "
+                  "not finite, >= 1: mean not finite",
+    "tail_shape_se": "asymptotic standard error of tail_shape, (1 + k) / sqrt(tail draws)",
     "prob_at_least": "probability that the main output >= threshold",
     "prob_at_least_mcse": "Monte Carlo standard error of prob_at_least",
 }

@@ -105,11 +105,12 @@ def summary_table(summary: xr.Dataset) -> str:
             r = s.sel(scale=scale)
             errors = [r[f"hdi_{k}_mcse"].values if f"hdi_{k}_mcse" in r else np.full(r["hdi_lower"].shape, np.nan)
                       for k in ("lower", "upper")]
-            rows.append([scale if scale == "log10" else "value", *_cells([r["mean"]], [r["mean_mcse"]]),
+            rows.append([scale if scale == "log10" else "value", *_mean_cell(r, s, scale),
                          *_cells(r["quantile"].values, r["quantile_mcse"].values),
                          *(_interval(*bounds) for bounds in zip(r["hdi_lower"].values, r["hdi_upper"].values,
                                                                  *errors))])
         lines += aligned(rows, left=(0,))
+        lines += [f"  {w}" for w in [_tail_line(s)] if w]
         if float(s.get("prob_zero", 0.0)) > 0:
             lines.append(f"  P({output} = 0) = {_probability(s['prob_zero'], s['prob_zero_mcse'])}"
                          "  (log10 quantiles and mean of the zeros are -inf)")
@@ -129,6 +130,27 @@ def summary_table(summary: xr.Dataset) -> str:
     return "\n".join(lines)
 
 
+def _tail_shape(s) -> float:
+    """The upper tail's Pareto k̂ of one summarised output (NaN when the summary has none)."""
+    return float(s["tail_shape"]) if "tail_shape" in s else math.nan
+
+
+def _mean_cell(r, s, scale) -> list[str]:
+    """The mean with its digits; ``—`` on the linear scale when k̂ >= 1 (the mean is not finite)."""
+    from .tails import MEAN_NOT_FINITE
+
+    if scale == "linear" and _tail_shape(s) >= MEAN_NOT_FINITE:
+        return ["—"]
+    return _cells([r["mean"]], [r["mean_mcse"]])
+
+
+def _tail_line(s) -> str | None:
+    """The heavy-tail warning of one summarised output, or None."""
+    from .tails import tail_warning
+
+    return tail_warning(str(s["output"].item()), _tail_shape(s))
+
+
 def _binary(s) -> bool:
     """Whether a summarised output is a 0/1 indicator (its mean is a probability)."""
     return "binary" in s and bool(s["binary"]) and float(s["quantile"].sel(scale="linear").max()) <= 1
@@ -142,7 +164,7 @@ def _probability(p, error) -> str:
 SUMMARY_VARIABLES = ("mean", "mean_mcse", "quantile", "quantile_mcse", "eti_lower", "eti_upper",
                      "eti_lower_mcse", "eti_upper_mcse", "hdi_lower", "hdi_upper", "hdi_lower_mcse",
                      "hdi_upper_mcse", "prob_at_least", "prob_at_least_mcse", "prob_zero", "prob_zero_mcse",
-                     "binary")
+                     "binary", "tail_shape", "tail_shape_se")
 
 
 def summary_part(result: xr.Dataset) -> xr.Dataset:
