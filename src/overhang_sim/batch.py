@@ -67,10 +67,12 @@ SCENARIO_TASKS_MIN = 8  # with this many scenarios a task is a whole scenario, e
 
 
 def chain_task(experiment: Experiment, seed: int, chain: int, keep: bool, outputs: tuple[str, ...],
-               task: object = None) -> dict:
+               task: object = None, rows=None) -> dict:
     """Everything one chain of one scenario contributes (runs on a worker).
 
-    Progress is reported block by block as ``(task, draws)``.
+    Progress is reported block by block as ``(task, draws)``. In this process, `rows`
+    (``rows(name)`` -> the chain's ``(draws,)`` row of the final ``(chain, draw)`` array)
+    has the kept draws written straight where they end up; a worker fills arrays of its own.
 
     Returns
     -------
@@ -86,8 +88,13 @@ def chain_task(experiment: Experiment, seed: int, chain: int, keep: bool, output
 
     if keep:
         samples: dict[str, np.ndarray] = {}
-        sample_chain(experiment, seed, chain, lambda name: samples.setdefault(name, np.empty(draws)), BLOCK,
-                     on_block=progress)
+
+        def row(name):
+            if name not in samples:
+                samples[name] = rows(name) if rows is not None else np.empty(draws)
+            return samples[name]
+
+        sample_chain(experiment, seed, chain, row, BLOCK, on_block=progress)
         return {"samples": samples}
     design = chain_design(experiment, seed, chain)
     thresholds = experiment.summary.thresholds
@@ -111,8 +118,31 @@ def scenario_task(experiment: Experiment, seed: int, keep: bool, outputs: tuple[
     Used when a file has enough scenarios to keep every worker busy: only the small
     reduced Dataset travels back, not each chain's sketches.
     """
+    if keep:
+        arrays: dict[str, np.ndarray] = {}
+        for c in range(experiment.chains):
+            chain_task(experiment, seed, c, keep, outputs, task, rows=_final_rows(arrays, experiment, c))
+        return _scenario_dataset(experiment, arrays, keep, outputs)
     chains = [chain_task(experiment, seed, c, keep, outputs, task) for c in range(experiment.chains)]
     return _scenario_dataset(experiment, chains, keep, outputs)
+
+
+def _final_rows(arrays: dict, experiment: Experiment, chain: int):
+    """``rows(name)``: row `chain` of ``arrays[name]``, a ``(chain, draw)`` array made when first asked for."""
+    def rows(name):
+        if name not in arrays:
+            arrays[name] = np.empty((experiment.chains, experiment.draws))
+        return arrays[name][chain]
+    return rows
+
+
+def _store(arrays: dict, experiment: Experiment, chain: int, samples: dict) -> None:
+    """A chain's kept draws (from a worker or a checkpoint) copied into their final rows, once."""
+    rows = _final_rows(arrays, experiment, chain)
+    for name, values in samples.items():
+        row = rows(name)
+        if not np.shares_memory(row, values):  # drawn in this process: already in place
+            row[...] = values
 
 
 # --------------------------------------------------------------------------- the run
@@ -264,27 +294,38 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
     saved = _Saved(box)
     by_scenario = len(scenarios.experiments) >= SCENARIO_TASKS_MIN
     jobs, done, reduced, sizes = {}, {}, {}, {}
+    finals: dict[int, dict[str, np.ndarray]] = {}  # kept draws, scenario -> name -> (chain, draw)
+
+    def arrived(s: int, c: int, result: dict) -> None:
+        """A chain's result: kept draws go into their final arrays at once (nothing waits to be stacked)."""
+        if keep:
+            _store(finals.setdefault(s, {}), scenarios.experiments[s], c, result["samples"])
+            result = None
+        done[(s, c)] = result
     for s, experiment in enumerate(scenarios.experiments):
         tasks = [("scenario", s)] if by_scenario else [("chain", (s, c)) for c in range(experiment.chains)]
         for key in tasks:
             sizes[key] = experiment.samples if by_scenario else experiment.draws
             result = saved.load(key) if resume else None
             if result is None:
+                rows = _final_rows(finals.setdefault(s, {}), experiment, key[1][1]) \
+                    if keep and executor is None and not by_scenario else None
                 args = (experiment, seed, keep, outputs, key) if by_scenario else \
-                    (experiment, seed, key[1][1], keep, outputs, key)
+                    (experiment, seed, key[1][1], keep, outputs, key, rows)
                 jobs[key] = (scenario_task if by_scenario else chain_task, args)
             elif by_scenario:
                 reduced[s] = result
             else:
-                done[key[1]] = result
+                arrived(*key[1], result)
     started = now()
 
     def reduce_if_complete(s: int) -> None:
         """A scenario whose chains are all in becomes its Dataset at once; its parts are freed."""
         chains = scenarios.experiments[s].chains
         if all((s, c) in done for c in range(chains)):
-            reduced[s] = _scenario_dataset(scenarios.experiments[s], [done.pop((s, c)) for c in range(chains)],
-                                           keep, outputs)
+            parts = [done.pop((s, c)) for c in range(chains)]
+            reduced[s] = _scenario_dataset(scenarios.experiments[s], finals.pop(s) if keep else parts, keep,
+                                           outputs)
 
     for s in {s for s, _ in done}:
         reduce_if_complete(s)
@@ -298,7 +339,8 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
                 if by_scenario:
                     reduced[key[1]] = result
                 else:
-                    done[key[1]] = result
+                    arrived(*key[1], result)
+                    del result
                     reduce_if_complete(key[1][0])
     finally:
         bar.close()
@@ -346,11 +388,11 @@ def _summary_outputs(scenarios: ScenarioSet) -> tuple[str, ...]:
     return found or tuple(o for o in scenarios.base.model_spec.outputs if all(o in p for p in produced))
 
 
-def _scenario_dataset(experiment: Experiment, chains: list[dict], keep: bool, outputs) -> xr.Dataset:
-    """One scenario's Dataset from its chains' task results (in chain order)."""
+def _scenario_dataset(experiment: Experiment, chains, keep: bool, outputs) -> xr.Dataset:
+    """One scenario's Dataset: from its ``(chain, draw)`` arrays by name when kept, else from its
+    chains' task results (in chain order)."""
     if keep:
-        arrays = {name: np.stack([ch["samples"][name] for ch in chains]) for name in chains[0]["samples"]}
-        run = run_dataset(experiment, arrays)
+        run = run_dataset(experiment, chains)
         run.attrs = {"main_output": experiment.main}
         summary = summarize(run, _spec(experiment, tuple(o for o in outputs if o in run)))
         return xr.merge([run, summary], combine_attrs="override")
