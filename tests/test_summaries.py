@@ -368,3 +368,25 @@ def test_no_intervals_asked_for(small_run, keep):
         summary = summary_from_parts(parts, spec, {"instances": ("", "instances")}, {"main_output": "instances"})
     assert summary.sizes["interval"] == 0 and summary["hdi_lower"].shape == (1, 2, 0)
     assert np.all(np.isfinite(summary["quantile"].sel(scale="log10").values))
+
+
+def test_summarize_holds_one_extra_output_per_thread():
+    """tracemalloc peak of summarize <= threads x (one output + one chain row) + a little (numpy reports
+    its buffers to tracemalloc); the earlier version held about 4.5 outputs' worth on 2 threads."""
+    import tracemalloc
+
+    from overhang_sim.summaries import summary_threads, workspace_bytes
+
+    chains, draws, outputs = 4, 2**16, 6
+    rng = np.random.default_rng(5)
+    data = {f"y{i}": (("chain", "draw"), rng.lognormal(0, 1, (chains, draws)), {"role": "output"})
+            for i in range(outputs)}
+    run = xr.Dataset(data)
+    spec = SummarySpec(outputs=tuple(data), thresholds=(1.0,))
+    summarize(run, spec)  # warm: imports, caches
+    tracemalloc.start()
+    summarize(run, spec)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    allowed = summary_threads(outputs) * workspace_bytes(chains, draws)
+    assert peak <= allowed + 2**16, (peak, allowed)

@@ -73,7 +73,7 @@ def _log10(x, out=None):
         return np.log10(x, out=out)
 
 
-HDI_BLOCK = 2**18  # widths compared at a time by the HDI search (bounds its scratch memory)
+HDI_BLOCK = 2**16  # widths compared at a time by the HDI search (bounds its scratch memory)
 
 
 def sorted_quantiles(ordered: np.ndarray, probs) -> np.ndarray:
@@ -233,8 +233,9 @@ def summary_threads(outputs: int) -> int:
 
 
 def workspace_bytes(chains: int, draws: int) -> int:
-    """Scratch memory one summary thread holds for an output of ``(chains, draws)`` float64 values."""
-    return chains * draws * 8 + draws * 8
+    """Scratch memory one summary thread holds for an output of ``(chains, draws)`` float64 values:
+    the pooled sample, one chain's row and a block of HDI widths."""
+    return chains * draws * 8 + draws * 8 + min(chains * draws, HDI_BLOCK) * 8
 
 
 def _one_output(x, spec, thresholds=(), scratch=None):
