@@ -192,9 +192,11 @@ def _report(args) -> None:
             raise _from_command_line(error, args, ("samples", "seed")) from None
         experiment = scenarios.base
         methods = ["given_data", "tornado"] + ([] if experiment.correlations else ["sobol"])
-        try:  # the run's own draws serve the given-data indices: the model is not evaluated again
-            sens = sensitivity(experiment, methods=methods, sobol_samples=2**12,
-                               run=None if scenarios.dims else result)
+        # the run's own draws serve the given-data indices: the model is not evaluated again (the
+        # sensitivity is of the first scenario, whose draws are the run's first cell)
+        own = result.isel({d: 0 for d in scenarios.dims}) if scenarios.dims else result
+        try:
+            sens = sensitivity(experiment, methods=methods, sobol_samples=2**12, run=own)
         except OverhangError as error:  # e.g. every input fixed: nothing to rank
             sens = None
             print(f"overhang: note: sensitivity left out: {error.problem}", file=sys.stderr)
