@@ -327,3 +327,22 @@ def test_scenario_tasks_resume_from_a_checkpoint(tmp_path, sweep, streamed, monk
         box.save(("scenario", s), batch.scenario_task(e, scenarios.base.seed, False, outputs))
     resumed = run_on(scenarios, workers=1, keep_samples=False, out=out, resume=True)
     xr.testing.assert_identical(resumed.drop_attrs(), expected.drop_attrs())
+
+
+def test_local_workers_write_kept_draws_in_place(tmp_path, sweep):
+    """With shared files (local workers), a chain task writes its rows into the final arrays and sends
+    back nothing that was written there; the rows are the in-process run's, bit for bit."""
+    from overhang_sim import batch
+
+    _, scenarios, result = sweep
+    experiment = scenarios.experiments[1]
+    seed = experiment.seed
+    paths, arrays = batch._shared_files(experiment, seed, tmp_path, 1)
+    outputs = batch._summary_outputs(scenarios)
+    for chain in range(experiment.chains):
+        sent = batch.chain_task(experiment, seed, chain, True, outputs, shared=paths)
+        assert sent == {"samples": {}}
+    expected = result.sel(scenarios.labels(1))
+    for name, values in arrays.items():
+        if name in expected and "draw" in expected[name].dims:
+            np.testing.assert_array_equal(values, expected[name].transpose("chain", "draw").values)

@@ -67,12 +67,14 @@ SCENARIO_TASKS_MIN = 8  # with this many scenarios a task is a whole scenario, e
 
 
 def chain_task(experiment: Experiment, seed: int, chain: int, keep: bool, outputs: tuple[str, ...],
-               task: object = None, rows=None) -> dict:
+               task: object = None, rows=None, shared: dict | None = None) -> dict:
     """Everything one chain of one scenario contributes (runs on a worker).
 
     Progress is reported block by block as ``(task, draws)``. In this process, `rows`
     (``rows(name)`` -> the chain's ``(draws,)`` row of the final ``(chain, draw)`` array)
-    has the kept draws written straight where they end up; a worker fills arrays of its own.
+    has the kept draws written straight where they end up; a local worker does the same through
+    `shared` (name -> ``.npy`` file of the final array, memory-mapped by this process and the
+    parent alike) and returns only what is not there; any other worker fills arrays of its own.
 
     Returns
     -------
@@ -89,7 +91,13 @@ def chain_task(experiment: Experiment, seed: int, chain: int, keep: bool, output
     if keep:
         samples: dict[str, np.ndarray] = {}
 
+        written: dict[str, np.ndarray] = {}
+
         def row(name):
+            if shared and name in shared:
+                if name not in written:
+                    written[name] = np.load(shared[name], mmap_mode="r+")[chain]
+                return written[name]
             if name not in samples:
                 samples[name] = rows(name) if rows is not None else np.empty(draws)
             return samples[name]
@@ -134,6 +142,45 @@ def _final_rows(arrays: dict, experiment: Experiment, chain: int):
             arrays[name] = np.empty((experiment.chains, experiment.draws))
         return arrays[name][chain]
     return rows
+
+
+def _shared_files(experiment: Experiment, seed: int, folder: Path, s: int) -> tuple[dict, dict]:
+    """``.npy`` files for the final ``(chain, draw)`` arrays of scenario `s`'s inputs and outputs.
+
+    Returns (name -> path, name -> the array memory-mapped here). The names are those one draw
+    gives; local workers write their chains' rows into the same files, and anything else they
+    draw is returned as before.
+    """
+    names = list(draw_range(experiment, chain_design(experiment, seed, 0), 0, 1))
+    paths, arrays = {}, {}
+    for i, name in enumerate(names):
+        paths[name] = str(folder / f"s{s:06d}_{i:04d}.npy")
+        mapped = np.lib.format.open_memmap(paths[name], mode="w+", dtype=np.float64,
+                                           shape=(experiment.chains, experiment.draws))
+        arrays[name] = np.asarray(mapped)  # a plain ndarray view; the mapping lives as long as it does
+    return paths, arrays
+
+
+def _shared_folder(executor, keep: bool, by_scenario: bool, need: int):
+    """A temporary folder in shared memory for local workers' kept draws, or None (then they are sent back).
+
+    Only for :class:`~overhang_sim.executors.LocalPool` (workers on this machine), one chain per task,
+    and when ``/dev/shm`` has room for every kept sample.
+    """
+    import shutil
+    import tempfile
+
+    from .executors import LocalPool
+
+    shm = Path("/dev/shm")
+    if not (keep and not by_scenario and isinstance(executor, LocalPool) and shm.is_dir()):
+        return None
+    try:
+        if shutil.disk_usage(shm).free < 1.1 * need:
+            return None
+        return tempfile.TemporaryDirectory(prefix="overhang-", dir=shm)
+    except OSError:
+        return None
 
 
 def _store(arrays: dict, experiment: Experiment, chain: int, samples: dict) -> None:
@@ -295,6 +342,8 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
     by_scenario = len(scenarios.experiments) >= SCENARIO_TASKS_MIN
     jobs, done, reduced, sizes = {}, {}, {}, {}
     finals: dict[int, dict[str, np.ndarray]] = {}  # kept draws, scenario -> name -> (chain, draw)
+    shared: dict[int, dict[str, str]] = {}  # scenario -> name -> file local workers write into
+    folder = _shared_folder(executor, keep, by_scenario, sum(result_bytes(e) for e in scenarios.experiments))
 
     def arrived(s: int, c: int, result: dict) -> None:
         """A chain's result: kept draws go into their final arrays at once (nothing waits to be stacked)."""
@@ -310,8 +359,10 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
             if result is None:
                 rows = _final_rows(finals.setdefault(s, {}), experiment, key[1][1]) \
                     if keep and executor is None and not by_scenario else None
+                if folder is not None and s not in shared:
+                    shared[s], finals[s] = _shared_files(experiment, seed, Path(folder.name), s)
                 args = (experiment, seed, keep, outputs, key) if by_scenario else \
-                    (experiment, seed, key[1][1], keep, outputs, key, rows)
+                    (experiment, seed, key[1][1], keep, outputs, key, rows, shared.get(s))
                 jobs[key] = (scenario_task if by_scenario else chain_task, args)
             elif by_scenario:
                 reduced[s] = result
@@ -334,6 +385,9 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
     try:
         with listening(executor, bar.advance):
             for key, result in _completed(executor, jobs):
+                if not by_scenario and key[1][0] in shared:  # the rows the worker wrote in place
+                    s, c = key[1]
+                    result = {"samples": {**{n: finals[s][n][c] for n in shared[s]}, **result["samples"]}}
                 saved.save(key, result)
                 bar.finish(key, sizes[key])
                 if by_scenario:
@@ -344,6 +398,8 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
                     reduce_if_complete(key[1][0])
     finally:
         bar.close()
+        if folder is not None:  # the files go; this process's mappings keep the draws
+            folder.cleanup()
     result = stack_scenarios(scenarios, [reduced[s] for s in range(len(scenarios.experiments))])
     result.attrs = provenance(scenarios.experiments, text=scenarios.text, path=scenarios.path, seed=seed,
                               keep_samples=keep, axes=scenarios.dims, started=started,
