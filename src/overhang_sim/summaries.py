@@ -5,13 +5,17 @@ magnitude). Monte Carlo standard errors come from the spread between chains,
 ``sd(per-chain estimates) / sqrt(chains)``, which is honest for plain Monte Carlo
 and for randomised QMC alike; with a single chain they are NaN.
 
-Each chain of an output is sorted once and the pooled sample is merged from those
-runs: the highest-density intervals on both scales come from the sorted copies (log10
-keeps the order) by the algorithm of :func:`arviz.hdi`, which would sort again on
-every call; the tests check the two agree exactly. An HDI endpoint's Monte Carlo
-error comes from the spread of the per-chain endpoints, scaled for its cube-root rate of
-convergence (:func:`hdi_chain_error`). Outputs are
-summarised in parallel threads (numpy releases the GIL while it sorts).
+Each output is sorted once per chain and once pooled, into scratch arrays a thread
+reuses (one output's size and one chain's row, :func:`workspace_bytes`): quantiles are
+read at their ranks with :func:`numpy.quantile`'s own arithmetic (:func:`sorted_quantiles`),
+log10 is taken in place of the sorted copies (it keeps the order; quantiles on the log10
+scale are log10 of the linear ones), and the highest-density intervals on both scales
+come from the sorted copies by the algorithm of :func:`arviz.hdi`, which would sort
+again on every call. The tests check the numbers equal, bit for bit, those of
+``np.quantile`` and a sort per statistic. An HDI endpoint's Monte Carlo error comes
+from the spread of the per-chain endpoints, scaled for its cube-root rate of
+convergence (:func:`hdi_chain_error`). Outputs are summarised in parallel threads
+(numpy releases the GIL while it sorts).
 
 P(main >= t) is computed for the run's main output (``main_output`` attr; the
 instance count for the throughput and compute paths).
@@ -33,7 +37,7 @@ from .config import SummarySpec
 from .errors import ConfigError
 
 __all__ = ["DEFAULT_OUTPUTS", "block_part", "chain_error", "compare", "hdi_chain_error", "hdi_of_sorted", "main_output",
-           "merge_parts", "summarize", "summary_from_parts"]
+           "merge_parts", "sorted_quantiles", "summarize", "summary_from_parts", "summary_threads", "workspace_bytes"]
 
 DEFAULT_OUTPUTS = ("instances", "cluster_tokens_per_s", "tokens_per_gpu_s", "params",
                    "serial_speedup", "tasks_per_day", "human_to_model_data_ratio",
