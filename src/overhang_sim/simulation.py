@@ -100,9 +100,14 @@ def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int
     started = now()
     chains, draws = experiment.chains, experiment.draws
     arrays: dict[str, np.ndarray] = {}
+
+    def final(name):  # each draw is written once, into its final (chain, draw) array
+        if name not in arrays:
+            arrays[name] = np.empty((chains, draws))
+        return arrays[name]
+
     for chain in range(chains):
-        sample_chain(experiment, seed, chain,
-                     lambda name, c=chain: arrays.setdefault(name, np.empty((chains, draws)))[c], chunk_size)
+        sample_chain(experiment, seed, chain, lambda name, c=chain: final(name)[c], chunk_size)
     run = run_dataset(experiment, arrays)
     run.attrs = provenance([experiment], text=experiment.text, path=experiment.path, seed=seed,
                            keep_samples=True, started=started)
