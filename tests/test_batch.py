@@ -346,3 +346,26 @@ def test_local_workers_write_kept_draws_in_place(tmp_path, sweep):
     for name, values in arrays.items():
         if name in expected and "draw" in expected[name].dims:
             np.testing.assert_array_equal(values, expected[name].transpose("chain", "draw").values)
+
+
+def test_kept_resume_on_local_workers_uses_the_saved_chains(tmp_path, sweep, monkeypatch):
+    """Some chains from a checkpoint, the rest drawn by local workers into shared memory: the saved
+    rows land in the same final arrays, and the result equals an uninterrupted in-process run."""
+    from overhang_sim import batch
+
+    _, scenarios, result = sweep
+    out = tmp_path / "kept.nc"
+
+    def full_disk(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(batch, "save", full_disk)
+    with pytest.raises(OSError):
+        batch.run(scenarios, keep_samples=True, out=out)  # every chain saved in the checkpoint, no result
+    monkeypatch.undo()
+    saved = sorted((tmp_path / "kept.nc.partial").glob("*.npz"))
+    assert saved
+    for file in saved[1::2]:  # these chains are drawn again on the workers, after a saved one of theirs
+        file.unlink()
+    resumed = run_on(scenarios, workers=2, keep_samples=True, out=out, resume=True)
+    xr.testing.assert_identical(resumed.drop_attrs(), result.drop_attrs())

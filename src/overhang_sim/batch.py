@@ -352,6 +352,8 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
             result = None
         done[(s, c)] = result
     for s, experiment in enumerate(scenarios.experiments):
+        if folder is not None:  # before any saved chain is stored: its rows go into the shared arrays too
+            shared[s], finals[s] = _shared_files(experiment, seed, Path(folder.name), s)
         tasks = [("scenario", s)] if by_scenario else [("chain", (s, c)) for c in range(experiment.chains)]
         for key in tasks:
             sizes[key] = experiment.samples if by_scenario else experiment.draws
@@ -359,8 +361,6 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
             if result is None:
                 rows = _final_rows(finals.setdefault(s, {}), experiment, key[1][1]) \
                     if keep and executor is None and not by_scenario else None
-                if folder is not None and s not in shared:
-                    shared[s], finals[s] = _shared_files(experiment, seed, Path(folder.name), s)
                 args = (experiment, seed, keep, outputs, key) if by_scenario else \
                     (experiment, seed, key[1][1], keep, outputs, key, rows, shared.get(s))
                 jobs[key] = (scenario_task if by_scenario else chain_task, args)
