@@ -384,7 +384,11 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="small sizes for a check: --repeats 1 --grid-samples 1e4 --total 1e7 "
                              "--scenarios 100 --quantile-samples 1e6")
+    parser.add_argument("--smoke", action="store_true", help="a tiny size, for CI (does the script still run)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.repeats, args.grid_scenarios, args.grid_samples, args.total, args.quantile_samples = 1, 8, 800, 8e4, 1e4
+        args.scenarios = [8]
     if args.quick:
         args.repeats, args.grid_samples, args.total, args.quantile_samples = 1, 1e4, 1e7, 1e6
         args.scenarios = [100]

@@ -25,6 +25,7 @@ def main(argv=None) -> None:
     parser.add_argument("--sigma", type=float, default=0.1, help="assumed error of one log throughput")
     parser.add_argument("--sharpness", type=float, default=2.0, help="gamma, fixed")
     parser.add_argument("--table", default=None, help="a CSV with the columns of the shipped table")
+    parser.add_argument("--smoke", action="store_true", help="for CI: the script is small already")
     args = parser.parse_args(argv)
     fit = fit_throughput_curve(load_mlperf(args.table), sigma=args.sigma, sharpness=args.sharpness)
     predicted, error = fit.predict()

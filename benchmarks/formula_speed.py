@@ -86,7 +86,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=float, default=1e7)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="a tiny size, for CI (does the script still run)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.samples, args.repeats = 1e4, 1
     n = int(args.samples)
     rng = np.random.default_rng(20261123)
 

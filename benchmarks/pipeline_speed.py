@@ -37,7 +37,7 @@ from scipy import stats
 import overhang_sim as oh
 
 EXPERIMENT = Path(__file__).resolve().parents[1] / "experiments" / "baseline.toml"
-TIME_TARGET = 2.0  # pipeline / bare draws
+TIME_TARGET = 1.5  # pipeline / bare draws
 MEMORY_TARGET = 3.0  # peak memory / run.nbytes
 
 
@@ -161,7 +161,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=float, default=1e7)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="a tiny size, for CI (does the script still run)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.samples, args.repeats = 2e4, 1
     samples = int(args.samples)
     experiment = baseline(samples)
     print(f"baseline experiment {experiment.name!r}: {len(experiment.sampled)} sampled inputs, "

@@ -21,6 +21,7 @@ Run from the repository root::
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 import time
@@ -120,7 +121,20 @@ def crossing(points: dict[int, tuple[np.ndarray, int]], target: float, q: int):
     return samples, a, point_se
 
 
-def main() -> None:
+def smoke() -> None:
+    """Tiny sizes, for CI: the script still runs end to end (the figures mean nothing)."""
+    global REFERENCE_SAMPLES, CHAINS, REFERENCE_REPLICATES, SAMPLES_PER_POINT, MIN_REPLICATES, MAX_REPLICATES
+    global FIRST_EXPONENT
+    CHAINS, FIRST_EXPONENT = 4, 6
+    REFERENCE_SAMPLES, REFERENCE_REPLICATES = CHAINS * 2**8, 2
+    SAMPLES_PER_POINT, MIN_REPLICATES, MAX_REPLICATES = 2**10, 2, 2
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="a tiny size, for CI (does the script still run)")
+    if parser.parse_args(argv).smoke:
+        smoke()
     start = time.perf_counter()
     reference = quantile_error(REFERENCE_SAMPLES, "mc", REFERENCE_REPLICATES)
     reference_se = relative_se(REFERENCE_REPLICATES)

@@ -79,12 +79,15 @@ def best(function, experiment, repeats: int) -> float:
     return min(function(experiment) for _ in range(repeats))
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=float, default=1e7)
     parser.add_argument("--frontier-samples", type=float, default=1e6)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="a tiny size, for CI (does the script still run)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.samples, args.frontier_samples, args.repeats = 1e4, 4e3, 1
     for warm in experiments(2000).values():  # model files, PERT tables, scipy imports
         path_time(warm), frontier_time(warm)
 

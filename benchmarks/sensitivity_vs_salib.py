@@ -127,7 +127,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--sizes", type=int, nargs="+", default=[14, 17], help="log2 of the base samples")
+    parser.add_argument("--smoke", action="store_true", help="a tiny size, for CI (does the script still run)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.repeats, args.sizes = 1, [8]
     if salib_sample is None:
         print("SALib is not installed (pip install SALib): nothing to compare against, benchmark skipped")
         return

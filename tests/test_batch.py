@@ -330,3 +330,48 @@ def test_scenario_tasks_resume_from_a_checkpoint(tmp_path, sweep, streamed, monk
         box.save(("scenario", s), batch.scenario_task(e, scenarios.base.seed, False, outputs))
     resumed = run_on(scenarios, workers=1, keep_samples=False, out=out, resume=True)
     xr.testing.assert_identical(resumed.drop_attrs(), expected.drop_attrs())
+
+
+def test_local_workers_write_kept_draws_in_place(tmp_path, sweep):
+    """With shared files (local workers), a chain task writes its rows into the final arrays and sends
+    back nothing that was written there; the rows are the in-process run's, bit for bit."""
+    from overhang_sim import batch
+
+    _, scenarios, result = sweep
+    experiment = scenarios.experiments[1]
+    seed = experiment.seed
+    paths, arrays = batch._shared_files(experiment, seed, tmp_path, 1)
+    outputs = batch._summary_outputs(scenarios)
+    for chain in range(experiment.chains):
+        sent = batch.chain_task(experiment, seed, chain, True, outputs, shared=paths)
+        assert sent == {"samples": {}}
+    expected = result.sel(scenarios.labels(1))
+    for name, values in arrays.items():
+        if name in expected and "draw" in expected[name].dims:
+            np.testing.assert_array_equal(values, expected[name].transpose("chain", "draw").values)
+
+
+def test_kept_resume_on_local_workers_uses_the_saved_chains(tmp_path, sweep, monkeypatch):
+    """Some chains from a checkpoint, the rest drawn by local workers into shared memory: the saved
+    rows land in the same final arrays, and the result equals an uninterrupted in-process run."""
+    from overhang_sim import batch
+
+    _, scenarios, result = sweep
+    out = tmp_path / "kept.nc"
+
+    def full_disk(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(batch, "save", full_disk)
+    with pytest.raises(OSError):
+        batch.run(scenarios, keep_samples=True, out=out)  # every chain saved in the checkpoint, no result
+    monkeypatch.undo()
+    saved = sorted((tmp_path / "kept.nc.partial").glob("*.npz"))
+    assert saved
+    for file in saved[1::2]:  # these chains are drawn again on the workers, after a saved one of theirs
+        file.unlink()
+    from overhang_sim.errors import CheckpointWarning
+
+    with pytest.warns(CheckpointWarning, match="computed again"):  # the files removed above
+        resumed = run_on(scenarios, workers=2, keep_samples=True, out=out, resume=True)
+    xr.testing.assert_identical(resumed.drop_attrs(), result.drop_attrs())

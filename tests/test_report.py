@@ -224,3 +224,28 @@ def test_plot_never_gives_two_figures_one_name(tmp_path, run_cli):
                                                "speed_scenarios.png"}
     names = _figure_names("run", ["distribution", "distribution", "exceedance"], "png")
     assert names == ["run_distribution.png", "run_distribution_2.png", "run_exceedance.png"]
+
+
+def test_report_of_an_experiment_evaluates_its_draws_once(tmp_path, monkeypatch):
+    """``overhang report EXPERIMENT.toml`` with scenario axes: the run's draws serve the given-data
+    indices too (they used to be simulated again for the first scenario: 16 chain evaluations for 8).
+    The counting model: every draw the simulator evaluates goes through simulation.draw_range."""
+    from overhang_sim import simulation
+    from overhang_sim.cli import main
+    from overhang_sim.scenarios import load_scenarios
+
+    evaluated = []
+    draw_range = simulation.draw_range
+
+    def counting(experiment, design, start, stop):
+        evaluated.append(stop - start)
+        return draw_range(experiment, design, start, stop)
+
+    monkeypatch.setattr(simulation, "draw_range", counting)
+    experiment = EXPERIMENTS / "required_speed_sweep.toml"
+    out = tmp_path / "sweep.html"
+    assert main(["report", str(experiment), "--samples", "8000", "--out", str(out), "--quiet"]) == 0
+    scenarios = load_scenarios(experiment)
+    assert sum(evaluated) == len(scenarios.experiments) * 8000
+    text = out.read_text(encoding="utf-8")
+    assert "Which assumption matters" in text and "Not computed" not in text

@@ -235,3 +235,20 @@ def test_copula_achieves_the_requested_spearman_correlation(folder, method, rank
     other = np.array([stats.spearmanr(a, b).statistic
                       for a, b in zip(run["cluster_gpus"].values, run["required_tokens_per_s"].values)])
     assert abs(other.mean()) <= k * other.std(ddof=1) / math.sqrt(chains)
+
+
+def test_memory_check_counts_what_the_summary_needs(throughput, monkeypatch):
+    """Samples that fit but leave no room for summarize's scratch (one output per thread) are refused."""
+    from overhang_sim import ConfigError, simulation
+    from overhang_sim.summaries import summary_threads, workspace_bytes
+
+    experiment = dataclasses.replace(throughput, samples=4000)
+    samples = simulation.result_bytes(experiment)
+    scratch = simulation.summary_bytes(experiment)
+    outputs = len(experiment.summary.outputs) or len(experiment.model_spec.outputs)
+    assert scratch == summary_threads(outputs) * workspace_bytes(experiment.chains, experiment.draws) > 0
+    monkeypatch.setattr(simulation, "_physical_memory", lambda: samples + scratch)
+    simulation.check_memory([experiment])
+    monkeypatch.setattr(simulation, "_physical_memory", lambda: samples + scratch - 1)
+    with pytest.raises(ConfigError, match="GB more to summarise"):
+        simulation.check_memory([experiment])

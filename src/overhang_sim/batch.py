@@ -67,10 +67,14 @@ SCENARIO_TASKS_MIN = 8  # with this many scenarios a task is a whole scenario, e
 
 
 def chain_task(experiment: Experiment, seed: int, chain: int, keep: bool, outputs: tuple[str, ...],
-               task: object = None) -> dict:
+               task: object = None, rows=None, shared: dict | None = None) -> dict:
     """Everything one chain of one scenario contributes (runs on a worker).
 
-    Progress is reported block by block as ``(task, draws)``.
+    Progress is reported block by block as ``(task, draws)``. In this process, `rows`
+    (``rows(name)`` -> the chain's ``(draws,)`` row of the final ``(chain, draw)`` array)
+    has the kept draws written straight where they end up; a local worker does the same through
+    `shared` (name -> ``.npy`` file of the final array, memory-mapped by this process and the
+    parent alike) and returns only what is not there; any other worker fills arrays of its own.
 
     Returns
     -------
@@ -86,8 +90,19 @@ def chain_task(experiment: Experiment, seed: int, chain: int, keep: bool, output
 
     if keep:
         samples: dict[str, np.ndarray] = {}
-        sample_chain(experiment, seed, chain, lambda name: samples.setdefault(name, np.empty(draws)), BLOCK,
-                     on_block=progress)
+
+        written: dict[str, np.ndarray] = {}
+
+        def row(name):
+            if shared and name in shared:
+                if name not in written:
+                    written[name] = np.load(shared[name], mmap_mode="r+")[chain]
+                return written[name]
+            if name not in samples:
+                samples[name] = rows(name) if rows is not None else np.empty(draws)
+            return samples[name]
+
+        sample_chain(experiment, seed, chain, row, BLOCK, on_block=progress)
         return {"samples": samples}
     design = chain_design(experiment, seed, chain)
     thresholds = experiment.summary.thresholds
@@ -111,8 +126,70 @@ def scenario_task(experiment: Experiment, seed: int, keep: bool, outputs: tuple[
     Used when a file has enough scenarios to keep every worker busy: only the small
     reduced Dataset travels back, not each chain's sketches.
     """
+    if keep:
+        arrays: dict[str, np.ndarray] = {}
+        for c in range(experiment.chains):
+            chain_task(experiment, seed, c, keep, outputs, task, rows=_final_rows(arrays, experiment, c))
+        return _scenario_dataset(experiment, arrays, keep, outputs)
     chains = [chain_task(experiment, seed, c, keep, outputs, task) for c in range(experiment.chains)]
     return _scenario_dataset(experiment, chains, keep, outputs)
+
+
+def _final_rows(arrays: dict, experiment: Experiment, chain: int):
+    """``rows(name)``: row `chain` of ``arrays[name]``, a ``(chain, draw)`` array made when first asked for."""
+    def rows(name):
+        if name not in arrays:
+            arrays[name] = np.empty((experiment.chains, experiment.draws))
+        return arrays[name][chain]
+    return rows
+
+
+def _shared_files(experiment: Experiment, seed: int, folder: Path, s: int) -> tuple[dict, dict]:
+    """``.npy`` files for the final ``(chain, draw)`` arrays of scenario `s`'s inputs and outputs.
+
+    Returns (name -> path, name -> the array memory-mapped here). The names are those one draw
+    gives; local workers write their chains' rows into the same files, and anything else they
+    draw is returned as before.
+    """
+    names = list(draw_range(experiment, chain_design(experiment, seed, 0), 0, 1))
+    paths, arrays = {}, {}
+    for i, name in enumerate(names):
+        paths[name] = str(folder / f"s{s:06d}_{i:04d}.npy")
+        mapped = np.lib.format.open_memmap(paths[name], mode="w+", dtype=np.float64,
+                                           shape=(experiment.chains, experiment.draws))
+        arrays[name] = np.asarray(mapped)  # a plain ndarray view; the mapping lives as long as it does
+    return paths, arrays
+
+
+def _shared_folder(executor, keep: bool, by_scenario: bool, need: int):
+    """A temporary folder in shared memory for local workers' kept draws, or None (then they are sent back).
+
+    Only for :class:`~overhang_sim.executors.LocalPool` (workers on this machine), one chain per task,
+    and when ``/dev/shm`` has room for every kept sample.
+    """
+    import shutil
+    import tempfile
+
+    from .executors import LocalPool
+
+    shm = Path("/dev/shm")
+    if not (keep and not by_scenario and isinstance(executor, LocalPool) and shm.is_dir()):
+        return None
+    try:
+        if shutil.disk_usage(shm).free < 1.1 * need:
+            return None
+        return tempfile.TemporaryDirectory(prefix="overhang-", dir=shm)
+    except OSError:
+        return None
+
+
+def _store(arrays: dict, experiment: Experiment, chain: int, samples: dict) -> None:
+    """A chain's kept draws (from a worker or a checkpoint) copied into their final rows, once."""
+    rows = _final_rows(arrays, experiment, chain)
+    for name, values in samples.items():
+        row = rows(name)
+        if not np.shares_memory(row, values):  # drawn in this process: already in place
+            row[...] = values
 
 
 # --------------------------------------------------------------------------- the run
@@ -270,7 +347,19 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
     saved = _Saved(box)
     by_scenario = len(scenarios.experiments) >= SCENARIO_TASKS_MIN and chain_results is None
     jobs, done, reduced, sizes = {}, {}, {}, {}
+    finals: dict[int, dict[str, np.ndarray]] = {}  # kept draws, scenario -> name -> (chain, draw)
+    shared: dict[int, dict[str, str]] = {}  # scenario -> name -> file local workers write into
+    folder = _shared_folder(executor, keep, by_scenario, sum(result_bytes(e) for e in scenarios.experiments))
+
+    def arrived(s: int, c: int, result: dict) -> None:
+        """A chain's result: kept draws go into their final arrays at once (nothing waits to be stacked)."""
+        if keep:
+            _store(finals.setdefault(s, {}), scenarios.experiments[s], c, result["samples"])
+            result = None
+        done[(s, c)] = result
     for s, experiment in enumerate(scenarios.experiments):
+        if folder is not None:  # before any saved chain is stored: its rows go into the shared arrays too
+            shared[s], finals[s] = _shared_files(experiment, seed, Path(folder.name), s)
         tasks = [("scenario", s)] if by_scenario else [("chain", (s, c)) for c in range(experiment.chains)]
         for key in tasks:
             sizes[key] = experiment.samples if by_scenario else experiment.draws
@@ -278,21 +367,24 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
             if result is None and chain_results is not None:
                 result = chain_results.get(key[1])
             if result is None:
+                rows = _final_rows(finals.setdefault(s, {}), experiment, key[1][1]) \
+                    if keep and executor is None and not by_scenario else None
                 args = (experiment, seed, keep, outputs, key) if by_scenario else \
-                    (experiment, seed, key[1][1], keep, outputs, key)
+                    (experiment, seed, key[1][1], keep, outputs, key, rows, shared.get(s))
                 jobs[key] = (scenario_task if by_scenario else chain_task, args)
             elif by_scenario:
                 reduced[s] = result
             else:
-                done[key[1]] = result
+                arrived(*key[1], result)
     started = now()
 
     def reduce_if_complete(s: int) -> None:
         """A scenario whose chains are all in becomes its Dataset at once; its parts are freed."""
         chains = scenarios.experiments[s].chains
         if all((s, c) in done for c in range(chains)):
-            reduced[s] = _scenario_dataset(scenarios.experiments[s], [done.pop((s, c)) for c in range(chains)],
-                                           keep, outputs)
+            parts = [done.pop((s, c)) for c in range(chains)]
+            reduced[s] = _scenario_dataset(scenarios.experiments[s], finals.pop(s) if keep else parts, keep,
+                                           outputs)
 
     for s in {s for s, _ in done}:
         reduce_if_complete(s)
@@ -301,6 +393,9 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
     try:
         with listening(executor, bar.advance):
             for key, result in _completed(executor, jobs):
+                if not by_scenario and key[1][0] in shared:  # the rows the worker wrote in place
+                    s, c = key[1]
+                    result = {"samples": {**{n: finals[s][n][c] for n in shared[s]}, **result["samples"]}}
                 saved.save(key, result)
                 if chain_results is not None:
                     chain_results[key[1]] = result
@@ -308,10 +403,13 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
                 if by_scenario:
                     reduced[key[1]] = result
                 else:
-                    done[key[1]] = result
+                    arrived(*key[1], result)
+                    del result
                     reduce_if_complete(key[1][0])
     finally:
         bar.close()
+        if folder is not None:  # the files go; this process's mappings keep the draws
+            folder.cleanup()
     result = stack_scenarios(scenarios, [reduced[s] for s in range(len(scenarios.experiments))])
     result.attrs = provenance(scenarios.experiments, text=scenarios.text, path=scenarios.path, seed=seed,
                               keep_samples=keep, axes=scenarios.dims, started=started,
@@ -356,11 +454,11 @@ def _summary_outputs(scenarios: ScenarioSet) -> tuple[str, ...]:
     return found or tuple(o for o in scenarios.base.model_spec.outputs if all(o in p for p in produced))
 
 
-def _scenario_dataset(experiment: Experiment, chains: list[dict], keep: bool, outputs) -> xr.Dataset:
-    """One scenario's Dataset from its chains' task results (in chain order)."""
+def _scenario_dataset(experiment: Experiment, chains, keep: bool, outputs) -> xr.Dataset:
+    """One scenario's Dataset: from its ``(chain, draw)`` arrays by name when kept, else from its
+    chains' task results (in chain order)."""
     if keep:
-        arrays = {name: np.stack([ch["samples"][name] for ch in chains]) for name in chains[0]["samples"]}
-        run = run_dataset(experiment, arrays)
+        run = run_dataset(experiment, chains)
         run.attrs = {"main_output": experiment.main}
         summary = summarize(run, _spec(experiment, tuple(o for o in outputs if o in run)))
         return xr.merge([run, summary], combine_attrs="override")

@@ -22,7 +22,7 @@ from .designs import gaussian_copula, make_design, sobol_balance
 from .errors import ConfigError, DesignWarning, DomainError
 from .provenance import now, provenance
 
-__all__ = ["chain_design", "check_memory", "draw_inputs", "draw_range", "fixed_inputs", "input_ppf", "result_bytes", "run_dataset",
+__all__ = ["chain_design", "check_memory", "summary_bytes", "draw_inputs", "draw_range", "fixed_inputs", "input_ppf", "result_bytes", "run_dataset",
            "sample_chain", "simulate", "variable_attrs", "warn_about_design"]
 
 CHUNK_SIZE = 2**18
@@ -38,13 +38,27 @@ def _physical_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def summary_bytes(experiment: Experiment) -> int:
+    """Scratch memory :func:`~overhang_sim.summaries.summarize` holds at once for `experiment`'s kept samples.
+
+    One output's worth (and one chain's row) per summary thread, as many threads as outputs or cores.
+    """
+    from .summaries import summary_threads, workspace_bytes
+
+    outputs = len(experiment.summary.outputs) or len(experiment.model_spec.outputs)
+    return summary_threads(outputs) * workspace_bytes(experiment.chains, experiment.draws)
+
+
 def check_memory(experiments) -> None:
-    """Raise :class:`ConfigError` (key ``samples``) if the samples of `experiments` exceed this machine's RAM."""
-    need, have = sum(result_bytes(e) for e in experiments), _physical_memory()
+    """Raise :class:`ConfigError` (key ``samples``) if the samples of `experiments` and the scratch memory
+    their summary needs (:func:`summary_bytes`, one scenario at a time) exceed this machine's RAM."""
+    samples = sum(result_bytes(e) for e in experiments)
+    need, have = samples + max(summary_bytes(e) for e in experiments), _physical_memory()
     if need > have:
         first = experiments[0]
-        raise ConfigError(f"{first.samples:.3g} samples need {need / 1e9:.3g} GB to hold in memory; "
-                          f"this machine has {have / 1e9:.3g} GB", file=first.path, key="samples")
+        raise ConfigError(f"{first.samples:.3g} samples need {samples / 1e9:.3g} GB to hold in memory "
+                          f"and {(need - samples) / 1e9:.3g} GB more to summarise; this machine has "
+                          f"{have / 1e9:.3g} GB", file=first.path, key="samples")
 
 
 def warn_about_design(experiment: Experiment) -> None:
@@ -86,9 +100,14 @@ def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int
     started = now()
     chains, draws = experiment.chains, experiment.draws
     arrays: dict[str, np.ndarray] = {}
+
+    def final(name):  # each draw is written once, into its final (chain, draw) array
+        if name not in arrays:
+            arrays[name] = np.empty((chains, draws))
+        return arrays[name]
+
     for chain in range(chains):
-        sample_chain(experiment, seed, chain,
-                     lambda name, c=chain: arrays.setdefault(name, np.empty((chains, draws)))[c], chunk_size)
+        sample_chain(experiment, seed, chain, lambda name, c=chain: final(name)[c], chunk_size)
     run = run_dataset(experiment, arrays)
     run.attrs = provenance([experiment], text=experiment.text, path=experiment.path, seed=seed,
                            keep_samples=True, started=started)

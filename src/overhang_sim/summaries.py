@@ -5,13 +5,17 @@ magnitude). Monte Carlo standard errors come from the spread between chains,
 ``sd(per-chain estimates) / sqrt(chains)``, which is honest for plain Monte Carlo
 and for randomised QMC alike; with a single chain they are NaN.
 
-Each chain of an output is sorted once and the pooled sample is merged from those
-runs: the highest-density intervals on both scales come from the sorted copies (log10
-keeps the order) by the algorithm of :func:`arviz.hdi`, which would sort again on
-every call; the tests check the two agree exactly. An HDI endpoint's Monte Carlo
-error comes from the spread of the per-chain endpoints, scaled for its cube-root rate of
-convergence (:func:`hdi_chain_error`). Outputs are
-summarised in parallel threads (numpy releases the GIL while it sorts).
+Each output is sorted once per chain and once pooled, into scratch arrays a thread
+reuses (one output's size and one chain's row, :func:`workspace_bytes`): quantiles are
+read at their ranks with :func:`numpy.quantile`'s own arithmetic (:func:`sorted_quantiles`),
+log10 is taken in place of the sorted copies (it keeps the order; quantiles on the log10
+scale are log10 of the linear ones), and the highest-density intervals on both scales
+come from the sorted copies by the algorithm of :func:`arviz.hdi`, which would sort
+again on every call. The tests check the numbers equal, bit for bit, those of
+``np.quantile`` and a sort per statistic. An HDI endpoint's Monte Carlo error comes
+from the spread of the per-chain endpoints, scaled for its cube-root rate of
+convergence (:func:`hdi_chain_error`). Outputs are summarised in parallel threads
+(numpy releases the GIL while it sorts).
 
 P(main >= t) is computed for the run's main output (``main_output`` attr; the
 instance count for the throughput and compute paths).
@@ -22,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -33,7 +38,7 @@ from .errors import ConfigError
 from .tails import tail_statistics
 
 __all__ = ["DEFAULT_OUTPUTS", "block_part", "chain_error", "compare", "hdi_chain_error", "hdi_of_sorted", "main_output",
-           "merge_parts", "summarize", "summary_from_parts"]
+           "merge_parts", "sorted_quantiles", "summarize", "summary_from_parts", "summary_threads", "workspace_bytes"]
 
 DEFAULT_OUTPUTS = ("instances", "cluster_tokens_per_s", "tokens_per_gpu_s", "params",
                    "serial_speedup", "tasks_per_day", "human_to_model_data_ratio",
@@ -68,28 +73,70 @@ def hdi_chain_error(per_chain: np.ndarray, axis: int = 0) -> np.ndarray:
     return chain_error(per_chain, axis) * chains ** (1 / 6)
 
 
-def _log10(x):
+def _log10(x, out=None):
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log10(x)
+        return np.log10(x, out=out)
+
+
+HDI_BLOCK = 2**16  # widths compared at a time by the HDI search (bounds its scratch memory)
+
+
+def sorted_quantiles(ordered: np.ndarray, probs) -> np.ndarray:
+    """``np.quantile(ordered, probs)`` of a sorted 1-d sample, read at the needed ranks.
+
+    The same arithmetic as numpy's default (``linear``, Hyndman & Fan's type 7) on the
+    two order statistics around each virtual index ``(n - 1) p``, so the result is bit
+    for bit numpy's, without its partition of the whole sample. NaN if the sample has a NaN.
+    """
+    probs = np.asarray(probs, dtype=float)
+    n = len(ordered)
+    virtual = (n - 1) * probs
+    previous = np.floor(virtual)
+    following = previous + 1
+    previous[virtual >= n - 1] = following[virtual >= n - 1] = -1
+    previous, following = previous.astype(np.intp), following.astype(np.intp)
+    gamma = virtual - previous
+    a, b = ordered[previous], ordered[following]
+    with np.errstate(invalid="ignore"):
+        diff = b - a
+        result = a + diff * gamma
+        np.subtract(b, diff * (1 - gamma), out=result, where=gamma >= 0.5)
+    if n and np.isnan(ordered[-1]):
+        result[:] = np.nan
+    return result
+
+
+def _narrowest(ordered: np.ndarray, k: int) -> int:
+    """``argmin(ordered[k:] - ordered[:n - k])``, a block of widths at a time (the first minimum)."""
+    m = len(ordered) - k
+    best, where = np.inf, 0
+    for start in range(0, m, HDI_BLOCK):
+        stop = min(m, start + HDI_BLOCK)
+        widths = ordered[start + k:stop + k] - ordered[start:stop]
+        i = int(np.argmin(widths))
+        if widths[i] < best:
+            best, where = widths[i], start + i
+    return where
 
 
 def _quantiles(x, probs):
     """Pooled quantiles and their errors on both scales; x has dims (chain, draw)."""
-    pooled = np.quantile(x, probs)
-    per_chain = np.quantile(x, probs, axis=1)  # (prob, chain)
+    ordered = np.sort(x, axis=None)
+    pooled = sorted_quantiles(ordered, probs)
+    per_chain = np.stack([sorted_quantiles(np.sort(c), probs) for c in x], axis=1)  # (prob, chain)
+    return _quantile_stats(pooled, per_chain)
+
+
+def _quantile_stats(pooled, per_chain):
+    """Quantiles on both scales (log10 of the linear ones) and their errors; per_chain is (prob, chain)."""
     return (np.stack([pooled, _log10(pooled)]),
             np.stack([chain_error(per_chain, 1), chain_error(_log10(per_chain), 1)]))
-
-
-def _means(x, logx):
-    return (np.array([x.mean(), logx.mean()]),
-            np.array([chain_error(x.mean(axis=1)), chain_error(logx.mean(axis=1))]))
 
 
 def hdi_of_sorted(ordered: np.ndarray, mass: float) -> tuple[float, float]:
     """Narrowest interval holding `mass` of the sorted sample `ordered`.
 
-    The algorithm of :func:`arviz.hdi` (``k = floor(mass * n)``; the ``i`` that
+    The algorithm of :func:`arviz.hdi` (``k = floor(mass * n)``; the first ``i`` that
     minimises ``ordered[i + k] - ordered[i]``) without its sort. A constant sample
     gives its value at both ends; a sample with NaN or +inf gives NaN. Values of -inf (log10
     of zero instances) are an atom no finite interval reaches: the HDI is the narrowest
@@ -106,33 +153,40 @@ def hdi_of_sorted(ordered: np.ndarray, mass: float) -> tuple[float, float]:
         ordered = finite
     if not (np.isfinite(ordered[0]) and np.isfinite(ordered[-1])):
         return np.nan, np.nan
-    i = int(np.argmin(ordered[k:] - ordered[: len(ordered) - k]))
+    i = _narrowest(ordered, k)
     return float(ordered[i]), float(ordered[i + k])
+
+
+def _hdis(ordered, intervals):
+    return [hdi_of_sorted(ordered, mass) for mass in intervals]
 
 
 def _hdi_both_scales(ordered, intervals):
     """HDI bounds of one sorted sample on both scales, shape (scale, interval, 2)."""
-    bounds = [[hdi_of_sorted(values, mass) for mass in intervals] for values in (ordered, _log10(ordered))]
+    bounds = [_hdis(ordered, intervals), _hdis(_log10(ordered), intervals)]
     return np.array(bounds, dtype=float).reshape(2, len(intervals), 2)
 
 
 def _hdi(x, intervals):
     """Pooled HDI bounds and their errors (between chains), each of shape (scale, interval, 2)."""
-    chains = np.sort(x, axis=1)
-    per_chain = np.stack([_hdi_both_scales(c, intervals) for c in chains])
-    pooled = np.sort(chains, axis=None, kind="stable")  # merges the sorted runs (timsort)
-    return _hdi_both_scales(pooled, intervals), hdi_chain_error(per_chain, 0)
+    per_chain = np.stack([_hdi_both_scales(np.sort(c), intervals) for c in x])
+    return _hdi_both_scales(np.sort(x, axis=None), intervals), hdi_chain_error(per_chain, 0)
 
 
 def _exceedance(x, thresholds):
     per_chain = np.stack([(x >= t).mean(axis=1) for t in thresholds])  # (threshold, chain)
+    return _exceedance_stats(per_chain)
+
+
+def _exceedance_stats(per_chain):
+    """P(main >= t) and its error from the per-chain shares, (threshold, chain)."""
     return per_chain.mean(axis=1), chain_error(per_chain, 1)
 
 
 def _probs(spec):
     """The quantiles asked for, then the tails of each interval (for the equal-tailed ones)."""
     tails = [p for i in spec.intervals for p in ((1 - i) / 2, (1 + i) / 2)]
-    return np.array([*spec.quantiles, *tails])
+    return np.array([*spec.quantiles, *tails], dtype=float)
 
 
 def _zeros(per_chain_zeros, per_chain_n, nonbinary):
@@ -146,8 +200,11 @@ def _zeros(per_chain_zeros, per_chain_n, nonbinary):
 def _statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se):
     """One output's statistics, labelled by dims; `quant` holds :func:`_probs` on both scales."""
     n = len(spec.quantiles)
-    eti = quant[:, n:].reshape(2, -1, 2)
-    eti_se = quant_se[:, n:].reshape(2, -1, 2)
+    intervals = len(spec.intervals)
+    eti = quant[:, n:].reshape(2, intervals, 2)
+    eti_se = quant_se[:, n:].reshape(2, intervals, 2)
+    hdi = np.reshape(hdi, (2, intervals, 2))
+    hdi_se = np.reshape(hdi_se, (2, intervals, 2))
     return {
         "mean": (("scale",), mean),
         "mean_mcse": (("scale",), mean_se),
@@ -164,13 +221,73 @@ def _statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se):
     }
 
 
-def _one_output(x, spec):
-    quant, quant_se = _quantiles(x, _probs(spec))
-    mean, mean_se = _means(x, _log10(x))
-    zeros = _zeros(np.count_nonzero(x == 0, axis=1), np.full(x.shape[0], x.shape[1]),
-                   np.any((x != 0) & (x != 1)))
-    return {**_statistics(spec, mean, mean_se, quant, quant_se, *_hdi(x, spec.intervals)), **zeros,
-            **tail_statistics(x)}
+def _count(ordered, value, side_low="left", side_high="right"):
+    """How many of the sorted values equal `value` (NaN sorts last, as in :func:`numpy.sort`)."""
+    return int(np.searchsorted(ordered, value, side_high) - np.searchsorted(ordered, value, side_low))
+
+
+def _at_least(ordered, thresholds):
+    """How many of the sorted values are >= each threshold (NaN is not, as ``x >= t`` says)."""
+    below_nan = np.searchsorted(ordered, np.nan, "left")
+    return np.array([below_nan - np.searchsorted(ordered, t, "left") for t in thresholds], dtype=float)
+
+
+def summary_threads(outputs: int) -> int:
+    """Threads :func:`summarize` uses for `outputs` outputs: one per core at most."""
+    return max(1, min(outputs, os.cpu_count() or 1))
+
+
+def workspace_bytes(chains: int, draws: int) -> int:
+    """Scratch memory one summary thread holds for an output of ``(chains, draws)`` float64 values:
+    the pooled sample, one chain's row and a block of HDI widths."""
+    return chains * draws * 8 + draws * 8 + min(chains * draws, HDI_BLOCK) * 8
+
+
+def _one_output(x, spec, thresholds=(), scratch=None):
+    """One output's statistics from its ``(chain, draw)`` values, in :func:`workspace_bytes` of scratch.
+
+    Each chain is sorted once into a row of scratch, the pooled sample once into an
+    array of the output's size; quantiles are read at their ranks (:func:`sorted_quantiles`)
+    and log10 is taken in place of sorted copies (log10 keeps the order). With
+    `thresholds`, the per-chain shares of draws >= each are returned under ``"_at_least"``.
+    `scratch` (``{"pooled": (chain, draw), "row": (draw,)}``) lets a thread reuse its arrays.
+    """
+    x = np.asarray(x, dtype=float)
+    chains, draws = x.shape
+    scratch = scratch if scratch is not None else {}
+    pooled = scratch.get("pooled")
+    if pooled is None or pooled.shape != x.shape:
+        pooled = scratch["pooled"] = np.empty_like(x, order="C")
+    row = scratch.get("row")
+    if row is None or row.shape != (draws,):
+        row = scratch["row"] = np.empty(draws)
+    probs, intervals = _probs(spec), spec.intervals
+    logx = _log10(x, out=pooled)
+    mean = np.array([x.mean(), logx.mean()])
+    mean_se = np.array([chain_error(x.mean(axis=1)), chain_error(logx.mean(axis=1))])
+    per_chain_q, per_chain_hdi, zeros, at_least = [], [], [], []
+    for c in range(chains):
+        np.copyto(row, x[c])
+        row.sort()
+        per_chain_q.append(sorted_quantiles(row, probs))
+        zeros.append(_count(row, 0.0))
+        at_least.append(_at_least(row, thresholds) / draws)
+        linear = _hdis(row, intervals)
+        per_chain_hdi.append([linear, _hdis(_log10(row, out=row), intervals)])
+    flat = pooled.reshape(-1)
+    np.copyto(pooled, x)
+    flat.sort()
+    quant, quant_se = _quantile_stats(sorted_quantiles(flat, probs), np.stack(per_chain_q, axis=1))
+    nonbinary = _count(flat, 0.0) + _count(flat, 1.0) < flat.size
+    tail = tail_statistics(x, flat)  # before log10 overwrites the sorted values
+    hdi = [_hdis(flat, intervals), _hdis(_log10(flat, out=flat), intervals)]
+    hdi = np.array(hdi, dtype=float).reshape(2, len(intervals), 2)
+    hdi_se = hdi_chain_error(np.array(per_chain_hdi, dtype=float).reshape(chains, 2, len(intervals), 2), 0)
+    out = {**_statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se),
+           **_zeros(zeros, np.full(chains, draws), nonbinary), **tail}
+    if len(thresholds):
+        out["_at_least"] = np.stack(at_least, axis=1)  # (threshold, chain)
+    return out
 
 
 ATTRS = {
@@ -252,16 +369,27 @@ def summarize(run: xr.Dataset, spec: SummarySpec | None = None) -> xr.Dataset:
     if missing:
         raise ConfigError(f"the run has no output named {missing[0]!r}; it has {', '.join(available)}",
                           key="outputs")
-    pool = ThreadPoolExecutor(max_workers=min(len(outputs), os.cpu_count() or 1))
+    main = main_output(run)
+    thresholds = tuple(spec.thresholds) if main in available else ()
+    local = threading.local()  # each thread's scratch arrays, reused for its next output
+
+    def one(name):
+        if not hasattr(local, "scratch"):
+            local.scratch = {}
+        x = run[name].transpose("chain", "draw").values
+        return _one_output(x, spec, thresholds if name == main else (), local.scratch)
+
+    pool = ThreadPoolExecutor(max_workers=summary_threads(len(outputs)))
     try:
-        per_output = list(pool.map(lambda n: _one_output(run[n].transpose("chain", "draw").values, spec),
-                                   outputs))
+        per_output = list(pool.map(one, outputs))
     finally:  # on Ctrl-C, the outputs not yet started are dropped rather than summarised
         pool.shutdown(wait=True, cancel_futures=True)
-    main = main_output(run)
+    del local
     exceedance = None
-    if main in available and spec.thresholds:
-        exceedance = _exceedance(run[main].transpose("chain", "draw").values, spec.thresholds)
+    if thresholds:
+        shares = [p.pop("_at_least") for p in per_output if "_at_least" in p]
+        exceedance = _exceedance_stats(shares[0]) if shares else \
+            _exceedance(run[main].transpose("chain", "draw").values, thresholds)
     meta = {n: (run[n].attrs.get("units", ""), run[n].attrs.get("long_name", n)) for n in outputs}
     return _summary_dataset(per_output, exceedance, spec, outputs, meta, {**run.attrs, "main_output": main})
 
