@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import traceback
 import warnings
 from pathlib import Path
 
-from . import __version__, batch
-from .config import load_experiment
-from .designs import METHODS
-from .distributions import describe, implied
 from .errors import ConfigError, OverhangError, did_you_mean
-from .executors import executor_for
-from .scenarios import load_scenarios
-from .sensitivity_analysis import METHODS as SENSITIVITY_METHODS
-from .sensitivity_analysis import scenario_sensitivity, sensitivity
-from .storage import atomic_write_bytes, check_writable, load, save
-from .summaries import compare, main_output
-from .tables import format_value, frontier_table, scenario_tables, sensitivity_table, summary_json
+
+# The parser is built without numpy, scipy or xarray (`overhang --help` starts in a
+# fraction of a second): each command imports what it needs when it runs, and the
+# choices below are literal copies, checked against the real ones by tests/test_cli.py.
+METHODS = ("mc", "lhs", "sobol")  # designs.METHODS
+SENSITIVITY_METHODS = ("sobol", "given_data", "tornado", "voi")  # sensitivity_analysis.METHODS
 
 ISSUES = "https://github.com/overhang-sim/overhang-sim/issues"
 
@@ -46,10 +40,23 @@ def _whole(text: str) -> int:
     return int(value)
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed package's version, looked up only when asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):  # noqa: A002
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import version
+
+        print(f"overhang-sim {version('overhang-sim')}")  # on stdout, as argparse's own
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="overhang", description="Monte Carlo simulator for the compute overhang: "
                      "how many copies of a newly trained model its training hardware can run.")
-    parser.add_argument("--version", action="version", version=f"overhang-sim {__version__}")
+    parser.add_argument("--version", action=_Version, help="show program's version number and exit")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -132,6 +139,8 @@ FIGURES = ("distribution", "sensitivity", "scenarios", "convergence")
 
 def _plot(args) -> None:
     from . import plotting
+    from .storage import check_writable, load
+    from .summaries import main_output
 
     result = load(args.result)
     folder = check_writable(Path(args.out_dir) / "figure.png")
@@ -172,7 +181,10 @@ def _plot(args) -> None:
 
 
 def _report(args) -> None:
+    from . import batch
     from .report import report_html
+    from .sensitivity_analysis import sensitivity
+    from .storage import atomic_write_bytes, check_writable, load
 
     out = Path(args.out)
     check_writable(out)
@@ -233,6 +245,10 @@ RUN_FLAGS = ("samples", "chains", "method", "seed")
 
 def _scenarios(args, flags):
     """The experiment file's scenarios with the flags in `flags` applied to each."""
+    import dataclasses
+
+    from .scenarios import load_scenarios
+
     scenarios = load_scenarios(args.experiment)
     overrides = {k: getattr(args, k) for k in flags if getattr(args, k, None) is not None}
     try:
@@ -243,6 +259,12 @@ def _scenarios(args, flags):
 
 
 def _run(args) -> None:
+    from . import batch
+    from .executors import executor_for
+    from .storage import check_writable
+    from .summaries import compare
+    from .tables import format_value, scenario_tables, summary_json
+
     scenarios = _scenarios(args, RUN_FLAGS)
     if args.resume and not args.out:
         raise ConfigError("needs --out: the unfinished run is saved next to that file", file="command line",
@@ -284,7 +306,11 @@ def _run(args) -> None:
 
 def _frontier(args, experiment=None, spec=None) -> None:
     """``overhang frontier``; also what ``overhang run`` prints for an experiment with [frontier]."""
+    import dataclasses
+
     from .frontier import FrontierSpec, frontier, frontier_spec, parse_speeds
+    from .storage import check_writable, save
+    from .tables import frontier_table, summary_json
 
     if experiment is None:
         experiment = _scenarios(args, ("samples", "seed")).base
@@ -362,6 +388,10 @@ def _models(args) -> None:
 
 
 def _priors(args) -> None:
+    from .config import load_experiment
+    from .distributions import describe, implied
+    from .tables import format_value
+
     experiment = load_experiment(args.experiment)
     print(f"{experiment.name}: priors of the {experiment.model} model")
     header = f"{'input':<28}{'unit':<20}{'p01':>11}{'p50':>11}{'p99':>11}{'mean':>11}  prior"
@@ -378,6 +408,10 @@ SENSITIVITY_FLAGS = ("samples", "seed", "sobol_samples", "confidence", "sobol_re
 
 
 def _sensitivity(args) -> None:
+    from .sensitivity_analysis import scenario_sensitivity
+    from .storage import check_writable, save
+    from .tables import sensitivity_table, summary_json
+
     scenarios = _scenarios(args, ("samples", "seed"))
     if args.out:
         check_writable(args.out)
