@@ -282,8 +282,10 @@ def _run(args) -> None:
 
     wanted = frontier_spec(scenarios.base)  # checked before anything runs
     samples = sum(e.samples for e in scenarios.experiments)
+    pilot, bytes_per_sample = _cost(scenarios, keep)
     try:
-        with executor_for(args.workers, args.scheduler, samples) as executor:
+        with executor_for(args.workers, args.scheduler, samples, pilot=pilot,
+                          bytes_per_sample=bytes_per_sample) as executor:
             result = batch.run(scenarios, keep_samples=keep, executor=executor, out=args.out,
                                resume=args.resume, quiet=args.quiet)
     except OverhangError as error:
@@ -302,6 +304,25 @@ def _run(args) -> None:
     if wanted is not None and not args.json:
         print()
         _frontier(args, scenarios.base, wanted)
+
+
+def _cost(scenarios, keep):
+    """What the default number of workers is measured from: a pilot of the first scenario's first
+    chain (run in this process: its tables are then shared with forked workers) and the bytes per
+    sample that workers would send back (the kept draws; ~0 when streamed)."""
+    from . import batch
+    from .simulation import chain_design, draw_range, result_bytes
+
+    experiment = scenarios.base
+    if keep is None:
+        keep = sum(result_bytes(e) for e in scenarios.experiments) <= batch.KEEP_SAMPLES_BYTES
+
+    def pilot(n: int) -> int:
+        n = min(n, experiment.draws)
+        draw_range(experiment, chain_design(experiment, experiment.seed, 0), 0, n)
+        return n
+
+    return pilot, (result_bytes(experiment) / experiment.samples if keep else 0.0)
 
 
 def _frontier(args, experiment=None, spec=None) -> None:
