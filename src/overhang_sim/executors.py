@@ -26,7 +26,7 @@ from .errors import ConfigError
 __all__ = ["PARALLEL_MIN_SAMPLES", "LocalPool", "Stopped", "default_workers", "executor_for", "listening",
            "report_progress", "seconds_per_sample"]
 
-PARALLEL_MIN_SAMPLES = 2**18  # smaller runs stay in this process unless workers are asked for
+PARALLEL_MIN_SAMPLES = 10**6  # smaller runs stay in this process unless workers are asked for
 # The cost model of :func:`default_workers` (measured on a 2-core machine; see benchmarks/workers_default.py):
 WORKER_START_S = 0.3  # starting the pool and a worker's first task (imports, tables), per run
 TRANSFER_BYTES_PER_S = 1e8  # results sent back from a worker: pickled, piped, unpickled (80 MB/s measured)
