@@ -109,3 +109,18 @@ def clone(tmp_path_factory):
     for name in ("experiments", "priors"):
         shutil.copytree(Path(__file__).resolve().parents[1] / name, folder / name)
     return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ppf_cache_of_the_session(tmp_path_factory):
+    """PPF tables cached in a folder of this session (subprocesses too), not in the user's ~/.cache.
+
+    Hypothesis draws many distinct Beta and mixture specs; each would leave a 2 MB entry.
+    """
+    previous = os.environ.get("OVERHANG_CACHE_DIR")
+    os.environ["OVERHANG_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("OVERHANG_CACHE_DIR", None)
+    else:
+        os.environ["OVERHANG_CACHE_DIR"] = previous

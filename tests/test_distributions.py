@@ -229,6 +229,22 @@ def test_table_tails_are_exact(dist):
     np.testing.assert_allclose(dist.ppf(u), _scipy_beta(dist).ppf(u), rtol=1e-14, atol=0)
 
 
+@settings(max_examples=25)
+@given(beta_params())
+def test_beta_exact_functions_are_scipy_stats_bit_for_bit(params):
+    """Beta calls scipy.special itself (a run then imports no scipy.stats): the same bits as
+    scipy.stats.beta's ppf, cdf and sf, ends, outside values and NaN included."""
+    d = Beta(*params)
+    frozen = _scipy_beta(d)
+    grid = unit_grid(2001)
+    u = np.concatenate([[0.0, 1.0, -0.5, 1.5, np.nan], grid])
+    x = np.concatenate([[d.low, d.high, d.low - 1.0, d.high + 1.0, -np.inf, np.inf, np.nan], d.exact_ppf(grid)])
+    np.testing.assert_array_equal(d.exact_ppf(u), frozen.ppf(u))
+    np.testing.assert_array_equal(d.cdf(x), frozen.cdf(x))
+    np.testing.assert_array_equal(d.sf(x), frozen.sf(x))
+    assert d.cdf(d.low + 0.5 * (d.high - d.low)) == frozen.cdf(d.low + 0.5 * (d.high - d.low))
+
+
 @settings(max_examples=10)
 @given(beta_params())
 def test_beta_ppf_monotone_and_in_support(params):

@@ -8,40 +8,43 @@ The pipeline in three calls::
     summary = summarize(run)                  # xarray.Dataset of intervals and errors
 """
 
-from importlib.metadata import version
+import importlib
 
-__version__ = version("overhang-sim")
+# Each public name and the submodule it lives in. The submodules are imported on
+# first use (PEP 562), so `import overhang_sim` and the `overhang` command's start-up
+# cost only what is used: `overhang --help` never imports numpy.
+_HOMES = {
+    **dict.fromkeys(("Experiment", "Prior", "SummarySpec", "load_experiment", "load_priors"), "config"),
+    **dict.fromkeys(("Beta", "Empirical", "Fixed", "LogNormal", "LogUniform", "Mixture", "Normal", "Pert",
+                     "Truncated", "Uniform", "describe", "implied"), "distributions"),
+    **dict.fromkeys(("ConfigError", "DomainError", "ModelInputError", "OverhangError", "PriorError",
+                     "StorageError"), "errors"),
+    "FunctionModel": "function_model",
+    **dict.fromkeys(("MODELS", "QUANTITIES", "Model", "register"), "models"),
+    "FormulaModel": "modelspec",
+    "sensitivity": "sensitivity_analysis",
+    "simulate": "simulation",
+    **dict.fromkeys(("load", "save"), "storage"),
+    "summarize": "summaries",
+}
 
-from .config import Experiment, Prior, SummarySpec, load_experiment, load_priors
-from .distributions import (
-    Beta,
-    Empirical,
-    Fixed,
-    LogNormal,
-    LogUniform,
-    Mixture,
-    Normal,
-    Pert,
-    Truncated,
-    Uniform,
-    describe,
-    implied,
-)
-from .errors import (
-    ConfigError,
-    DomainError,
-    ModelInputError,
-    OverhangError,
-    PriorError,
-    StorageError,
-)
-from .function_model import FunctionModel
-from .models import MODELS, QUANTITIES, Model, register
-from .modelspec import FormulaModel
-from .sensitivity_analysis import sensitivity
-from .simulation import simulate
-from .storage import load, save
-from .summaries import summarize
+
+def __getattr__(name: str):
+    if name == "__version__":
+        from importlib.metadata import version
+
+        value = version("overhang-sim")
+    elif name in _HOMES:
+        value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "__version__",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import textwrap
@@ -11,18 +10,13 @@ import traceback
 import warnings
 from pathlib import Path
 
-from . import __version__, batch
-from .config import load_experiment
-from .designs import METHODS
-from .distributions import describe, implied
 from .errors import ConfigError, OverhangError, did_you_mean
-from .executors import executor_for
-from .scenarios import load_scenarios
-from .sensitivity_analysis import METHODS as SENSITIVITY_METHODS
-from .sensitivity_analysis import scenario_sensitivity, sensitivity
-from .storage import atomic_write_bytes, check_writable, load, save
-from .summaries import compare, main_output
-from .tables import format_value, frontier_table, scenario_tables, sensitivity_table, summary_json, summary_part
+
+# The parser is built without numpy, scipy or xarray (`overhang --help` starts in a
+# fraction of a second): each command imports what it needs when it runs, and the
+# choices below are literal copies, checked against the real ones by tests/test_cli.py.
+METHODS = ("mc", "lhs", "sobol")  # designs.METHODS
+SENSITIVITY_METHODS = ("sobol", "given_data", "tornado", "voi", "shapley")  # sensitivity_analysis.METHODS
 
 ISSUES = "https://github.com/overhang-sim/overhang-sim/issues"
 
@@ -47,10 +41,23 @@ def _whole(text: str) -> int:
     return int(value)
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed package's version, looked up only when asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):  # noqa: A002
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import version
+
+        print(f"overhang-sim {version('overhang-sim')}")  # on stdout, as argparse's own
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="overhang", description="Monte Carlo simulator for the compute overhang: "
                      "how many copies of a newly trained model its training hardware can run.")
-    parser.add_argument("--version", action="version", version=f"overhang-sim {__version__}")
+    parser.add_argument("--version", action=_Version, help="show program's version number and exit")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -175,6 +182,8 @@ def _figure_names(stem: str, kinds, fmt: str) -> list[str]:
 
 def _plot(args) -> None:
     from . import distribution_figures, plotting
+    from .storage import check_writable, load
+    from .summaries import main_output
 
     result = load(args.result)
     folder = check_writable(Path(args.out_dir) / "figure.png")
@@ -220,7 +229,10 @@ def _plot(args) -> None:
 
 
 def _report(args) -> None:
+    from . import batch
     from .report import MAX_DISTRIBUTIONS, report_html
+    from .sensitivity_analysis import sensitivity
+    from .storage import atomic_write_bytes, check_writable, load
 
     out = Path(args.out)
     check_writable(out)
@@ -264,7 +276,10 @@ def _report(args) -> None:
 
 def _explain(args) -> None:
     """``overhang explain``: PRIM boxes on a saved run's draws, or on a run of an experiment file."""
+    from . import batch
     from .discovery import discover, explain_text
+    from .storage import load
+    from .tables import summary_json
 
     if not 0 < args.alpha < 0.5:
         raise ConfigError(f"must lie in (0, 0.5), not {args.alpha:g}", file="command line", key="--alpha")
@@ -334,6 +349,10 @@ RUN_FLAGS = ("samples", "chains", "method", "seed")
 
 def _scenarios(args, flags):
     """The experiment file's scenarios with the flags in `flags` applied to each."""
+    import dataclasses
+
+    from .scenarios import load_scenarios
+
     scenarios = load_scenarios(args.experiment)
     overrides = {k: getattr(args, k) for k in flags if getattr(args, k, None) is not None}
     try:
@@ -344,6 +363,12 @@ def _scenarios(args, flags):
 
 
 def _run(args) -> None:
+    from . import batch
+    from .executors import executor_for
+    from .storage import check_writable
+    from .summaries import compare
+    from .tables import format_value, scenario_tables, summary_part
+
     scenarios = _scenarios(args, RUN_FLAGS)
     if args.resume and not args.out:
         raise ConfigError("needs --out: the unfinished run is saved next to that file", file="command line",
@@ -362,8 +387,10 @@ def _run(args) -> None:
     wanted = frontier_spec(scenarios.base)  # checked before anything runs
     samples = sum(e.samples for e in scenarios.experiments)
     target = _precision_target(args)
+    pilot, bytes_per_sample = _cost(scenarios, keep)
     try:
-        with executor_for(args.workers, args.scheduler, samples) as executor:
+        with executor_for(args.workers, args.scheduler, samples, pilot=pilot,
+                          bytes_per_sample=bytes_per_sample) as executor:
             if target is None:
                 result = batch.run(scenarios, keep_samples=keep, executor=executor, out=args.out,
                                    resume=args.resume, quiet=args.quiet)
@@ -432,9 +459,35 @@ def _precision_line(result) -> str:
             f"{a['precision_prob_mcse']:.2g} on a P(>= t) (target {a['precision_prob_target']:g})", width=80)
 
 
+def _cost(scenarios, keep):
+    """What the default number of workers is measured from: a pilot of the first scenario's first
+    chain (run in this process: its tables are then shared with forked workers) and the bytes per
+    sample that workers would send back (the kept draws of whole-scenario tasks; ~0 otherwise)."""
+    from . import batch
+    from .simulation import chain_design, draw_range, result_bytes
+
+    experiment = scenarios.base
+    if keep is None:
+        keep = sum(result_bytes(e) for e in scenarios.experiments) <= batch.KEEP_SAMPLES_BYTES
+
+    def pilot(n: int) -> int:
+        n = min(n, experiment.draws)
+        draw_range(experiment, chain_design(experiment, experiment.seed, 0), 0, n)
+        return n
+
+    # local workers write kept chains into shared memory (batch._shared_folder) unless whole scenarios are
+    # the tasks: only then do the draws travel back through a pipe
+    sent_back = keep and len(scenarios.experiments) >= batch.SCENARIO_TASKS_MIN
+    return pilot, (result_bytes(experiment) / experiment.samples if sent_back else 0.0)
+
+
 def _frontier(args, experiment=None, spec=None) -> None:
     """``overhang frontier``; also what ``overhang run`` prints for an experiment with [frontier]."""
+    import dataclasses
+
     from .frontier import FrontierSpec, frontier, frontier_spec, parse_speeds
+    from .storage import check_writable, save
+    from .tables import frontier_table, summary_json
 
     if experiment is None:
         experiment = _scenarios(args, ("samples", "seed")).base
@@ -516,6 +569,10 @@ def _models(args) -> None:
 
 
 def _priors(args) -> None:
+    from .config import load_experiment
+    from .distributions import describe, implied
+    from .tables import format_value
+
     experiment = load_experiment(args.experiment)
     print(f"{experiment.name}: priors of the {experiment.model} model")
     header = f"{'input':<28}{'unit':<20}{'p01':>11}{'p50':>11}{'p99':>11}{'mean':>11}  prior"
@@ -532,6 +589,7 @@ def _priors(args) -> None:
 
 def _fitted_quantiles(name, prior, tolerance) -> None:
     """The quantiles a fitted prior was asked for beside its own, with a warning where they differ."""
+    from .distributions import describe
     from .elicitation import quantile_table
 
     rows = quantile_table(prior.asked, prior.dist, tolerance)
@@ -552,6 +610,10 @@ SENSITIVITY_FLAGS = ("samples", "seed", "sobol_samples", "confidence", "sobol_re
 
 
 def _sensitivity(args) -> None:
+    from .sensitivity_analysis import scenario_sensitivity
+    from .storage import check_writable, save
+    from .tables import sensitivity_table, summary_json
+
     scenarios = _scenarios(args, ("samples", "seed"))
     if args.out:
         check_writable(args.out)

@@ -20,8 +20,7 @@ import zlib
 from typing import Protocol
 
 import numpy as np
-from scipy import special
-from scipy.stats import qmc
+from scipy import special  # scipy.stats.qmc is imported by the designs that use it: mc runs need none
 
 __all__ = [
     "METHODS",
@@ -120,6 +119,8 @@ class ScrambledSobol(_Sequential):
         self._engine, self._position = None, 0
 
     def _restart(self, start: int) -> None:
+        from scipy.stats import qmc
+
         # a fresh copy of the seed: scipy spawns from it, which would change the next engine
         seed = np.random.SeedSequence(self._seed.entropy, spawn_key=self._seed.spawn_key)
         self._engine = qmc.Sobol(self._d, scramble=True, bits=SOBOL_BITS, rng=np.random.default_rng(seed))
@@ -155,6 +156,8 @@ class LatinHypercube(_Sequential):
     """
 
     def __init__(self, d: int, total: int, seed: np.random.SeedSequence):
+        from scipy.stats import qmc
+
         self._engine = qmc.LatinHypercube(d, rng=np.random.default_rng(seed))
         self._total = total
         self._points = None

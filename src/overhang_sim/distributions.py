@@ -19,8 +19,7 @@ from dataclasses import dataclass, fields
 from typing import NamedTuple, Protocol
 
 import numpy as np
-from scipy import integrate, special, stats
-from scipy.optimize import elementwise
+from scipy import special  # scipy.stats, .integrate and .optimize are imported where used: a run needs none
 
 from .errors import PriorError
 from .ppftable import PPFTable, table_of
@@ -160,6 +159,8 @@ class _Describe:
 
 def _quadrature_mean(dist) -> float:
     """The integral of the inverse CDF over (0, 1), kept one ulp inside (0, 1)."""
+    from scipy import integrate
+
     inside = np.nextafter(1.0, 0.0)
     mean, _ = integrate.quad(lambda u: float(dist.ppf(np.array([min(max(u, 1 - inside), inside)]))[0]),
                              0.0, 1.0, limit=200)
@@ -371,13 +372,15 @@ class Beta(_Describe):
         if not math.isfinite(self.high - self.low):
             raise PriorError(f"the range [{self.low:g}, {self.high:g}] is too wide for float64", key="high")
 
-    @functools.cached_property
-    def _frozen(self):
-        return stats.beta(self.alpha, self.beta, loc=self.low, scale=self.high - self.low)
+    # scipy.stats.beta's arithmetic, bit for bit (tests/test_distributions.py checks it), on
+    # the scipy.special functions it calls: importing scipy.stats costs more than a small run.
+    def _standard(self, x):
+        """`x` mapped onto [0, 1], outside values clipped to its ends."""
+        return np.clip((np.asarray(x, dtype=float) - self.low) / (self.high - self.low), 0.0, 1.0)
 
     def exact_ppf(self, u):
-        """The exact inverse CDF (scipy's), behind the table."""
-        return self._frozen.ppf(u)
+        """The exact inverse CDF, behind the table."""
+        return special.betaincinv(self.alpha, self.beta, np.asarray(u, dtype=float)) * (self.high - self.low) + self.low
 
     @property
     def table(self) -> PPFTable:
@@ -388,10 +391,10 @@ class Beta(_Describe):
         return self.table(u)
 
     def cdf(self, x):
-        return self._frozen.cdf(x)
+        return special.betainc(self.alpha, self.beta, self._standard(x))
 
     def sf(self, x):
-        return self._frozen.sf(x)
+        return special.betaincc(self.alpha, self.beta, self._standard(x))
 
     def support(self):
         return (float(self.low), float(self.high))
@@ -527,6 +530,8 @@ class Mixture(_Describe):
         Where that bracket is positive the root is found in log space, so brackets
         spanning many orders of magnitude converge as fast as narrow ones.
         """
+        from scipy.optimize import elementwise
+
         u = np.asarray(u, dtype=float)
         quantiles = np.stack([c.ppf(u) for c in self.components])
         low, high = quantiles.min(axis=0), quantiles.max(axis=0)

@@ -23,9 +23,16 @@ from collections.abc import Callable, Iterator
 
 from .errors import ConfigError
 
-__all__ = ["PARALLEL_MIN_SAMPLES", "LocalPool", "Stopped", "executor_for", "listening", "report_progress"]
+__all__ = ["PARALLEL_MIN_SAMPLES", "LocalPool", "Stopped", "default_workers", "executor_for", "listening",
+           "report_progress", "seconds_per_sample"]
 
 PARALLEL_MIN_SAMPLES = 10**6  # smaller runs stay in this process unless workers are asked for
+# The cost model of :func:`default_workers` (measured on a 2-core machine; see benchmarks/workers_default.py):
+WORKER_START_S = 0.3  # starting the pool and a worker's first task (imports, tables), per run
+TRANSFER_BYTES_PER_S = 1e8  # results sent back from a worker: pickled, piped, unpickled (80 MB/s measured)
+WORKERS_MUST_SAVE = 0.8  # workers are chosen only if they are predicted to take at most this share of the time
+PILOT_DRAWS = (2**12, 2**16)  # the pilot's warm-up, and the most samples it times
+PILOT_SHARE = 64  # the pilot times 1/64 of the run's samples, twice
 SCHEDULER_TIMEOUT_S = 10.0  # how long to wait for a dask cluster to have a worker
 STOP_TIMEOUT_S = 10.0  # how long interrupted workers may take to stop before they are killed
 
@@ -166,20 +173,95 @@ def _dask_executor(address: str):
     return client
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may use (a container's, a taskset's)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def seconds_per_sample(pilot: Callable[[int], int], samples: int) -> float:
+    """The cost of a sample of a run of `samples` in this process, measured by `pilot`.
+
+    ``pilot(n)`` evaluates up to `n` samples and returns how many. After a warm-up (tables
+    read, caches filled) it is timed twice on ``samples / PILOT_SHARE`` samples (within
+    :data:`PILOT_DRAWS`) and the faster time is kept. 0.0 if the pilot fails: the run then
+    raises the error itself, in this process.
+    """
+    import warnings
+
+    n = min(max(samples // PILOT_SHARE, PILOT_DRAWS[0]), PILOT_DRAWS[1])
+    best = float("inf")
+    try:
+        with warnings.catch_warnings():  # the run itself says what is wrong, once
+            warnings.simplefilter("ignore")
+            pilot(PILOT_DRAWS[0])
+            for _ in range(2):
+                start = time.perf_counter()
+                done = pilot(n)
+                best = min(best, (time.perf_counter() - start) / max(done, 1))
+    except Exception:  # noqa: BLE001 -- a failing pilot decides nothing
+        return 0.0
+    return best
+
+
+def default_workers(samples: int, seconds_per_sample: float | None = None, bytes_per_sample: float = 0.0,
+                    cores: int | None = None) -> int:
+    """How many processes a run should use by default: more than one only where they pay.
+
+    With ``c`` seconds per sample (measured by :func:`seconds_per_sample`), ``w`` workers
+    are predicted to take ``samples * c / w + WORKER_START_S + samples * bytes_per_sample /
+    TRANSFER_BYTES_PER_S`` against ``samples * c`` in this process; the most workers (up to
+    the usable cores) predicted to take at most :data:`WORKERS_MUST_SAVE` of that are chosen,
+    else 1.
+
+    Parameters
+    ----------
+    samples : int
+        Total samples of the run.
+    seconds_per_sample : float, optional
+        The measured cost of one sample in this process. Unknown (None): every usable core
+        from :data:`PARALLEL_MIN_SAMPLES` samples on.
+    bytes_per_sample : float
+        Bytes of results a worker sends back per sample (the kept draws; ~0 when streamed).
+    cores : int, optional
+        Usable cores (default: this process's CPU affinity).
+
+    Returns
+    -------
+    int
+        1 (this process) or a number of worker processes.
+    """
+    cores = _cores() if cores is None else cores
+    if cores < 2 or samples < PARALLEL_MIN_SAMPLES:
+        return 1
+    if seconds_per_sample is None:
+        return cores
+    alone = samples * seconds_per_sample
+    overhead = WORKER_START_S + samples * bytes_per_sample / TRANSFER_BYTES_PER_S
+    paying = [w for w in range(2, cores + 1) if alone / w + overhead <= WORKERS_MUST_SAVE * alone]
+    return max(paying, default=1)
+
+
 @contextlib.contextmanager
 def executor_for(workers: int | None = None, scheduler: str | None = None,
-                 samples: int = 0) -> Iterator[object]:
+                 samples: int = 0, *, pilot: Callable[[int], int] | None = None,
+                 bytes_per_sample: float = 0.0) -> Iterator[object]:
     """The executor for a run: None (this process), a :class:`LocalPool`, or a dask cluster's.
 
     Parameters
     ----------
     workers : int, optional
-        Local worker processes. Default: this process alone for runs of fewer than
-        :data:`PARALLEL_MIN_SAMPLES` samples, else one per core.
+        Local worker processes. Default: :func:`default_workers`, from the cost of a
+        sample measured by `pilot` (this process unless workers are predicted to pay).
     scheduler : str, optional
         Address of a dask.distributed scheduler (``tcp://host:8786``); the tasks run there.
     samples : int
         Total samples of the run, for the default.
+    pilot : callable, optional
+        ``pilot(n) -> int``: evaluates up to `n` samples in this process, for the default.
+    bytes_per_sample : float
+        Bytes of results workers send back per sample, for the default.
 
     Raises
     ------
@@ -194,7 +276,8 @@ def executor_for(workers: int | None = None, scheduler: str | None = None,
             client.close()
         return
     if workers is None:
-        workers = 1 if samples < PARALLEL_MIN_SAMPLES else os.cpu_count() or 1
+        measured = seconds_per_sample(pilot, samples) if pilot is not None and samples >= PARALLEL_MIN_SAMPLES else None
+        workers = default_workers(samples, measured, bytes_per_sample)
     if workers < 1:
         raise ConfigError(f"must be at least 1, not {workers}", key="workers")
     if workers == 1:

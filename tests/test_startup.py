@@ -1,0 +1,94 @@
+"""Start-up: what the package and the ``overhang`` command import before they need it.
+
+Each check runs in a fresh interpreter (``sys.modules`` of this one is full): the
+parser and ``--help``/``--version`` import no numpy, the package namespace imports a
+submodule on first use, and a Monte Carlo run imports no scipy.stats. Timings are in
+benchmarks/startup.py, not here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+import overhang_sim
+from overhang_sim import cli
+
+HEAVY = ("numpy", "scipy", "xarray", "pandas", "matplotlib")
+
+
+def _run(script: str) -> str:
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_parser_builds_without_numpy():
+    _run("import sys; from overhang_sim import cli; cli._parser(); "
+         f"assert not [m for m in {HEAVY!r} if m in sys.modules], sorted(sys.modules)")
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version", "run --help"])
+def test_help_and_version_import_nothing_heavy(flag):
+    out = _run("import sys\nfrom overhang_sim import cli\n"
+               f"try:\n    cli.main({flag.split()!r})\nexcept SystemExit as stop:\n    assert stop.code == 0\n"
+               f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_the_parsers_choices_are_the_real_ones():
+    """cli.py keeps literal copies so that building the parser imports neither module."""
+    from overhang_sim import designs, sensitivity_analysis
+
+    assert cli.METHODS == designs.METHODS
+    assert cli.SENSITIVITY_METHODS == sensitivity_analysis.METHODS
+
+
+def test_importing_the_package_imports_no_submodule_until_used():
+    _run("import sys, overhang_sim\n"
+         f"assert not [m for m in {HEAVY!r} if m in sys.modules]\n"
+         "assert 'overhang_sim.simulation' not in sys.modules\n"
+         "overhang_sim.simulate\n"
+         "assert 'overhang_sim.simulation' in sys.modules and 'numpy' in sys.modules")
+
+
+@pytest.mark.parametrize("name", overhang_sim.__all__)
+def test_every_public_name_resolves_to_its_modules_object(name):
+    value = getattr(overhang_sim, name)
+    if name == "__version__":
+        from importlib.metadata import version
+
+        assert value == version("overhang-sim")
+        return
+    module = importlib.import_module(f"overhang_sim.{overhang_sim._HOMES[name]}")
+    assert value is getattr(module, name)
+    assert name in dir(overhang_sim)
+
+
+def test_the_lazy_table_and_all_name_the_same_things():
+    assert set(overhang_sim._HOMES) | {"__version__"} == set(overhang_sim.__all__)
+    assert len(overhang_sim.__all__) == len(set(overhang_sim.__all__))
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'simulat'"):
+        overhang_sim.simulat  # noqa: B018
+
+
+def test_star_import_gives_every_public_name():
+    namespace = {}
+    exec("from overhang_sim import *", namespace)  # noqa: S102 -- the star import itself is the subject
+    assert set(overhang_sim.__all__) <= set(namespace)
+
+
+def test_a_monte_carlo_run_imports_no_scipy_stats(embedded_default):
+    """scipy.stats costs about 0.4 s to import, more than a 1000-sample run; mc and the
+    Beta/PERT priors of the baseline do without it (lhs and sobol import qmc when used)."""
+    script = ("import sys, dataclasses, overhang_sim as o\n"
+              f"e = dataclasses.replace(o.load_experiment({str(embedded_default)!r}), samples=800, method='mc')\n"
+              "o.summarize(o.simulate(e, seed=1))\n"
+              "print([m for m in sys.modules if m == 'scipy.stats' or m.startswith('scipy.stats.')])")
+    assert _run(script).strip().splitlines()[-1] == "[]"
