@@ -279,16 +279,19 @@ def _run(args) -> None:
         print(f"\nsaved {args.out}")
     if wanted is not None and not args.json:
         print()
-        _frontier(args, scenarios.base, wanted)
+        _frontier(args, scenarios, wanted)
 
 
-def _frontier(args, experiment=None, spec=None) -> None:
-    """``overhang frontier``; also what ``overhang run`` prints for an experiment with [frontier]."""
-    from .frontier import FrontierSpec, frontier, frontier_spec, parse_speeds
+def _frontier(args, scenarios=None, spec=None) -> None:
+    """``overhang frontier``; also what ``overhang run`` prints for an experiment with [frontier].
 
-    if experiment is None:
-        experiment = _scenarios(args, ("samples", "seed")).base
-        spec = frontier_spec(experiment) or FrontierSpec()
+    A file with scenario axes gives every scenario's frontier, and the pooled one over a weighted axis.
+    """
+    from .frontier import FrontierSpec, frontier_spec, parse_speeds, scenario_frontier
+
+    if scenarios is None:
+        scenarios = _scenarios(args, ("samples", "seed"))
+        spec = frontier_spec(scenarios.base) or FrontierSpec()
         if args.speeds:
             try:
                 spec = dataclasses.replace(spec, speeds=parse_speeds(args.speeds))
@@ -296,7 +299,7 @@ def _frontier(args, experiment=None, spec=None) -> None:
                 raise error.located(file="command line") from None
         if args.out:
             check_writable(args.out)
-    result = frontier(experiment, spec=spec)
+    result = scenario_frontier(scenarios, spec=spec)
     if getattr(args, "json", False):
         print(summary_json(result))
     else:
