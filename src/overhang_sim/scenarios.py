@@ -229,6 +229,18 @@ def _own_outputs(variants: list[dict], path, cache: dict) -> None:
             summary["outputs"] = kept
 
 
+def file_models(table: dict, path, cache: dict) -> tuple:
+    """Every model a parsed experiment file uses (its own, its axes' and its scenarios'), as far as they resolve."""
+    found = {}
+    for entry in _model_entries(table):
+        try:
+            model = cached_model(entry, path, cache)
+        except OverhangError:
+            continue  # reported where the experiment that uses it is built
+        found.setdefault(model.name, model)
+    return tuple(found.values())
+
+
 def _models_of(variants: list[dict], path, cache: dict) -> tuple:
     """The distinct models of the scenarios (for the correlation names), as far as they resolve."""
     found = {}
