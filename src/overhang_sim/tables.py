@@ -258,7 +258,9 @@ SIGNED = ("spearman", "tornado")
 
 
 def _sensitivity_cell(measure: str, estimate: float, lower: float, upper: float, confidence: float) -> str:
-    """``0.412 [0.405, 0.419]``; a share below zero is ``≈ 0``, with bounds clipped at 0."""
+    """``0.412 [0.405, 0.419]``; a share below zero is ``≈ 0``, with bounds clipped at 0; ``n/a`` if not estimated."""
+    if not math.isfinite(estimate):  # e.g. VOI, in orders of magnitude, of an output with draws = 0
+        return "n/a"
     if lower == upper:  # no sampling error (the tornado)
         return format_value(estimate)
     error = (upper - lower) / (2 * NormalDist().inv_cdf((1 + confidence) / 2))  # about one standard error
@@ -306,7 +308,7 @@ def _sensitivity_output(ds: xr.Dataset, output: str) -> list[str]:
     key = next(m for m in RANK_BY if m in measures)
     order = np.argsort(s["rank"].sel(measure=key).values, kind="stable")
     lines = ["", f"{output} [{s['output_unit'].item()}]  {s['output_long_name'].item()}"]
-    if "voi_width" in s:
+    if "voi_width" in s and np.isfinite(float(s["voi_width"])):
         mass, width = 100 * ds.attrs.get("voi_mass", 0.9), format_value(float(s["voi_width"]))
         lines.append(f"  its {mass:g} % interval spans {width} orders of magnitude; "
                      "VOI = how much knowing the input would narrow it")
