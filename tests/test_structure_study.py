@@ -136,3 +136,40 @@ def test_frontier_of_every_path_and_the_pooled_mixture(tmp_path, run_cli):
     saved = xr.open_dataset(tmp_path / "structure.frontier.nc")
     assert set(saved["model"].values) == set(MODELS) and "pooled_median" in saved
     saved.close()
+
+
+def test_sensitivity_ranks_an_output_with_zero_draws_instead_of_skipping_it(tmp_path):
+    from overhang_sim import simulate
+    from overhang_sim.sensitivity_analysis import sensitivity
+
+    path = tmp_path / "zeros.toml"
+    path.write_text(f'''# speeds past the roofline's serial ceiling: instances = 0 in many draws
+name = "zeros"
+model = "roofline"
+priors = ["{(EXPERIMENTS.parent / "priors" / "roofline.toml").as_posix()}"]
+samples = 16000
+chains = 8
+seed = 3
+[overrides.required_tokens_per_s]
+dist = "lognormal"
+p05 = 50
+p95 = 1000
+unit = "token/s"
+source = "test (2026): speeds past the serial ceiling"
+[summary]
+outputs = ["instances"]
+''', encoding="utf-8")
+    experiment = load_experiment(path)
+    run = simulate(experiment)
+    zeros = float((run["instances"] == 0).mean())
+    assert 0.05 < zeros < 0.95
+    ds = sensitivity(experiment, run=run, sobol_samples=2**10, outputs=["instances"])
+    s = ds.sel(output="instances")  # analysed, not skipped
+    for measure in ("sobol_first", "sobol_total", "given_data_first"):
+        estimate = s["estimate"].sel(measure=measure).values
+        assert np.isfinite(estimate).all() and (estimate > -0.1).all() and (estimate < 1.1).all(), measure
+    top = str(s["input"].values[np.argmax(s["estimate"].sel(measure="sobol_total").values)])
+    assert top == "required_tokens_per_s"  # the speed decides whether any copy runs
+    if "voi" in ds["measure"].values:  # in orders of magnitude: undefined at 0
+        assert np.isnan(s["estimate"].sel(measure="voi").values).all()
+    assert "instances" not in ds.attrs["skipped_outputs"] and "rank" in ds.attrs["notes"]

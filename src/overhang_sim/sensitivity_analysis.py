@@ -470,6 +470,8 @@ def _run_parts(x, y, inputs, outputs, scale, confidence, methods, mass=0.9):
     keep, skipped = _usable(y, outputs, scale == "log10", ranks=True)
     keep_log, skipped_log = _usable(y, outputs, True)
     bins = min(VOI_MAX_BINS, x.shape[1] // VOI_MIN_BIN)
+    if "voi" in methods and not keep_log and keep and "given_data" in methods:
+        methods = [m for m in methods if m != "voi"]  # no output VOI can take (draws = 0): given data goes on
     if ("given_data" in methods and not keep) or ("voi" in methods and not keep_log):
         return [_Part(inputs, (), {}, {}, {}, {**skipped_log, **skipped})]
 
@@ -482,7 +484,8 @@ def _run_parts(x, y, inputs, outputs, scale, confidence, methods, mass=0.9):
             out += (voi_narrowing(xs, logs, bins=bins, mass=mass, order=order),)
         return out
 
-    found = chain_interval(kernel, (x, _transform([y[..., keep]], scale)[0], np.log10(y[..., keep_log])), confidence)
+    ys = _transform([y[..., keep]], scale)[0] if keep else np.log10(y[..., keep_log])
+    found = chain_interval(kernel, (x, ys, np.log10(y[..., keep_log]) if "voi" in methods else ys), confidence)
     parts = []
     if "given_data" in methods:
         first, rho = found[:2]
