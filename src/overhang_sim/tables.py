@@ -205,19 +205,18 @@ def _scenario_extras(summary: xr.Dataset, dims, output: str) -> list[str]:
     labels = [", ".join(f"{d}={stacked.isel(cell=i)[d].item()}" for d in dims) for i in range(stacked.sizes["cell"])]
     zero = stacked["prob_zero"].sel(output=output) if "prob_zero" in stacked else None
     if zero is not None and float(zero.fillna(0).max()) > 0:
-        lines += ["", f"P({output} = 0), an answer (a speed above the serial ceiling), not an error"]
+        lines += ["", f"P({output} = 0), an answer (no copy meets the required speed), not an error"]
         lines += [f"  {label:<28}{_probability(p, e)}" for label, p, e in
                   zip(labels, zero.values, stacked["prob_zero_mcse"].sel(output=output).values) if p > 0]
     if "binary" not in stacked:
         return lines
+    header = ["", "P(indicator = 1) in the scenarios whose model has it (e.g. which bound binds)"]
     for o in (str(o) for o in stacked["output"].values if o != output):
-        cells = [i for i in range(stacked.sizes["cell"]) if bool(stacked["binary"].sel(output=o).isel(cell=i))
-                 and np.isfinite(float(stacked["quantile"].sel(output=o, scale="linear").isel(cell=i).max()))
-                 and float(stacked["quantile"].sel(output=o, scale="linear").isel(cell=i).max()) <= 1]
-        if not cells:
-            continue
-        if not lines or not lines[-1].startswith("P(indicator = 1)") and "P(indicator = 1)" not in "".join(lines):
-            lines += ["", "P(indicator = 1) in the scenarios whose model has it (e.g. which bound binds)"]
+        top = stacked["quantile"].sel(output=o, scale="linear").max("prob").values  # NaN where the model lacks o
+        cells = [i for i in range(stacked.sizes["cell"])
+                 if bool(stacked["binary"].sel(output=o).isel(cell=i)) and np.isfinite(top[i]) and top[i] <= 1]
+        if cells:
+            lines, header = lines + header, []
         for i in cells:
             c = stacked.sel(output=o).isel(cell=i)
             lines.append(f"  {o:<22}{labels[i]:<20}{_probability(1 - c['prob_zero'], c['prob_zero_mcse'])}"
