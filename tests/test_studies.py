@@ -3,7 +3,8 @@
 - seed_reproductions.toml: each named scenario is exactly its single-file reference
   experiment, and matches the reference table of docs/howto/reproduce.md (the rows of test_reference).
 - required_speed_sweep.toml: common random numbers make 10 tok/s exactly 3x 30 tok/s.
-- cluster_by_year.toml: the median instance count grows year on year, far beyond MC error.
+- cluster_by_year.toml: one trajectory model on a year axis; draws are comonotone across years
+  when growth is the only uncertain input; the median instance count grows year on year.
 - path_comparison.toml: the compute and throughput paths side by side on one axis.
 """
 
@@ -19,7 +20,7 @@ from strategies import EXPERIMENTS
 from test_reference import REFERENCE_ROWS, _round_sig
 
 from overhang_sim import batch, load_experiment, simulate
-from overhang_sim.scenarios import load_scenarios
+from overhang_sim.scenarios import load_scenarios, scenarios_from_table
 from overhang_sim.summaries import compare
 
 SAMPLES = 4000  # per scenario: enough for the claims below, quick enough for the suite
@@ -163,19 +164,58 @@ def by_year():
     return _run("cluster_by_year.toml")
 
 
-def test_cluster_by_year_priors_widen_and_fix_the_h100_peak():
+def test_cluster_by_year_is_one_trajectory_model_on_a_year_axis():
     scenarios = load_scenarios(EXPERIMENTS / "cluster_by_year.toml")
     assert scenarios.dims == ("year",)
     assert scenarios.coords["year"] == tuple(range(2024, 2031))
-    widths = {"cluster_gpus": [], "train_days": []}
+    assert scenarios.fixed_axes == ("year",)
+    first = scenarios.experiments[0]
     for experiment in scenarios.experiments:
         assert experiment.priors["gpu_peak_flop_per_s"].dist.value == 9.89e14
         assert experiment.correlations  # kept from the baseline
-        for name, width in widths.items():
-            dist = experiment.priors[name].dist
-            width.append(dist.p95 / dist.p05)
-    for name, width in widths.items():
-        assert all(b > a for a, b in itertools.pairwise(width)), name
+        # no per-year priors: every year samples the same anchors and growth rates
+        assert experiment.sampled == first.sampled
+        assert {"cluster_gpus_growth", "train_days_growth"} <= set(experiment.sampled)
+        assert "cluster_gpus" not in experiment.priors and "train_days" not in experiment.priors
+        assert {n: p for n, p in experiment.priors.items() if n != "year"} == \
+            {n: p for n, p in first.priors.items() if n != "year"}
+
+
+def _only_growth_uncertain():
+    """A year axis over the trajectory model with every input fixed but the cluster's growth."""
+    fixed = {"cluster_gpus_2024": (4e4, "GPU"), "train_days_2024": (78, "day"), "train_days_growth": (1.4, "1"),
+             "gpu_peak_flop_per_s": (9.89e14, "FLOP/s/GPU"), "train_utilization": (0.4, "1"),
+             "inference_utilization": (0.3, "1"), "chinchilla_ratio": (20, "data point/parameter"),
+             "required_tokens_per_s": (30, "token/s")}
+    overrides = {n: {"value": v, "unit": u} for n, (v, u) in fixed.items()}
+    overrides["cluster_gpus_growth"] = {"dist": "lognormal", "p05": 2.9, "p95": 3.6, "unit": "1"}
+    table = {"name": "growth_only", "model": "models/compute_by_year.toml", "samples": 2000, "chains": 4,
+             "seed": 7, "overrides": overrides, "axes": [{"name": "year", "values": [2025, 2027, 2030]}]}
+    return scenarios_from_table(table, "", EXPERIMENTS / "growth_only.toml")
+
+
+def test_trajectory_draws_are_comonotone_across_years():
+    result = batch.run(_only_growth_uncertain())
+    growth = result["cluster_gpus_growth"].values  # (year, chain, draw): one draw for every year
+    np.testing.assert_array_equal(growth[0], growth[1])
+    np.testing.assert_array_equal(growth[0], growth[2])
+    ranks = [np.argsort(result["instances"].sel(year=y).values.ravel(), kind="stable") for y in (2025, 2027, 2030)]
+    np.testing.assert_array_equal(ranks[0], ranks[1])
+    np.testing.assert_array_equal(ranks[0], ranks[2])
+    assert np.all(np.diff(result["instances"].sel(year=2030).values.ravel()[ranks[0]]) > 0)  # no ties
+    # and the closed form: instances ~ sqrt(cluster_gpus / train_days), so log10 grows by
+    # (log10 growth - log10 1.4) / 2 per year, draw by draw
+    step = np.log10(result["instances"].sel(year=2030) / result["instances"].sel(year=2027)).values / 3
+    np.testing.assert_allclose(step, (np.log10(growth[0]) - np.log10(1.4)) / 2, rtol=1e-12)
+
+
+def test_extends_rejects_a_model_that_is_not_shipped():
+    from overhang_sim.errors import ConfigError
+    from overhang_sim.modelspec import FormulaModel
+
+    with pytest.raises(ConfigError, match="extends.*shipped model.*compute"):
+        FormulaModel.from_table({"name": "x", "extends": "compte", "main": "instances",
+                                 "quantities": {"year": {"unit": "1"}}}, file="x.toml")
 
 
 def test_median_instances_grow_every_year_beyond_mc_error(by_year):

@@ -213,7 +213,8 @@ class _Bar:
 
 
 def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool | None = None,
-        executor=None, out: str | Path | None = None, resume: bool = False, quiet: bool = True) -> xr.Dataset:
+        executor=None, out: str | Path | None = None, resume: bool = False, quiet: bool = True,
+        chain_results: dict | None = None) -> xr.Dataset:
     """Run every scenario and return one Dataset with the axes as dims.
 
     Parameters
@@ -235,6 +236,11 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
         Continue from the tasks already saved in ``OUT.partial``.
     quiet : bool
         No progress bar.
+    chain_results : dict, optional
+        Finished chains by ``(scenario, chain)``: those found are reused, those run
+        are added (every task is then one chain). A chain depends only on its
+        scenario's draws per chain, the seed and its number, so a run with more
+        chains can reuse those of a run with fewer (:mod:`~overhang_sim.precision`).
 
     Returns
     -------
@@ -262,13 +268,15 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
     outputs = _summary_outputs(scenarios)
     box = Checkpoint(f"{out}.partial", _fingerprint(scenarios, seed, keep), resume, scenarios.path) if out else None
     saved = _Saved(box)
-    by_scenario = len(scenarios.experiments) >= SCENARIO_TASKS_MIN
+    by_scenario = len(scenarios.experiments) >= SCENARIO_TASKS_MIN and chain_results is None
     jobs, done, reduced, sizes = {}, {}, {}, {}
     for s, experiment in enumerate(scenarios.experiments):
         tasks = [("scenario", s)] if by_scenario else [("chain", (s, c)) for c in range(experiment.chains)]
         for key in tasks:
             sizes[key] = experiment.samples if by_scenario else experiment.draws
             result = saved.load(key) if resume else None
+            if result is None and chain_results is not None:
+                result = chain_results.get(key[1])
             if result is None:
                 args = (experiment, seed, keep, outputs, key) if by_scenario else \
                     (experiment, seed, key[1][1], keep, outputs, key)
@@ -294,6 +302,8 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
         with listening(executor, bar.advance):
             for key, result in _completed(executor, jobs):
                 saved.save(key, result)
+                if chain_results is not None:
+                    chain_results[key[1]] = result
                 bar.finish(key, sizes[key])
                 if by_scenario:
                     reduced[key[1]] = result

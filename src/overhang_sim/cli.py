@@ -71,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
                       help="keep every draw (default: when they fit in 2 GB)")
     keep.add_argument("--no-keep-samples", dest="keep_samples", action="store_false",
                       help="stream: keep only the summaries (from quantile sketches)")
+    run.add_argument("--precision", type=float, metavar="OOM", help="add chains until every reported quantile "
+                     "of log10(main output) has a Monte Carlo error at most this many orders of magnitude "
+                     "(e.g. 0.01)")
+    run.add_argument("--precision-prob", type=float, default=None, metavar="P", help="with --precision: the "
+                     "largest Monte Carlo error of each P(main >= t) (default 0.005)")
+    run.add_argument("--max-samples", type=_whole, default=None, help="with --precision: samples per "
+                     "scenario it may reach (default 1e8)")
     run.add_argument("--compare", nargs=2, metavar=("A", "B"), action="append", default=[],
                      help="paired comparison of two scenarios, each as axis=value[,axis=value]: "
                           "P(A > B) and the median difference in orders of magnitude")
@@ -87,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     sens.add_argument("experiment", nargs="?", help="experiment TOML file (default: the embedded baseline)")
     sens.add_argument("--out", help="save the result as netCDF to this path")
     sens.add_argument("--methods", nargs="+", choices=SENSITIVITY_METHODS,
-                      help="default: all (without sobol when the experiment correlates inputs)")
+                      help="default: all but shapley (and without sobol when the experiment correlates inputs)")
     sens.add_argument("--scale", choices=("log10", "linear"), default="log10",
                       help="indices of log10(output) (default) or of the output itself")
     sens.add_argument("--samples", type=_whole, help="samples of the run behind given_data and voi "
@@ -98,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     sens.add_argument("--confidence", type=float, default=0.95, help="mass of the intervals (default 0.95)")
     sens.add_argument("--sobol-replicates", type=_whole, default=8, help="independently scrambled Sobol' "
                       "designs the intervals come from, a power of two (default 8)")
+    sens.add_argument("--shapley-samples", type=_whole, help="model runs for the Shapley effects "
+                      "(--methods shapley; default: the experiment's samples)")
     sens.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     plot = commands.add_parser("plot", help="draw figures of a saved result (run or sensitivity)")
     plot.add_argument("result", help="a file saved with --out (.nc or .zarr)")
@@ -260,17 +269,27 @@ def _run(args) -> None:
 
     wanted = frontier_spec(scenarios.base)  # checked before anything runs
     samples = sum(e.samples for e in scenarios.experiments)
+    target = _precision_target(args)
     try:
         with executor_for(args.workers, args.scheduler, samples) as executor:
-            result = batch.run(scenarios, keep_samples=keep, executor=executor, out=args.out,
-                               resume=args.resume, quiet=args.quiet)
+            if target is None:
+                result = batch.run(scenarios, keep_samples=keep, executor=executor, out=args.out,
+                                   resume=args.resume, quiet=args.quiet)
+            else:
+                from .precision import run_until_precise
+
+                result = run_until_precise(scenarios, target, keep_samples=keep, executor=executor,
+                                           quiet=args.quiet, out=args.out, resume=args.resume)
     except OverhangError as error:
-        raise _from_command_line(error, args, RUN_FLAGS + ("workers", "scheduler")) from None
+        raise _from_command_line(error, args, RUN_FLAGS + ("workers", "scheduler", "precision", "precision_prob",
+                                                           "max_samples")) from None
     found = [compare(result, a, b) for a, b in comparisons]
     if args.json:
         print(summary_json(result, comparisons=[{"a": a, "b": b, **f} for (a, b), f in zip(comparisons, found)]))
         return
     print(scenario_tables(result, scenarios.dims))
+    if target is not None:
+        print(_precision_line(result))
     for (a, b), f in zip(comparisons, found):
         print(f"\nP({_label(a)} > {_label(b)}) = {format_value(f['p_a_greater'], f['p_a_greater_mcse'])}; "
               f"median log10 ratio {format_value(f['median_log10_ratio'], f['median_log10_ratio_mcse'])} "
@@ -280,6 +299,31 @@ def _run(args) -> None:
     if wanted is not None and not args.json:
         print()
         _frontier(args, scenarios, wanted)
+
+
+def _precision_target(args):
+    """The --precision target, or None; its companion flags without it are an error."""
+    if args.precision is None:
+        for flag in ("precision_prob", "max_samples"):
+            if getattr(args, flag) is not None:
+                raise ConfigError("needs --precision", file="command line", key="--" + flag.replace("_", "-"))
+        return None
+    from .precision import DEFAULT_MAX_SAMPLES, DEFAULT_PROB, PrecisionTarget
+
+    try:
+        return PrecisionTarget(args.precision, DEFAULT_PROB if args.precision_prob is None else args.precision_prob,
+                               DEFAULT_MAX_SAMPLES if args.max_samples is None else args.max_samples)
+    except OverhangError as error:
+        raise ConfigError(error.problem, file="command line", key="--" + error.key.replace("_", "-")) from None
+
+
+def _precision_line(result) -> str:
+    a = result.attrs
+    verdict = "met" if a["precision_met"] else f"NOT met: the budget of {a['precision_max_samples']:.3g} samples ran out"
+    return (f"\nprecision {verdict}: {a['precision_samples']:,} samples per scenario in {a['precision_chains']} "
+            f"chains ({a['precision_rounds']} rounds, each draw evaluated once); largest Monte Carlo error "
+            f"{a['precision_quantile_mcse']:.2g} orders of magnitude on a quantile (target {a['precision_target']:g}), "
+            f"{a['precision_prob_mcse']:.2g} on a P(>= t) (target {a['precision_prob_target']:g})")
 
 
 def _frontier(args, scenarios=None, spec=None) -> None:
@@ -377,7 +421,8 @@ def _priors(args) -> None:
             print(f"{'':<28}source: {prior.source}")
 
 
-SENSITIVITY_FLAGS = ("samples", "seed", "sobol_samples", "confidence", "sobol_replicates", "methods", "scale")
+SENSITIVITY_FLAGS = ("samples", "seed", "sobol_samples", "confidence", "sobol_replicates", "methods", "scale",
+                     "shapley_samples")
 
 
 def _sensitivity(args) -> None:
@@ -385,7 +430,8 @@ def _sensitivity(args) -> None:
     if args.out:
         check_writable(args.out)
     options = {"methods": args.methods, "sobol_samples": args.sobol_samples, "scale": args.scale,
-               "confidence": args.confidence, "sobol_replicates": args.sobol_replicates}
+               "confidence": args.confidence, "sobol_replicates": args.sobol_replicates,
+               "shapley_samples": args.shapley_samples}
     try:
         result = scenario_sensitivity(scenarios, **options)
     except OverhangError as error:

@@ -67,7 +67,7 @@ from .units import Unit, parse_unit
 __all__ = ["BUILTIN_MODELS", "FormulaModel", "ModelQuantity", "ModelWarning", "builtin_models"]
 
 BUILTIN_MODELS = ("throughput", "compute", "budget", "data_volume", "hardware_price", "roofline")
-MODEL_KEYS = ("name", "description", "main", "quantities", "checks")
+MODEL_KEYS = ("name", "description", "main", "quantities", "checks", "extends")
 
 
 class ModelWarning(UserWarning):
@@ -428,13 +428,30 @@ def _model_fields(table: Mapping) -> dict:
     entries = table.get("quantities")
     if not isinstance(entries, Mapping) or not entries:
         raise ConfigError("must be a non-empty table of [quantities.NAME] tables", key="quantities")
-    quantities = {n: quantity_from_table(n, e) for n, e in entries.items()}
     for key in ("name", "description", "main"):
         if not isinstance(table.get(key, ""), str):
             raise ConfigError("must be a string", key=key)
+    base = _extended(table.get("extends"))
+    quantities = dict(base.quantities) if base else {}
+    quantities.update({n: quantity_from_table(n, e) for n, e in entries.items()})
     return {"name": table.get("name", ""), "description": table.get("description", ""),
-            "main": table.get("main", ""), "quantities": MappingProxyType(quantities),
-            "checks": checks_from_table(table.get("checks", []))}
+            "main": table.get("main", "") or (base.main if base else ""),
+            "quantities": MappingProxyType(quantities),
+            "checks": (base.checks if base else ()) + tuple(checks_from_table(table.get("checks", [])))}
+
+
+def _extended(name) -> FormulaModel | None:
+    """The shipped model an ``extends = "compute"`` entry names: its quantities and checks come first.
+
+    The file's own quantities add to them or replace them whole (a base input may become
+    a formula: ``cluster_gpus = cluster_gpus_2024 * cluster_gpus_growth ** (year - 2024)``).
+    """
+    if name is None:
+        return None
+    if not isinstance(name, str) or name not in BUILTIN_MODELS:
+        raise ConfigError(f"must name a shipped model ({', '.join(BUILTIN_MODELS)}), not {name!r}"
+                          f"{did_you_mean(str(name), BUILTIN_MODELS)}", key="extends")
+    return builtin_models()[name]
 
 
 def _check_main(quantities, main):

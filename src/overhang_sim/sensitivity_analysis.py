@@ -26,6 +26,11 @@ the four methods and returns one Dataset with dims ``(input, output, measure)``
     The swing of log10(output), in orders of magnitude, as one input moves from its
     5 % to its 95 % quantile with the others at their medians. Exact (no sampling
     error); it ignores correlations by construction.
+``shapley`` (only when asked for)
+    Shapley effects over the output's variance (:mod:`~overhang_sim.shapley`):
+    shares that add up to 1 with or without ``[[correlations]]`` (through the
+    Gaussian copula), with percentile bootstrap intervals; they cost model runs of
+    their own (``shapley_samples``, default the experiment's samples).
 ``voi``
     Value of information: how much the 90 % interval of log10(output) narrows, in
     orders of magnitude, if the input were known exactly, averaged over what it
@@ -65,6 +70,7 @@ from .indices import (
     spearman,
     voi_narrowing,
 )
+from .designs import gaussian_copula, stable_key
 from .scenarios import stack_scenarios
 from .simulation import fixed_inputs, input_ppf, simulate
 from .summaries import DEFAULT_OUTPUTS, main_output
@@ -86,7 +92,8 @@ __all__ = [
     "voi_narrowing",
 ]
 
-METHODS = ("sobol", "given_data", "tornado", "voi")
+METHODS = ("sobol", "given_data", "tornado", "voi", "shapley")
+OPT_IN = ("shapley",)  # costs model runs of its own: only when asked for
 OOM = "orders of magnitude"
 # measure coordinate -> (unit, long name, signed: ranked by |estimate| rather than clipped at 0)
 INDICES = {
@@ -97,6 +104,8 @@ INDICES = {
     "tornado": (OOM, "swing of log10(output) as the input goes p5 -> p95, others at medians", True),
     "voi": (OOM, "narrowing of the central (voi_mass) interval of log10(output) if the input were known",
             False),
+    "shapley": ("1", "Shapley effect over Var(output), correlations allowed (Owen 2014; Song, Nelson & Staum "
+                "2016)", False),
 }
 MIN_SOBOL_SAMPLES = 2**8
 MIN_REPLICATE_SAMPLES = 2**5  # per Sobol' replicate; the t intervals are calibrated from there on
@@ -104,6 +113,7 @@ MIN_DRAWS_PER_CHAIN = 1_000
 VOI_MAX_BINS = 100
 VOI_MIN_BIN = 100
 PSEUDO_CHAINS = 8
+SHAPLEY_PILOT = 1_000
 
 
 
@@ -377,6 +387,30 @@ def _tornado_part(experiment, outputs):
     return _Part(experiment.sampled, tuple(outputs[j] for j in keep), indices, extras, {}, skipped)
 
 
+def _shapley_part(experiment, samples, seed, outputs, scale, confidence):
+    from .shapley import shapley_effects
+
+    _check_inputs(experiment.sampled, experiment.path)
+    runs = int(samples or experiment.samples)
+    cholesky = experiment.cholesky
+    correlation = None if cholesky is None else cholesky @ cholesky.T
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stable_key("sensitivity"),
+                                                                        stable_key("shapley"))))
+    ppfs = [input_ppf(experiment, name) for name in experiment.sampled]
+    u = rng.random((SHAPLEY_PILOT, len(ppfs)))  # a pilot: which outputs vary (and are positive, for log10)
+    u = u if cholesky is None else gaussian_copula(u, cholesky)
+    pilot = _evaluator(experiment, outputs)(np.column_stack([ppf(u[:, j]) for j, ppf in enumerate(ppfs)]))
+    keep, skipped = _usable(pilot, outputs, scale == "log10")
+    if not keep:
+        return _Part(experiment.sampled, (), {}, {}, {}, skipped)
+    found = shapley_effects(lambda x: _evaluator(experiment, outputs)(x)[:, keep], ppfs, correlation, runs=runs,
+                            confidence=confidence, rng=rng,
+                            transform=np.log10 if scale == "log10" else None)
+    attrs = {"shapley_model_runs": found.model_runs + SHAPLEY_PILOT, "shapley_exact_permutations": int(found.exact)}
+    return _Part(experiment.sampled, tuple(outputs[j] for j in keep),
+                 {"shapley": (found.share, found.lower, found.upper)}, {}, attrs, skipped)
+
+
 def sobol(experiment: Experiment, *, samples: int | None = None, seed: int | None = None,
           outputs: Sequence[str] | None = None, scale: str = "log10", confidence: float = 0.95,
           replicates: int = SOBOL_REPLICATES) -> xr.Dataset:
@@ -552,12 +586,14 @@ def given_data(run: xr.Dataset, *, outputs: Sequence[str] | None = None, scale: 
 
 def _methods(experiment, methods):
     if methods is None:
+        default = [m for m in METHODS if m not in OPT_IN]
         if experiment.correlations:
-            return [m for m in METHODS if m != "sobol"], [
+            return [m for m in default if m != "sobol"], [
                 "Sobol' indices left out: the experiment correlates "
                 + ", ".join(" and ".join(c.inputs) for c in experiment.correlations)
-                + " and they need independent inputs; the given-data indices allow for it"]
-        return list(METHODS), []
+                + " and they need independent inputs; the given-data indices allow for it, and Shapley "
+                "effects (methods=('shapley',)) give shares that add up"]
+        return default, []
     for m in methods:
         if m not in METHODS:
             raise ConfigError(f"unknown method {m!r}{did_you_mean(str(m), METHODS)}; choose from "
@@ -572,20 +608,23 @@ def _methods(experiment, methods):
 def sensitivity(experiment: Experiment, *, methods: Sequence[str] | None = None, seed: int | None = None,
                 sobol_samples: int | None = None, run: xr.Dataset | None = None,
                 outputs: Sequence[str] | None = None, scale: str = "log10", confidence: float = 0.95,
-                sobol_replicates: int = SOBOL_REPLICATES) -> xr.Dataset:
+                sobol_replicates: int = SOBOL_REPLICATES, shapley_samples: int | None = None) -> xr.Dataset:
     """Rank the inputs of `experiment` by importance for each output, by several methods.
 
     Parameters
     ----------
     experiment : Experiment
         A checked experiment with two or more sampled inputs.
-    methods : sequence of {"sobol", "given_data", "tornado", "voi"}, optional
-        Default: all of them, without Sobol' when the experiment correlates inputs
+    methods : sequence of {"sobol", "given_data", "tornado", "voi", "shapley"}, optional
+        Default: all but Shapley, without Sobol' when the experiment correlates inputs
         (asking for Sobol' then raises :class:`~overhang_sim.errors.ConfigError`).
     seed : int, optional
         Overrides ``experiment.seed`` (for the run and the Sobol' designs).
     sobol_samples, sobol_replicates : int, optional
         Sobol' base samples and replicates (`samples` and `replicates` of :func:`sobol`).
+    shapley_samples : int, optional
+        Model runs the Shapley effects spend (default: the experiment's samples),
+        plus an eighth of that on a pilot.
     run : xarray.Dataset, optional
         An existing run for the given-data methods; by default the experiment is simulated.
     outputs, scale, confidence
@@ -624,6 +663,8 @@ def sensitivity(experiment: Experiment, *, methods: Sequence[str] | None = None,
         parts += _run_parts(x, y, inputs, run_outputs, scale, confidence, chosen)
     if "tornado" in chosen:
         parts.append(_tornado_part(experiment, outputs))
+    if "shapley" in chosen:
+        parts.append(_shapley_part(experiment, shapley_samples, seed, outputs, scale, confidence))
     attrs = {**_experiment_attrs(experiment, seed, scale, confidence), "methods": json.dumps(chosen)}
     return _dataset(parts, _fixed(experiment), attrs, notes, _labels(experiment))
 

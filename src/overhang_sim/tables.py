@@ -251,8 +251,8 @@ def _scenario_rows(s: xr.Dataset, dims, has_prob: bool, order=None) -> list[list
 
 SENSITIVITY_HEADS = {"sobol_first": "Sobol' first", "sobol_total": "Sobol' total",
                      "given_data_first": "given-data first", "spearman": "Spearman",
-                     "tornado": "tornado swing", "voi": "VOI"}
-RANK_BY = ("sobol_total", "given_data_first", "voi", "tornado", "spearman", "sobol_first")
+                     "tornado": "tornado swing", "voi": "VOI", "shapley": "Shapley"}
+RANK_BY = ("sobol_total", "shapley", "given_data_first", "voi", "tornado", "spearman", "sobol_first")
 SIGNED = ("spearman", "tornado")
 
 
