@@ -39,7 +39,7 @@ import xarray as xr
 from .config import Experiment
 from .errors import CheckpointWarning, ConfigError
 from .executors import listening, report_progress
-from .pooling import axis_variance_share, pool
+from .pooling import axis_variance_share, pool, share_scale
 from .provenance import now, provenance
 from .scenarios import POOLED, ScenarioSet, stack_scenarios
 from .simulation import (
@@ -436,22 +436,36 @@ def _with_pooled(result: xr.Dataset, scenarios: ScenarioSet) -> xr.Dataset:
     if not scenarios.weights:
         return result
     axis, weights = next(iter(scenarios.weights.items()))
-    spec = dataclasses.replace(scenarios.base.summary, outputs=tuple(str(o) for o in result["output"].values))
+    spec = dataclasses.replace(scenarios.base.summary, outputs=_pooled_outputs(scenarios, result))
     pooled = pool(result, axis, weights, spec)
-    share = axis_variance_share(result, axis, weights)
+    share = axis_variance_share(result, axis, weights, scale=share_scale(result, axis, weights))
     summary_names = [n for n in pooled.data_vars]
     result = result.assign({f"{POOLED}{n}": pooled[n] for n in summary_names})
     result = result.assign({n: share[n] for n in share.data_vars}).assign_coords(weight=(axis, list(weights)))
-    result.attrs = {**result.attrs, "weighted_axis": axis, "weights": json.dumps(list(weights))}
+    result.attrs = {**result.attrs, "weighted_axis": axis, "weights": json.dumps(list(weights)),
+                    "variance_share_scale": share.attrs["scale"]}
     return result
 
 
 def _summary_outputs(scenarios: ScenarioSet) -> tuple[str, ...]:
+    """The outputs every scenario produces, then those a scenario lists of its own model only.
+
+    (A file with several models lists, per scenario, the outputs its model has:
+    :func:`~overhang_sim.scenarios.scenarios_from_table`.)
+    """
     spec = scenarios.base.summary
     produced = [set(e.model_spec.outputs) - set(e.priors) for e in scenarios.experiments]  # a prior replaces an output
     wanted = spec.outputs or DEFAULT_OUTPUTS
     found = tuple(o for o in wanted if all(o in p for p in produced))
-    return found or tuple(o for o in scenarios.base.model_spec.outputs if all(o in p for p in produced))
+    found = found or tuple(o for o in scenarios.base.model_spec.outputs if all(o in p for p in produced))
+    own = (o for e, p in zip(scenarios.experiments, produced) for o in e.summary.outputs if o in p)
+    return tuple(dict.fromkeys((*found, *own)))
+
+
+def _pooled_outputs(scenarios: ScenarioSet, result: xr.Dataset) -> tuple[str, ...]:
+    """The summarised outputs every scenario produces (one only some models have is not pooled)."""
+    produced = [set(e.model_spec.outputs) - set(e.priors) for e in scenarios.experiments]
+    return tuple(str(o) for o in result["output"].values if all(str(o) in p for p in produced))
 
 
 def _scenario_dataset(experiment: Experiment, chains, keep: bool, outputs) -> xr.Dataset:

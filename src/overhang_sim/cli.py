@@ -431,7 +431,7 @@ def _run(args) -> None:
         print(f"\nsaved {args.out}")
     if wanted is not None:
         print()
-        _frontier(args, scenarios.base, wanted)
+        _frontier(args, scenarios, wanted)
 
 
 def _precision_target(args):
@@ -481,17 +481,20 @@ def _cost(scenarios, keep):
     return pilot, (result_bytes(experiment) / experiment.samples if sent_back else 0.0)
 
 
-def _frontier(args, experiment=None, spec=None) -> None:
-    """``overhang frontier``; also what ``overhang run`` prints for an experiment with [frontier]."""
+def _frontier(args, scenarios=None, spec=None) -> None:
+    """``overhang frontier``; also what ``overhang run`` prints for an experiment with [frontier].
+
+    A file with scenario axes gives every scenario's frontier, and the pooled one over a weighted axis.
+    """
     import dataclasses
 
-    from .frontier import FrontierSpec, frontier, frontier_spec, parse_speeds
+    from .frontier import FrontierSpec, frontier_spec, parse_speeds, scenario_frontier
     from .storage import check_writable, save
     from .tables import frontier_table, summary_json
 
-    if experiment is None:
-        experiment = _scenarios(args, ("samples", "seed")).base
-        spec = frontier_spec(experiment) or FrontierSpec()
+    if scenarios is None:
+        scenarios = _scenarios(args, ("samples", "seed"))
+        spec = frontier_spec(scenarios.base) or FrontierSpec()
         if args.speeds:
             try:
                 spec = dataclasses.replace(spec, speeds=parse_speeds(args.speeds))
@@ -499,7 +502,7 @@ def _frontier(args, experiment=None, spec=None) -> None:
                 raise error.located(file="command line") from None
         if args.out:
             check_writable(args.out)
-    result = frontier(experiment, spec=spec)
+    result = scenario_frontier(scenarios, spec=spec)
     if getattr(args, "json", False):
         print(summary_json(result))
     elif args.command == "run" and not args.full:  # the run's first screen: 80 columns

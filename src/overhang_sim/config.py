@@ -438,6 +438,11 @@ def load_experiment(path: str | Path | None = None) -> Experiment:
     """
     path = default_experiment_path() if path is None else Path(path)
     text, table = read_toml(path)
+    if "axes" in table or "scenarios" in table:  # its correlations may name inputs of another scenario's model
+        from .scenarios import file_models
+
+        cache: dict = {}
+        return experiment_from_table(table, text, path, models=file_models(table, path, cache) or None, cache=cache)
     return experiment_from_table(table, text, path)
 
 

@@ -37,7 +37,7 @@ from .simulation import CHUNK_SIZE, chain_design, draw_inputs
 from .summaries import chain_error
 
 __all__ = ["FRONTIER_KEYS", "FrontierMark", "FrontierSpec", "default_speeds", "frontier", "frontier_spec",
-           "parse_speeds"]
+           "parse_speeds", "scenario_frontier"]
 
 FRONTIER_KEYS = ("speeds", "input", "marks")
 MARK_KEYS = ("label", "speed", "instances")
@@ -288,3 +288,91 @@ def _dataset(experiment, spec, grid, samples, seed) -> xr.Dataset:
                 "marks": json.dumps([{"label": m.label, "speed": m.speed, "instances": m.instances}
                                      for m in spec.marks])}
     return ds
+
+
+def scenario_frontier(scenarios, speeds: Sequence[float] | None = None, *, seed: int | None = None,
+                      spec: FrontierSpec | None = None) -> xr.Dataset:
+    """The frontier of every scenario of an experiment file, and of their mixture along a weighted axis.
+
+    Each scenario's frontier is :func:`frontier` on that scenario's draws: inputs of one
+    name share their random numbers across scenarios (common random numbers, as in a run),
+    so the frontiers of a model axis are paired. With a weighted axis the *pooled*
+    frontier is the mixture ``sum_s w_s F_s`` at each speed (its quantiles by
+    :func:`~overhang_sim.pooling.mixture_quantiles`, P(= 0) the weighted sum), with
+    Monte Carlo errors from the per-chain mixtures, as :func:`~overhang_sim.pooling.pool`.
+
+    Parameters
+    ----------
+    scenarios : ScenarioSet
+        From :func:`~overhang_sim.scenarios.load_scenarios`; each scenario's model needs
+        the speed input.
+    speeds, seed, spec
+        As for :func:`frontier` (the spec defaults to the first scenario's ``[frontier]``).
+
+    Returns
+    -------
+    xarray.Dataset
+        One scenario: what :func:`frontier` returns. Several: its variables with the
+        scenario axes as leading dims, and with a weighted axis ``pooled_quantile``,
+        ``pooled_median`` (+ ``_mcse``), ``pooled_band_lower``/``upper`` and
+        ``pooled_prob_zero`` (+ ``_mcse``) over ``speed``; attrs ``weighted_axis`` and
+        ``weights`` (JSON).
+    """
+    from .pooling import _positive
+    from .scenarios import stack_scenarios
+
+    base = scenarios.base
+    spec = spec or frontier_spec(base) or FrontierSpec()
+    if len(scenarios.experiments) == 1:
+        return frontier(base, speeds, seed=seed, spec=spec)
+    grid = np.array(sorted(parse_speeds(list(speeds)))) if speeds is not None else spec.grid
+    seed = base.seed if seed is None else seed
+    parts, datasets = [], []
+    for i, experiment in enumerate(scenarios.experiments):
+        try:
+            check_speed_input(experiment, spec.input)
+        except OverhangError as error:
+            label = ", ".join(f"{k}={v}" for k, v in scenarios.labels(i).items())
+            raise type(error)(f"scenario {label}: {error.problem}", key="frontier.input",
+                              file=scenarios.path or None) from None
+        samples = _samples(experiment, spec.input, grid, seed)
+        parts.append(samples)
+        datasets.append(_dataset(experiment, spec, grid, samples, seed))
+    stacked = stack_scenarios(replace(scenarios, fixed_axes=()), datasets)
+    stacked.attrs = {**datasets[0].attrs, "model": ", ".join(dict.fromkeys(e.model_spec.name for e in
+                                                                            scenarios.experiments)),
+                     "axes": json.dumps(list(scenarios.dims))}
+    if not scenarios.weights or len(scenarios.dims) != 1:
+        return stacked
+    axis, weights = next(iter(scenarios.weights.items()))
+    keep, w = _positive(np.asarray(weights, dtype=float))
+    return stacked.assign(_pooled_frontier([parts[k] for k in keep], w, stacked)).assign_attrs(
+        weighted_axis=axis, weights=json.dumps([float(x) for x in weights]))
+
+
+def _pooled_frontier(parts: list[np.ndarray], weights: np.ndarray, stacked: xr.Dataset) -> dict:
+    """The mixture's frontier variables from each scenario's (chain, speed, draw) samples."""
+    from .pooling import mixture_quantiles
+
+    chains, n_speeds, _ = parts[0].shape
+    quant = np.empty((n_speeds, len(PROBS)))
+    per_chain_median = np.empty((chains, n_speeds))
+    for i in range(n_speeds):
+        ordered = [np.sort(p[:, i, :].ravel()) for p in parts]
+        quant[i] = mixture_quantiles(ordered, weights, PROBS)
+        for c in range(chains):
+            per_chain_median[c, i] = mixture_quantiles([np.sort(p[c, i, :]) for p in parts], weights, [0.5])[0]
+    zeros = sum(w * (p == 0).mean(axis=2) for p, w in zip(parts, weights))  # (chain, speed)
+    lower = np.stack([quant[:, PROBS.index(round((1 - m) / 2, 10))] for m in INTERVALS])
+    upper = np.stack([quant[:, PROBS.index(round((1 + m) / 2, 10))] for m in INTERVALS])
+    attrs = dict(stacked["median"].attrs)
+    unit = attrs.get("units", "")
+    return {"pooled_quantile": (("speed", "prob"), quant, attrs),
+            "pooled_median": (("speed",), quant[:, PROBS.index(0.5)], attrs),
+            "pooled_median_mcse": (("speed",), chain_error(per_chain_median, 0),
+                                   {"units": unit, "long_name": "Monte Carlo standard error of pooled_median"}),
+            "pooled_band_lower": (("interval", "speed"), lower, {**attrs, "long_name": "lower end of the pooled band"}),
+            "pooled_band_upper": (("interval", "speed"), upper, {**attrs, "long_name": "upper end of the pooled band"}),
+            "pooled_prob_zero": (("speed",), zeros.mean(axis=0), {"units": "1", "long_name": "pooled P(= 0)"}),
+            "pooled_prob_zero_mcse": (("speed",), chain_error(zeros, 0),
+                                      {"units": "1", "long_name": "Monte Carlo standard error of pooled_prob_zero"})}

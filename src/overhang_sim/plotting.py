@@ -511,6 +511,13 @@ def plot_frontier(frontier: xr.Dataset, marks: Sequence[Mapping] | None = None) 
     if "band_lower" not in frontier or "speed" not in frontier.dims:
         raise ConfigError("is not a frontier (no band_lower over speed); compute one with overhang frontier",
                           key="frontier")
+    scenarios = None
+    axes = [d for d in frontier["median"].dims if d != "speed"]
+    if axes:  # several scenarios: the bands of the pooled mixture (else the first), a median line for each
+        scenarios = frontier["median"].stack(cell=axes)
+        names = [n for n in frontier.data_vars if n.startswith("pooled_")]
+        frontier = (frontier[names].rename({n: n.removeprefix("pooled_") for n in names}) if names
+                    else frontier.isel({d: 0 for d in axes})).assign_attrs(frontier.attrs)
     marks = json.loads(frontier.attrs.get("marks", "[]")) if marks is None else list(marks)
     speed, median = frontier["speed"].values, frontier["median"].values
     positive = np.concatenate([v[v > 0] for v in (median, frontier["band_lower"].values.ravel(),
@@ -526,7 +533,13 @@ def plot_frontier(frontier: xr.Dataset, marks: Sequence[Mapping] | None = None) 
         ax.fill_between(speed, np.maximum(lower, bottom), np.maximum(upper, bottom), color=PALETTE["sky"],
                         alpha=0.25 + 0.2 * k, lw=0, gid=f"interval-{mass:g}", label=_mass_label(mass))
     ax.plot(speed, np.where(median > 0, median, np.nan), "o-", color=PALETTE["blue"], lw=1.8, gid="median",
-            label="median")
+            label="median" if scenarios is None else "median, pooled")
+    for i, (color, style) in zip(range(0 if scenarios is None else scenarios.sizes["cell"]),
+                                 itertools.cycle(_REFERENCE_STYLES)):
+        line = scenarios.isel(cell=i)
+        label = ", ".join(str(line[d].item()) for d in axes)
+        ax.plot(speed, np.where(line.values > 0, line.values, np.nan), color=PALETTE[color], ls=style, lw=1.2,
+                gid="scenario-median", label=f"median, {label}")
     first = np.flatnonzero(median > 0)
     if first.size:
         i = first[0]

@@ -66,7 +66,7 @@ from .summaries import (
 from .tails import tail_statistics
 
 __all__ = ["MASS_TOLERANCE", "axis_variance_share", "check_weights", "hdi_of_weighted_sorted",
-           "mixture_quantiles", "pool"]
+           "mixture_quantiles", "pool", "share_scale"]
 
 MASS_TOLERANCE = 1e-12  # an interval must hold more than mass + this (cumulative weights carry rounding)
 SUM_TOLERANCE = 1e-9  # weights must sum to 1 within this
@@ -412,8 +412,44 @@ def _refuse_undefined(logs, keep, weights, result, axis, others, output):
                       "the variance share needs every draw of a scenario with positive weight", key="output")
 
 
+def _mid_cdf(parts: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each draw's mid-CDF in the mixture: ``F(y-) + P(Y = y) / 2``, the draws of part s weighing ``w_s / n``.
+
+    `parts` is ``(scenario, ...)``; the result has its shape and lies in (0, 1). Ties
+    (an atom such as instances = 0) share one value, so the transform is defined
+    wherever log10 is not.
+    """
+    flat = parts.reshape(parts.shape[0], -1)
+    each = np.repeat(weights / flat.shape[1], flat.shape[1])
+    values, where = np.unique(flat.ravel(), return_inverse=True)
+    mass = np.bincount(where, weights=each, minlength=len(values))
+    mid = np.cumsum(mass) - mass / 2
+    return mid[where].reshape(parts.shape)
+
+
+def _rank_scale(parts: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """`parts` (scenario, *others, chain, draw) as mid-CDFs of the mixture, cell by cell of `others`."""
+    out = np.empty_like(parts, dtype=float)
+    for cell in np.ndindex(*parts.shape[1:-2]):
+        index = (slice(None), *cell)
+        out[index] = _mid_cdf(parts[index], weights)
+    return out
+
+
+def share_scale(result: xr.Dataset, axis: str, weights: Sequence[float], output: str | None = None) -> str:
+    """``"log10"``, or ``"rank"`` when a scenario of positive weight has draws of `output` = 0 (none < 0, NaN or inf).
+
+    Instances = 0 is an answer (a required speed above the roofline's serial ceiling),
+    an atom log10 cannot hold: the variance share then uses the mixture's mid-CDF.
+    """
+    keep, _ = _positive(check_weights(weights, _axis_values(result, axis), key="weights"))
+    output = output or main_output(result)
+    x = result[output].transpose(axis, ...).values[keep]
+    return "rank" if np.isfinite(x).all() and (x >= 0).all() and (x == 0).any() else "log10"
+
+
 def axis_variance_share(result: xr.Dataset, axis: str, weights: Sequence[float],
-                        output: str | None = None) -> xr.Dataset:
+                        output: str | None = None, scale: str = "log10") -> xr.Dataset:
     """Share of the pooled variance of log10(output) explained by the choice along `axis`.
 
     With ``m_s = E[log10 Y | s]`` and ``v_s = Var[log10 Y | s]`` (each scenario's
@@ -421,12 +457,20 @@ def axis_variance_share(result: xr.Dataset, axis: str, weights: Sequence[float],
     ``between = sum_s w_s (m_s - sum_r w_r m_r)^2`` and ``total = between +
     sum_s w_s v_s``; the share is ``between / total`` (NaN when total is 0).
 
+    With ``scale = "rank"`` the same decomposition is of ``U = F(Y)``, the mid-CDF of
+    each draw in the pooled mixture (``F(y-) + P(Y = y) / 2``; between 0 and 1, and
+    defined at an atom such as instances = 0, where log10 is not): the share of the
+    pooled variance of the rank that the choice explains, a correlation ratio on ranks.
+    :func:`share_scale` picks it when some draws are 0.
+
     Parameters
     ----------
     result, axis, weights
         As for :func:`pool`.
     output : str, optional
         Default: the main output.
+    scale : {"log10", "rank"}
+        The scale the variance is taken on (default log10).
 
     Returns
     -------
@@ -451,8 +495,15 @@ def axis_variance_share(result: xr.Dataset, axis: str, weights: Sequence[float],
     output = output or main_output(result)
     _outputs(result, SummarySpec(outputs=(output,)))
     others = _other_axes(result, [output], axis)
+    if scale not in ("log10", "rank"):
+        raise ConfigError(f"must be 'log10' or 'rank', not {scale!r:.40}", key="scale")
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log10(_samples(result, output, axis, others))
+    if scale == "rank":
+        raw = _samples(result, output, axis, others)
+        _refuse_undefined(np.where(np.isnan(raw), np.nan, 0.0)[keep], keep, weights, result, axis, others, output)
+        logs = np.full(raw.shape, np.nan)
+        logs[keep] = _rank_scale(raw[keep], w)
     _refuse_undefined(logs[keep], keep, weights, result, axis, others, output)
     between, total = _total_variance(logs[keep].mean(axis=(-2, -1)), logs[keep].var(axis=(-2, -1)), w)
     chain_between, chain_total = _total_variance(logs[keep].mean(axis=-1), logs[keep].var(axis=-1), w)
@@ -463,7 +514,14 @@ def axis_variance_share(result: xr.Dataset, axis: str, weights: Sequence[float],
                      "conditional_mean": (np.where(defined, logs.mean(axis=(-2, -1)), np.nan),
                                           np.where(defined[..., None], logs.mean(axis=-1), np.nan))}
     unit = result[output].attrs.get("units", "")
-    text = {"variance_share": ("1", f"share of Var[log10 {output}] explained by {axis} (between / total)"),
+    if scale == "rank":
+        text = {"variance_share": ("1", f"share of Var[F({output})], its pooled mid-CDF, explained by {axis}"),
+                "between_variance": ("1", f"Var over {axis} of E[F({output}) | {axis}]"),
+                "total_variance": ("1", f"pooled Var[F({output})]"),
+                "conditional_mean": ("1", f"E[F({output}) | {axis}], the mean pooled rank")}
+    else:
+        text = {}
+    text = text or {"variance_share": ("1", f"share of Var[log10 {output}] explained by {axis} (between / total)"),
             "between_variance": (f"(log10 {unit})^2", f"Var over {axis} of E[log10 {output} | {axis}]"),
             "total_variance": (f"(log10 {unit})^2", f"pooled Var[log10 {output}]"),
             "conditional_mean": (f"log10 {unit}", f"E[log10 {output} | {axis}]")}
@@ -474,4 +532,5 @@ def axis_variance_share(result: xr.Dataset, axis: str, weights: Sequence[float],
         data[f"{key}_mcse"] = (dims, chain_error(per_chain, axis=-1), {"units": text[key][0], "long_name":
                                                                        f"Monte Carlo standard error of {key}"})
     coords = {axis: values, "weight": (axis, weights), **{d: result[d].values for d in others}}
-    return xr.Dataset(data, coords, {"output": output, "axis": axis, "pooled_weights": json.dumps(list(weights))})
+    return xr.Dataset(data, coords, {"output": output, "axis": axis, "pooled_weights": json.dumps(list(weights)),
+                                     "scale": scale})

@@ -139,6 +139,7 @@ def scenarios_from_table(table: dict, text: str, path: str | Path) -> ScenarioSe
                     _apply(variant, key, values[i], name)
             variants.append(variant)
         models = _models_of(variants, path, cache)
+        _own_outputs(variants, path, cache)
         unit_from_model = frozenset(k for _, _, sets in axes for k in sets if k not in ("model", "priors"))
         experiments = []
         for variant, label in zip(variants, labels):
@@ -199,6 +200,45 @@ def _known_names(table: dict, path, cache: dict) -> set[str]:
         except OverhangError:
             pass  # reported where the scenario that uses it is built
     return known
+
+
+def _own_outputs(variants: list[dict], path, cache: dict) -> None:
+    """With several models, each scenario summarises the listed outputs its model has.
+
+    An output only some of the models produce (the roofline's ``compute_binds``) is then
+    summarised where it exists and is NaN elsewhere (and is not pooled); an output no
+    scenario's model produces is left in, to be refused with the first scenario's model.
+    """
+    resolved = []
+    for variant in variants:
+        try:
+            resolved.append(set(cached_model(variant.get("model"), path, cache).outputs))
+        except OverhangError:
+            return  # reported with its scenario
+    if len({frozenset(r) for r in resolved}) < 2:
+        return
+    for variant, outputs in zip(variants, resolved):
+        summary = variant.get("summary")
+        listed = summary.get("outputs") if isinstance(summary, dict) else None
+        if not isinstance(listed, list):
+            continue
+        if any(o not in set().union(*resolved) for o in listed if isinstance(o, str)):
+            continue  # an output of no model: the scenario's own check names it
+        kept = [o for o in listed if o in outputs]
+        if kept:
+            summary["outputs"] = kept
+
+
+def file_models(table: dict, path, cache: dict) -> tuple:
+    """Every model a parsed experiment file uses (its own, its axes' and its scenarios'), as far as they resolve."""
+    found = {}
+    for entry in _model_entries(table):
+        try:
+            model = cached_model(entry, path, cache)
+        except OverhangError:
+            continue  # reported where the experiment that uses it is built
+        found.setdefault(model.name, model)
+    return tuple(found.values())
 
 
 def _models_of(variants: list[dict], path, cache: dict) -> tuple:

@@ -274,8 +274,30 @@ def _pooled_note(result: xr.Dataset, output: str, width: int) -> list[str]:
     share = ", ".join(format_value(float(v), float(e)) for v, e in zip(
         np.ravel(result["variance_share"].values), np.ravel(result["variance_share_mcse"].values)))
     weights = ", ".join(f"{w:g}" for w in json.loads(result.attrs.get("weights", "[]")))
+    of = f"log10({output})" if result.attrs.get("variance_share_scale", "log10") == "log10" else \
+        f"the rank of {output} (some draws are 0, where log10 is undefined)"
     return ["", *wrap(f"pooled: the mixture over {axis} with weights {weights}; the choice of {axis} "
-                      f"explains a share {share} of the pooled variance of log10({output}).", width)]
+                      f"explains a share {share} of the pooled variance of {of}.", width)]
+
+
+def _scenario_indicators(summary: xr.Dataset, dims: tuple[str, ...], width: int) -> list[str]:
+    """P(indicator = 1) of each 0/1 output (e.g. which bound binds) in the scenarios that have it."""
+    rows = []
+    for output in (str(o) for o in summary["output"].values):
+        s = summary.sel(output=output)
+        if "prob_zero" not in s or not bool(np.all(s["binary"].values[np.isfinite(s["prob_zero"].values)])):
+            continue
+        p0 = s["prob_zero"].stack(cell=dims) if len(dims) > 1 else s["prob_zero"].rename({dims[0]: "cell"})
+        e0 = s["prob_zero_mcse"].stack(cell=dims) if len(dims) > 1 else s["prob_zero_mcse"].rename({dims[0]: "cell"})
+        for j, cell in enumerate(p0["cell"].values):
+            if math.isfinite(float(p0.values[j])):
+                label = ", ".join(map(str, cell)) if isinstance(cell, tuple) else str(cell)
+                rows.append([output, label, _probability(1 - float(p0.values[j]), float(e0.values[j])) +
+                             _pm(float(e0.values[j]))])
+    if not rows:
+        return []
+    return ["", *wrap("P(indicator = 1): the share of draws in which each holds (e.g. which bound binds)", width),
+            *fit_table(rows, width, left=(0, 1, 2), shrink=0)]
 
 
 def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH) -> list[str]:
@@ -301,6 +323,7 @@ def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH
              *fit_table(rows, width, left=left, shrink=0)]
     if result.attrs.get("weighted_axis") in dims:
         lines += _pooled_note(result, output, width)
+    lines += _scenario_indicators(summary, dims, width)
     meaning = "; P>=t: the probability of at least t" if chosen else ""
     text = (f"median and equal-tailed {_name(mass)} of {output} (quote these; the same on any "
             f"scale){meaning}. Digits shown are those the Monte Carlo error "
@@ -309,8 +332,14 @@ def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH
 
 
 def frontier_lines(frontier: xr.Dataset, width: int = WIDTH) -> list[str]:
-    """The copies x speed frontier in `width` columns: speed, median, the quoted band, P(= 0)."""
+    """The copies x speed frontier in `width` columns: speed, median, the quoted band, P(= 0).
+
+    A frontier per scenario (:func:`~overhang_sim.frontier.scenario_frontier`) is shown as
+    one column of medians per scenario, and the pooled one beside them, as many as fit.
+    """
     output = frontier.attrs.get("output", "instances")
+    if frontier["median"].ndim > 1:
+        return _scenario_frontier_lines(frontier, output, width)
     masses = [float(m) for m in frontier["interval"].values]
     mass = QUOTED_MASS if QUOTED_MASS in masses else max(masses)
     rows = [["speed", "median", f"{100 * mass:g} % band", f"P({output} = 0)"]]
@@ -324,6 +353,34 @@ def frontier_lines(frontier: xr.Dataset, width: int = WIDTH) -> list[str]:
             f"[{frontier['speed'].attrs.get('units', '')}]: {frontier.attrs.get('samples', '?')} draws, the same "
             "for every speed (all bands: overhang frontier)")
     return [*wrap(head, width), *fit_table(rows, width, left=(), shrink=0)]
+
+
+def _scenario_frontier_lines(frontier: xr.Dataset, output: str, width: int) -> list[str]:
+    medians = frontier["median"].transpose("speed", ...)
+    dims = [d for d in medians.dims if d != "speed"]
+    cells = medians.stack(scenario=dims) if len(dims) > 1 else medians.rename({dims[0]: "scenario"})
+    errors = frontier["median_mcse"].transpose(*medians.dims)
+    errors = errors.stack(scenario=dims) if len(dims) > 1 else errors.rename({dims[0]: "scenario"})
+    heads = [",".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in cells["scenario"].values]
+    columns = [(h, cells.values[:, j], errors.values[:, j]) for j, h in enumerate(heads)]
+    if "pooled_median" in frontier:
+        columns.append(("pooled", frontier["pooled_median"].values, frontier["pooled_median_mcse"].values))
+    speeds = [f"{v:.4g}" for v in frontier["speed"].values]
+    shown = len(columns)
+    while True:
+        rows = [["speed", *(h for h, _, _ in columns[:shown])]]
+        rows += [[speeds[i], *(format_value(float(m[i]), float(e[i])) for _, m, e in columns[:shown])]
+                 for i in range(len(speeds))]
+        lines = aligned(rows, left=(), gap="  ")
+        if shown == 1 or max(map(len, lines)) <= width:
+            break
+        shown -= 1
+    rest = "" if shown == len(columns) else f" (the first {shown} of {len(columns)})"
+    head = (f"frontier: median {output} [{frontier['median'].attrs.get('units', '')}] against the required "
+            f"speed [{frontier['speed'].attrs.get('units', '')}] per {', '.join(dims)}{rest}, "
+            f"{frontier.attrs.get('samples', '?')} draws each, the same for every speed (bands and P(= 0): "
+            "overhang frontier, or --full)")
+    return [*wrap(head, width), *lines]
 
 
 def comparison_lines(a: str, b: str, found: dict, width: int = WIDTH) -> list[str]:

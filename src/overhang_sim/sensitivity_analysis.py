@@ -133,23 +133,37 @@ class _Part(NamedTuple):
 
 def _dataset(parts: list[_Part], fixed: dict, attrs: dict, notes: list[str], labels: dict) -> xr.Dataset:
     """Label the methods' answers; `labels` maps each quantity to its (unit, long name)."""
-    outputs = [o for o in parts[0].outputs if all(o in p.outputs for p in parts)]
-    skipped = {k: v for p in parts for k, v in p.skipped.items()}
+    ranked = list(dict.fromkeys(o for p in parts for o in json.loads(p.attrs.get("rank_scale_outputs", "[]"))))
+    every = [o for p in parts for o in p.outputs]
+    outputs = [o for o in dict.fromkeys(every) if all(o in p.outputs for p in parts) or o in ranked]
+    skipped = {k: v for p in parts for k, v in p.skipped.items() if k not in outputs}
     skipped.update({o: "not produced by every method" for p in parts for o in p.outputs
                     if o not in outputs and o not in skipped})
+    if ranked:  # measures in orders of magnitude (tornado, VOI) are NaN for them
+        notes = [*notes, f"{', '.join(ranked)}: draws = 0 (an answer, e.g. no copy at the required speed), "
+                 "where log10 is undefined, so the Sobol' and given-data indices are of the output's rank "
+                 "(its mid-CDF, ordered as log10 orders it); a measure in orders of magnitude (tornado, VOI) is "
+                 "left out (NaN) where its draws include 0"]
     if not outputs:
         why = "; ".join(f"{k}: {v}" for k, v in skipped.items())
         raise ConfigError(f"no output can be analysed ({why})", key="outputs",
                           file=attrs.get("experiment_path"))
     data, measures = {}, []
     for p in parts:
-        cols = [p.outputs.index(o) for o in outputs]
+        cols = [p.outputs.index(o) if o in p.outputs else -1 for o in outputs]
+        missing = np.array([c < 0 for c in cols])
+
+        def columns(v, cols=cols, missing=missing):
+            v = np.asarray(v, dtype=float)
+            return np.where(missing, np.nan, v[..., [max(c, 0) for c in cols]]) if v.shape[-1] else \
+                np.full((*v.shape[:-1], len(cols)), np.nan)
+
         for measure, values in p.indices.items():
             measures.append(measure)
             for name, v in zip(("estimate", "lower", "upper"), values):
-                data.setdefault(name, []).append(v[:, cols])
+                data.setdefault(name, []).append(columns(v))
         for name, (dims, v, var_attrs) in p.extras.items():
-            data[name] = xr.Variable(dims, v[..., cols], var_attrs)
+            data[name] = xr.Variable(dims, columns(v), var_attrs)
     confidence = attrs.get("confidence")
     for name in ("estimate", "lower", "upper"):
         long_name = _LONG_NAMES[name].format(f"{confidence:g} confidence interval" if confidence else
@@ -187,15 +201,22 @@ def _ranks(estimate, measures):
     return np.argsort(np.argsort(-importance, axis=0, kind="stable"), axis=0) + 1
 
 
-def _usable(y, outputs, log):
-    """Indices of the outputs worth analysing, and why the others are not; y is (..., m)."""
+def _usable(y, outputs, log, ranks=False):
+    """Indices of the outputs worth analysing, and why the others are not; y is (..., m).
+
+    With `ranks`, an output with draws = 0 (and none below) is usable on the log scale:
+    :func:`_transform` takes it to its ranks.
+    """
     keep, skipped = [], {}
     for j, name in enumerate(outputs):
         values = y[..., j]
         if not np.isfinite(values).all():
             skipped[name] = "has non-finite values"
-        elif log and (values <= 0).any():
-            skipped[name] = "has values <= 0, so no log10 scale (use scale='linear')"
+        elif log and (values < 0).any():
+            skipped[name] = "has values < 0, so no log10 scale (use scale='linear')"
+        elif log and not ranks and (values == 0).any():
+            skipped[name] = (f"has values = 0 (P = {np.mean(values == 0):.2g}), so no log10 scale; its Sobol' and "
+                             "given-data indices are on ranks, this measure is in orders of magnitude")
         elif np.ptp(values) <= 1e-12 * np.abs(values).max():
             skipped[name] = "does not vary (zero variance): no sampled input moves it"
         else:
@@ -216,6 +237,38 @@ def _scale(y, scale):
     if scale not in ("log10", "linear"):
         raise ConfigError(f"must be 'log10' or 'linear', not {scale!r}", key="scale")
     return np.log10(y) if scale == "log10" else y
+
+
+def _ranked(y, scale) -> list[int]:
+    """Columns of y (..., m) that the log10 scale takes to ranks: those with draws = 0."""
+    return [j for j in range(y.shape[-1]) if scale == "log10" and (y[..., j] == 0).any()] if y.size else []
+
+
+def _transform(arrays, scale):
+    """`arrays` (each (..., m)) on `scale`; on log10, a column with draws = 0 becomes its mid-ranks instead.
+
+    Instances = 0 is an answer (no copy meets the speed), an atom log10 cannot hold. Ranks
+    order the draws as log10 does (a monotone transform) and give the zeros one tied rank,
+    so Sobol' and given-data indices stay defined: they are the indices of the output's
+    rank, ``F(y-) + P(Y = y) / 2`` over all the arrays together (so every array is on one
+    transform, as the Sobol' estimators need), and the ``rank_scale_outputs`` attr names them.
+    """
+    arrays = [np.asarray(a, dtype=float) for a in arrays]
+    ranked = _ranked(np.concatenate([a.reshape(-1, a.shape[-1]) for a in arrays]), scale)
+    if not ranked:
+        return [_scale(a, scale) for a in arrays]
+    out = [np.where(np.isin(np.arange(a.shape[-1]), ranked), 0.0, _scale(np.where(a > 0, a, 1.0), scale))
+           for a in arrays]
+    for j in ranked:
+        values = np.concatenate([a[..., j].ravel() for a in arrays])
+        unique, where, counts = np.unique(values, return_inverse=True, return_counts=True)
+        mid = (np.cumsum(counts) - counts / 2) / values.size
+        start = 0
+        for a, o in zip(arrays, out):
+            size = a[..., j].size
+            o[..., j] = mid[where[start:start + size]].reshape(a[..., j].shape)
+            start += size
+    return out
 
 
 # --------------------------------------------------------------------------- from an experiment
@@ -295,17 +348,20 @@ def _sobol_part(experiment, samples, seed, outputs, scale, confidence, replicate
     n = _base_samples(experiment, samples, replicates)
     ppfs = [input_ppf(experiment, name) for name in experiment.sampled]
     fa, fb, fab = saltelli_outputs(_evaluator(experiment, outputs), ppfs, n, seed=seed, replicates=replicates)
-    keep, skipped = _usable(np.concatenate([fa, fb, *fab]), outputs, scale == "log10")
+    keep, skipped = _usable(np.concatenate([fa, fb, *fab]), outputs, scale == "log10", ranks=True)
     flat = _flat_in_a_replicate(fa, fb, replicates)
     skipped.update({outputs[j]: f"does not vary within one of the {replicates} Sobol' replicates (it varies "
                     "in too few draws); use more sobol_samples" for j in keep if flat[j]})
     keep = [j for j in keep if not flat[j]]
     if not keep:
         return _Part(experiment.sampled, (), {}, {}, {}, skipped)
-    s = sobol_indices(*(_scale(f[..., keep], scale) for f in (fa, fb, fab)), replicates=replicates,
-                      confidence=confidence)
+    ta, tb, tab = _transform([fa[..., keep], fb[..., keep], fab[..., keep]], scale)
+    s = sobol_indices(ta, tb, tab, replicates=replicates, confidence=confidence)
     indices = {"sobol_first": (s.first, *s.first_interval), "sobol_total": (s.total, *s.total_interval)}
     attrs = {"sobol_base_samples": n, "sobol_model_runs": n * (len(ppfs) + 2), "sobol_replicates": replicates}
+    ranked = _ranked(np.concatenate([fa[..., keep], fb[..., keep], *fab[..., keep]]), scale)
+    if ranked:
+        attrs["rank_scale_outputs"] = json.dumps([outputs[keep[j]] for j in ranked])
     return _Part(experiment.sampled, tuple(outputs[j] for j in keep), indices, {}, attrs, skipped)
 
 
@@ -445,9 +501,11 @@ def _run_arrays(run, outputs, file):
 
 def _run_parts(x, y, inputs, outputs, scale, confidence, methods, mass=0.9):
     """Given-data and VOI parts from one sort of each input per chain."""
-    keep, skipped = _usable(y, outputs, scale == "log10")
+    keep, skipped = _usable(y, outputs, scale == "log10", ranks=True)
     keep_log, skipped_log = _usable(y, outputs, True)
     bins = min(VOI_MAX_BINS, x.shape[1] // VOI_MIN_BIN)
+    if "voi" in methods and not keep_log and keep and "given_data" in methods:
+        methods = [m for m in methods if m != "voi"]  # no output VOI can take (draws = 0): given data goes on
     if ("given_data" in methods and not keep) or ("voi" in methods and not keep_log):
         return [_Part(inputs, (), {}, {}, {}, {**skipped_log, **skipped})]
 
@@ -460,12 +518,16 @@ def _run_parts(x, y, inputs, outputs, scale, confidence, methods, mass=0.9):
             out += (voi_narrowing(xs, logs, bins=bins, mass=mass, order=order),)
         return out
 
-    found = chain_interval(kernel, (x, _scale(y[..., keep], scale), np.log10(y[..., keep_log])), confidence)
+    ys = _transform([y[..., keep]], scale)[0] if keep else np.log10(y[..., keep_log])
+    found = chain_interval(kernel, (x, ys, np.log10(y[..., keep_log]) if "voi" in methods else ys), confidence)
     parts = []
     if "given_data" in methods:
         first, rho = found[:2]
         rho = (rho[0], np.maximum(rho[1], -1.0), np.minimum(rho[2], 1.0))
         attrs = {"given_data_samples": x.shape[0] * x.shape[1], "given_data_chains": x.shape[0]}
+        ranked = _ranked(y[..., keep], scale)
+        if ranked:
+            attrs["rank_scale_outputs"] = json.dumps([outputs[keep[j]] for j in ranked])
         parts.append(_Part(inputs, tuple(outputs[j] for j in keep),
                            {"given_data_first": first, "spearman": rho}, {}, attrs, skipped))
     if "voi" in methods:

@@ -226,10 +226,39 @@ def scenario_tables(result: xr.Dataset, dims: tuple[str, ...]) -> str:
     if axis in dims:
         shares = ", ".join(format_value(float(v), float(e)) for v, e in
                            zip(np.ravel(share.values), np.ravel(result["variance_share_mcse"].values)))
+        of = f"log10({output})" if result.attrs.get("variance_share_scale", "log10") == "log10" else \
+            f"the rank of {output} (its pooled mid-CDF: some draws are 0, where log10 is undefined)"
         lines += ["", f"pooled: the mixture over {axis} with weights {', '.join(f'{w:g}' for w in weights)}; "
-                  f"the choice of {axis} explains a share {shares} of the pooled variance of log10({output})"]
+                  f"the choice of {axis} explains a share {shares} of the pooled variance of {of}"]
+    lines += _scenario_extras(summary, dims, output)
     lines += ["", "Digits shown are those the Monte Carlo error supports (spread between chains)."]
     return "\n".join(lines)
+
+
+def _scenario_extras(summary: xr.Dataset, dims, output: str) -> list[str]:
+    """Per scenario: P(main = 0) where it is positive, and P(indicator = 1) where a model has the indicator."""
+    lines = []
+    stacked = summary.stack(cell=list(dims)) if dims else summary.expand_dims(cell=[0])
+    labels = [", ".join(f"{d}={stacked.isel(cell=i)[d].item()}" for d in dims) for i in range(stacked.sizes["cell"])]
+    zero = stacked["prob_zero"].sel(output=output) if "prob_zero" in stacked else None
+    if zero is not None and float(zero.fillna(0).max()) > 0:
+        lines += ["", f"P({output} = 0), an answer (no copy meets the required speed), not an error"]
+        lines += [f"  {label:<28}{_probability(p, e)}" for label, p, e in
+                  zip(labels, zero.values, stacked["prob_zero_mcse"].sel(output=output).values) if p > 0]
+    if "binary" not in stacked:
+        return lines
+    header = ["", "P(indicator = 1) in the scenarios whose model has it (e.g. which bound binds)"]
+    for o in (str(o) for o in stacked["output"].values if o != output):
+        top = stacked["quantile"].sel(output=o, scale="linear").max("prob").values  # NaN where the model lacks o
+        cells = [i for i in range(stacked.sizes["cell"])
+                 if bool(stacked["binary"].sel(output=o).isel(cell=i)) and np.isfinite(top[i]) and top[i] <= 1]
+        if cells:
+            lines, header = lines + header, []
+        for i in cells:
+            c = stacked.sel(output=o).isel(cell=i)
+            lines.append(f"  {o:<22}{labels[i]:<20}{_probability(1 - c['prob_zero'], c['prob_zero_mcse'])}"
+                         f"  {c['long_name'].item()}")
+    return lines
 
 
 def _pooled(result: xr.Dataset) -> xr.Dataset:
@@ -265,7 +294,9 @@ SIGNED = ("spearman", "tornado")
 
 
 def _sensitivity_cell(measure: str, estimate: float, lower: float, upper: float, confidence: float) -> str:
-    """``0.412 [0.405, 0.419]``; a share below zero is ``≈ 0``, with bounds clipped at 0."""
+    """``0.412 [0.405, 0.419]``; a share below zero is ``≈ 0``, with bounds clipped at 0; ``n/a`` if not estimated."""
+    if not math.isfinite(estimate):  # e.g. VOI, in orders of magnitude, of an output with draws = 0
+        return "n/a"
     if lower == upper:  # no sampling error (the tornado)
         return format_value(estimate)
     error = (upper - lower) / (2 * NormalDist().inv_cdf((1 + confidence) / 2))  # about one standard error
@@ -313,7 +344,7 @@ def _sensitivity_output(ds: xr.Dataset, output: str) -> list[str]:
     key = next(m for m in RANK_BY if m in measures)
     order = np.argsort(s["rank"].sel(measure=key).values, kind="stable")
     lines = ["", f"{output} [{s['output_unit'].item()}]  {s['output_long_name'].item()}"]
-    if "voi_width" in s:
+    if "voi_width" in s and np.isfinite(float(s["voi_width"])):
         mass, width = 100 * ds.attrs.get("voi_mass", 0.9), format_value(float(s["voi_width"]))
         lines.append(f"  its {mass:g} % interval spans {width} orders of magnitude; "
                      "VOI = how much knowing the input would narrow it")
@@ -350,7 +381,14 @@ def sensitivity_table(ds: xr.Dataset) -> str:
 
 
 def frontier_table(frontier: xr.Dataset) -> str:
-    """The copies x speed frontier (:func:`overhang_sim.frontier.frontier`) as text, one row per speed."""
+    """The copies x speed frontier (:func:`overhang_sim.frontier.frontier`) as text, one row per speed.
+
+    A frontier of several scenarios (:func:`overhang_sim.frontier.scenario_frontier`)
+    prints one block per scenario, then the pooled mixture's.
+    """
+    axes = [d for d in frontier["median"].dims if d != "speed"]
+    if axes:
+        return _scenario_frontier_table(frontier, axes)
     output, unit = frontier.attrs.get("output", "instances"), frontier["median"].attrs.get("units", "")
     speed_unit = frontier["speed"].attrs.get("units", "")
     heads = ["speed", "median", *(f"{100 * i:g} % band" for i in frontier["interval"].values), f"P({output} = 0)"]
@@ -368,3 +406,24 @@ def frontier_table(frontier: xr.Dataset) -> str:
              "  " + "  ".join(h.rjust(w) for h, w in zip(heads, widths))]
     lines += ["  " + "  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
     return "\n".join(lines)
+
+
+def _scenario_frontier_table(frontier: xr.Dataset, axes: list[str]) -> str:
+    """One frontier block per scenario (labelled by its axis values), then the pooled one."""
+    per = frontier[[n for n in frontier.data_vars if not n.startswith("pooled_")]]
+    stacked = per.stack(cell=axes)
+    blocks = []
+    for i in range(stacked.sizes["cell"]):
+        cell = stacked.isel(cell=i)
+        label = ", ".join(f"{d}={cell[d].item()}" for d in axes)
+        one = cell.drop_vars(["cell", *axes], errors="ignore").assign_attrs(per.attrs)
+        blocks.append(frontier_table(one).replace(" against the required speed", f" ({label}) against the "
+                                                  "required speed", 1))
+    if "pooled_median" in frontier:
+        names = [n for n in frontier.data_vars if n.startswith("pooled_")]
+        pooled = frontier[names].rename({n: n.removeprefix("pooled_") for n in names}).assign_attrs(frontier.attrs)
+        weights = ", ".join(f"{w:g}" for w in json.loads(frontier.attrs.get("weights", "[]")))
+        blocks.append(frontier_table(pooled).replace(
+            " against the required speed", f" (pooled over {frontier.attrs.get('weighted_axis')}, weights "
+            f"{weights}) against the required speed", 1))
+    return "\n\n".join(blocks)
