@@ -63,6 +63,8 @@ TEXT_FIELDS = ("output", "statistic", "scale", "unit", "long_name", "a", "b")
 MAIN_ONLY = ("prob_at_least", "variance_share", "between_variance", "total_variance", "conditional_mean")
 PROBABILITIES = ("prob_at_least", "prob_zero", "binary", "variance_share", "p_a_greater")
 NO_MCSE = ("binary",)
+#: Statistics with no Monte Carlo error of their own (k̂ carries an asymptotic standard error instead).
+NO_PARTNER = ("tail_shape", "tail_shape_se")
 COMPARISONS = ("p_a_greater", "median_log10_ratio")
 
 
@@ -160,6 +162,8 @@ def _variable(rows: list[dict], statistic: str, axes: list[str]) -> dict[str, xr
         error[index] = np.nan if _missing(r.get("mcse")) else r["mcse"]
     if statistic.removeprefix("pooled_") in NO_MCSE:
         return {statistic: xr.DataArray(value.astype(bool), coords=coords, dims=dims)}
+    if statistic.removeprefix("pooled_") in NO_PARTNER:
+        return {statistic: xr.DataArray(value, coords=coords, dims=dims)}
     return {statistic: xr.DataArray(value, coords=coords, dims=dims),
             f"{statistic}_mcse": xr.DataArray(error, coords=coords, dims=dims)}
 

@@ -35,6 +35,7 @@ import textwrap
 import numpy as np
 import xarray as xr
 
+from .labels import human_unit
 from .summaries import main_output
 from .tables import aligned, format_value, is_point, summary_part
 
@@ -139,7 +140,8 @@ def _headline(summary: xr.Dataset, output: str, mass: float, width: int) -> list
     unit = s["unit"].item()
     lines = wrap(f"{output}: {s['long_name'].item()} [{unit}]", width)
     median, median_log = _median(s), _median(s, "log10")
-    rows = [["median", f"{_number(*median)} {unit}" if math.isfinite(median[0]) else _number(*median),
+    rows = [["median", f"{_number(*median)} {human_unit(unit)}".rstrip() if math.isfinite(median[0])
+             else _number(*median),
              f"(10^{_number(*median_log)})" if math.isfinite(median_log[0]) else ""],
             *([[f"{100 * mass:g} % interval", _interval(s, mass, joiner=" to "),
                 f"(10^{_interval(s, mass, 'log10', ' to 10^')})" if math.isfinite(
@@ -163,7 +165,7 @@ def _others(summary: xr.Dataset, main: str, mass: float, width: int) -> list[str
             p, e = 1 - float(s["prob_zero"]), float(s["prob_zero_mcse"])
             flags.append([output, _probability(p, e) + _pm(e)])
         else:
-            rows.append([output, _number(*_median(s)), _interval(s, mass), s["unit"].item()])
+            rows.append([output, _number(*_median(s)), _interval(s, mass), human_unit(s["unit"].item())])
     lines = []
     if rows:
         lines += ["", f"Other outputs: median and {_name(mass)}"]
