@@ -34,7 +34,7 @@ import xarray as xr
 from .config import Experiment
 from .errors import ConfigError, ModelInputError, OverhangError, did_you_mean
 from .simulation import CHUNK_SIZE, chain_design, draw_inputs
-from .summaries import chain_error
+from .summaries import chain_error, sorted_quantiles
 
 __all__ = ["FRONTIER_KEYS", "FrontierMark", "FrontierSpec", "default_speeds", "frontier", "frontier_spec",
            "parse_speeds", "scenario_frontier"]
@@ -186,7 +186,7 @@ def frontier(experiment: Experiment, speeds: Sequence[float] | None = None, *, s
     check_speed_input(experiment, spec.input)
     grid = np.array(sorted(parse_speeds(list(speeds)))) if speeds is not None else spec.grid
     seed = experiment.seed if seed is None else seed
-    samples = _samples(experiment, spec.input, grid, seed)  # (chain, speed, draw)
+    samples = _samples(experiment, spec.input, grid, seed)  # (speed, chain, draw)
     return _dataset(experiment, spec, grid, samples, seed)
 
 
@@ -219,12 +219,13 @@ class _ModelWithInput:
 
 
 def _samples(experiment, name, grid, seed) -> np.ndarray:
+    """The main output at every speed of `grid` on one set of draws, shape (speed, chain, draw)."""
     base = _without(experiment, name)
     model = experiment.model_spec
     main = model.main
     split = getattr(model, "steps_after", None)
     once, again = split(name, (main,)) if split is not None else ((), ())
-    out = np.empty((base.chains, len(grid), base.draws))
+    out = np.empty((len(grid), base.chains, base.draws))
     for chain in range(base.chains):
         design = chain_design(base, seed, chain)
         for start in range(0, base.draws, CHUNK_SIZE):
@@ -232,7 +233,7 @@ def _samples(experiment, name, grid, seed) -> np.ndarray:
             values = draw_inputs(base, design, start, stop)
             if split is None:  # a Python-function model: the whole model per speed
                 for i, speed in enumerate(grid):
-                    out[chain, i, start:stop] = model({**values, name: float(speed)})[main]
+                    out[i, chain, start:stop] = model({**values, name: float(speed)})[main]
                 continue
             env = _environment(model, values, once)
             for i, speed in enumerate(grid):
@@ -241,7 +242,7 @@ def _samples(experiment, name, grid, seed) -> np.ndarray:
                     for step in again:
                         if step.name not in env:  # a prior that overrides a formula stays as drawn
                             speed_env[step.name] = step.run(speed_env)
-                out[chain, i, start:stop] = speed_env[main] if main in speed_env else env[main]
+                out[i, chain, start:stop] = speed_env[main] if main in speed_env else env[main]
     return out
 
 
@@ -258,12 +259,43 @@ def _environment(model, values, once) -> dict:
     return env
 
 
+def _summaries(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pooled quantiles at PROBS (speed, prob), per-chain medians and P(= 0) (chain, speed) of (speed, chain, draw).
+
+    Bit for bit ``np.quantile(pooled, PROBS)``, ``np.median`` and ``mean(== 0)``, at less
+    cost: one sort of each speed's pooled draws in a reused buffer (numpy's vectorised
+    sort beats its partition at ten ranks) read by :func:`~.summaries.sorted_quantiles`,
+    and each chain's median from a partition at one rank.
+    """
+    n_speeds, chains, draws = samples.shape
+    quant = np.empty((n_speeds, len(PROBS)))
+    medians = np.empty((chains, n_speeds))
+    pooled, row_buffer = np.empty(chains * draws), np.empty(draws)
+    for i, rows in enumerate(samples):
+        np.copyto(pooled, rows.reshape(-1))
+        pooled.sort()
+        quant[i] = sorted_quantiles(pooled, PROBS)
+        for c, row in enumerate(rows):
+            medians[c, i] = _median(row, row_buffer)
+    zeros = np.ascontiguousarray(np.count_nonzero(samples == 0, axis=2).T) / draws  # C order: mean(axis=0) as before
+    return quant, medians, zeros
+
+
+def _median(row: np.ndarray, buffer: np.ndarray) -> float:
+    """``np.median(row)`` (the mean of the two middle values for an even length; NaN if any), via `buffer`."""
+    if np.isnan(row).any():
+        return math.nan
+    np.copyto(buffer, row)
+    half = len(row) // 2
+    buffer.partition(half)
+    if len(row) % 2:
+        return float(buffer[half])
+    return float((buffer[:half].max() + buffer[half]) / 2)
+
+
 def _dataset(experiment, spec, grid, samples, seed) -> xr.Dataset:
-    chains, n_speeds, draws = samples.shape
-    pooled = np.moveaxis(samples, 1, 0).reshape(n_speeds, chains * draws)
-    quant = np.quantile(pooled, PROBS, axis=1).T  # (speed, prob)
-    per_chain_median = np.median(samples, axis=2)  # (chain, speed)
-    zeros = (samples == 0).mean(axis=2)  # (chain, speed)
+    n_speeds, chains, draws = samples.shape
+    quant, per_chain_median, zeros = _summaries(samples)
     lower = np.stack([quant[:, PROBS.index(round((1 - m) / 2, 10))] for m in INTERVALS])
     upper = np.stack([quant[:, PROBS.index(round((1 + m) / 2, 10))] for m in INTERVALS])
     model = experiment.model_spec
@@ -351,18 +383,18 @@ def scenario_frontier(scenarios, speeds: Sequence[float] | None = None, *, seed:
 
 
 def _pooled_frontier(parts: list[np.ndarray], weights: np.ndarray, stacked: xr.Dataset) -> dict:
-    """The mixture's frontier variables from each scenario's (chain, speed, draw) samples."""
+    """The mixture's frontier variables from each scenario's (speed, chain, draw) samples."""
     from .pooling import mixture_quantiles
 
-    chains, n_speeds, _ = parts[0].shape
+    n_speeds, chains, _ = parts[0].shape
     quant = np.empty((n_speeds, len(PROBS)))
     per_chain_median = np.empty((chains, n_speeds))
     for i in range(n_speeds):
-        ordered = [np.sort(p[:, i, :].ravel()) for p in parts]
+        ordered = [np.sort(p[i].ravel()) for p in parts]
         quant[i] = mixture_quantiles(ordered, weights, PROBS)
         for c in range(chains):
-            per_chain_median[c, i] = mixture_quantiles([np.sort(p[c, i, :]) for p in parts], weights, [0.5])[0]
-    zeros = sum(w * (p == 0).mean(axis=2) for p, w in zip(parts, weights))  # (chain, speed)
+            per_chain_median[c, i] = mixture_quantiles([np.sort(p[i, c]) for p in parts], weights, [0.5])[0]
+    zeros = sum(w * np.ascontiguousarray((p == 0).mean(axis=2).T) for p, w in zip(parts, weights))  # (chain, speed)
     lower = np.stack([quant[:, PROBS.index(round((1 - m) / 2, 10))] for m in INTERVALS])
     upper = np.stack([quant[:, PROBS.index(round((1 + m) / 2, 10))] for m in INTERVALS])
     attrs = dict(stacked["median"].attrs)
