@@ -186,8 +186,8 @@ def frontier(experiment: Experiment, speeds: Sequence[float] | None = None, *, s
     check_speed_input(experiment, spec.input)
     grid = np.array(sorted(parse_speeds(list(speeds)))) if speeds is not None else spec.grid
     seed = experiment.seed if seed is None else seed
-    samples = _samples(experiment, spec.input, grid, seed)  # (speed, chain, draw)
-    return _dataset(experiment, spec, grid, samples, seed)
+    summaries = _summaries(_speed_rows(experiment, spec.input, grid, seed), len(grid))
+    return _dataset(experiment, spec, grid, summaries, seed)
 
 
 def _without(experiment: Experiment, name: str) -> Experiment:
@@ -220,30 +220,51 @@ class _ModelWithInput:
 
 def _samples(experiment, name, grid, seed) -> np.ndarray:
     """The main output at every speed of `grid` on one set of draws, shape (speed, chain, draw)."""
+    out = np.empty((len(grid), experiment.chains, experiment.draws))
+    for i, row in enumerate(_speed_rows(experiment, name, grid, seed)):
+        out[i] = row
+    return out
+
+
+def _speed_rows(experiment, name, grid, seed):
+    """The main output at each speed of `grid` in turn, shape (chain, draw), on one set of draws.
+
+    The inputs are drawn once, chunk by chunk, and the speed-independent quantities computed
+    once; only what the remaining steps need is kept. Each speed's row is written into one
+    reused buffer (copy it to keep it), so a frontier holds one speed's draws at a time.
+    """
     base = _without(experiment, name)
     model = experiment.model_spec
     main = model.main
     split = getattr(model, "steps_after", None)
     once, again = split(name, (main,)) if split is not None else ((), ())
-    out = np.empty((len(grid), base.chains, base.draws))
+    keep = {main} | {s.name for s in again} | {n for s in again for n in s.needs}
+    states = []
     for chain in range(base.chains):
         design = chain_design(base, seed, chain)
         for start in range(0, base.draws, CHUNK_SIZE):
             stop = min(base.draws, start + CHUNK_SIZE)
             values = draw_inputs(base, design, start, stop)
-            if split is None:  # a Python-function model: the whole model per speed
-                for i, speed in enumerate(grid):
-                    out[i, chain, start:stop] = model({**values, name: float(speed)})[main]
-                continue
-            env = _environment(model, values, once)
-            for i, speed in enumerate(grid):
-                speed_env = {**env, name: float(speed)}
-                with np.errstate(all="ignore"):
-                    for step in again:
-                        if step.name not in env:  # a prior that overrides a formula stays as drawn
-                            speed_env[step.name] = step.run(speed_env)
-                out[i, chain, start:stop] = speed_env[main] if main in speed_env else env[main]
-    return out
+            if split is not None:
+                values = {n: v for n, v in _environment(model, values, once).items() if n in keep}
+            states.append((chain, start, stop, values))
+    row = np.empty((base.chains, base.draws))
+    for speed in grid:
+        for chain, start, stop, values in states:
+            row[chain, start:stop] = _at_speed(model, values, again, name, float(speed), split is None)
+        yield row
+
+
+def _at_speed(model, env, again, name, speed, whole):
+    """The main output on one chunk at `speed`: the whole model (a Python function) or only the `again` steps."""
+    if whole:
+        return model({**env, name: speed})[model.main]
+    speed_env = {**env, name: speed}
+    with np.errstate(all="ignore"):
+        for step in again:
+            if step.name not in env:  # a prior that overrides a formula stays as drawn
+                speed_env[step.name] = step.run(speed_env)
+    return speed_env[model.main]
 
 
 def _environment(model, values, once) -> dict:
@@ -259,25 +280,28 @@ def _environment(model, values, once) -> dict:
     return env
 
 
-def _summaries(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pooled quantiles at PROBS (speed, prob), per-chain medians and P(= 0) (chain, speed) of (speed, chain, draw).
+def _summaries(rows, n_speeds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pooled quantiles at PROBS (speed, prob), per-chain medians and P(= 0) (chain, speed).
+
+    `rows` gives each speed's (chain, draw) draws in turn (a (speed, chain, draw) array will do).
 
     Bit for bit ``np.quantile(pooled, PROBS)``, ``np.median`` and ``mean(== 0)``, at less
     cost: one sort of each speed's pooled draws in a reused buffer (numpy's vectorised
     sort beats its partition at ten ranks) read by :func:`~.summaries.sorted_quantiles`,
     and each chain's median from a partition at one rank.
     """
-    n_speeds, chains, draws = samples.shape
-    quant = np.empty((n_speeds, len(PROBS)))
-    medians = np.empty((chains, n_speeds))
-    pooled, row_buffer = np.empty(chains * draws), np.empty(draws)
-    for i, rows in enumerate(samples):
-        np.copyto(pooled, rows.reshape(-1))
+    quant, medians, zeros, pooled = np.empty((n_speeds, len(PROBS))), None, None, None
+    for i, draws in enumerate(rows):
+        if pooled is None:
+            chains = len(draws)
+            medians, zeros = np.empty((chains, n_speeds)), np.empty((chains, n_speeds))
+            pooled, row_buffer = np.empty(draws.size), np.empty(draws.shape[1])
+        np.copyto(pooled, draws.reshape(-1))
         pooled.sort()
         quant[i] = sorted_quantiles(pooled, PROBS)
-        for c, row in enumerate(rows):
+        for c, row in enumerate(draws):
             medians[c, i] = _median(row, row_buffer)
-    zeros = np.ascontiguousarray(np.count_nonzero(samples == 0, axis=2).T) / draws  # C order: mean(axis=0) as before
+        zeros[:, i] = np.count_nonzero(draws == 0, axis=1) / draws.shape[1]
     return quant, medians, zeros
 
 
@@ -293,9 +317,9 @@ def _median(row: np.ndarray, buffer: np.ndarray) -> float:
     return float((buffer[:half].max() + buffer[half]) / 2)
 
 
-def _dataset(experiment, spec, grid, samples, seed) -> xr.Dataset:
-    n_speeds, chains, draws = samples.shape
-    quant, per_chain_median, zeros = _summaries(samples)
+def _dataset(experiment, spec, grid, summaries, seed) -> xr.Dataset:
+    quant, per_chain_median, zeros = summaries
+    chains, draws = experiment.chains, experiment.draws
     lower = np.stack([quant[:, PROBS.index(round((1 - m) / 2, 10))] for m in INTERVALS])
     upper = np.stack([quant[:, PROBS.index(round((1 + m) / 2, 10))] for m in INTERVALS])
     model = experiment.model_spec
@@ -369,7 +393,7 @@ def scenario_frontier(scenarios, speeds: Sequence[float] | None = None, *, seed:
                               file=scenarios.path or None) from None
         samples = _samples(experiment, spec.input, grid, seed)
         parts.append(samples)
-        datasets.append(_dataset(experiment, spec, grid, samples, seed))
+        datasets.append(_dataset(experiment, spec, grid, _summaries(samples, len(grid)), seed))
     stacked = stack_scenarios(replace(scenarios, fixed_axes=()), datasets)
     stacked.attrs = {**datasets[0].attrs, "model": ", ".join(dict.fromkeys(e.model_spec.name for e in
                                                                             scenarios.experiments)),
