@@ -194,3 +194,27 @@ def test_summaries_equal_numpy_on_runs_at_each_fixed_speed(samples, chains):
     np.testing.assert_array_equal(result["prob_zero"].values, zeros.mean(axis=1))
     np.testing.assert_allclose(result["prob_zero_mcse"].values, chain_error(zeros, 1), rtol=1e-12, atol=1e-15)
     assert 0 < float(result["prob_zero"][2]) < float(result["prob_zero"][3]) < 1  # zeros tie partly
+
+
+def test_partial_selection_reads_the_same_quantiles_as_numpy():
+    """_select places exactly the order statistics sorted_quantiles reads: np.quantile's numbers bit for bit,
+    for any length, with ties and with NaN (which makes every quantile NaN, as numpy's)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from overhang_sim.frontier import PROBS, _ranks, _select
+    from overhang_sim.summaries import sorted_quantiles
+
+    values = st.lists(st.one_of(st.floats(-1e6, 1e6), st.sampled_from([0.0, 1.0, np.nan])), min_size=1,
+                      max_size=300)
+
+    @settings(max_examples=300, deadline=None)
+    @given(values)
+    def check(sample):
+        x = np.array(sample)
+        buffer = x.copy()
+        _select(buffer, _ranks(len(x), PROBS))
+        np.testing.assert_array_equal(sorted_quantiles(buffer, PROBS), np.quantile(x, PROBS))
+        np.testing.assert_array_equal(np.sort(buffer), np.sort(x))  # a permutation of the draws
+
+    check()
