@@ -169,3 +169,52 @@ def test_plot_without_marks():
     fig = plot_frontier(result)
     assert not any(line.get_gid() == "mark" for line in fig.axes[0].lines)
     assert any(line.get_gid() == "inverse-speed" for line in fig.axes[0].lines)
+
+
+@pytest.mark.parametrize(("samples", "chains"), [(1600, 4), (1203, 3)])
+def test_summaries_equal_numpy_on_runs_at_each_fixed_speed(samples, chains):
+    """Every variable is what np.quantile / np.median / mean(== 0) give on runs at each speed (odd and even draws)."""
+    from overhang_sim.summaries import chain_error
+
+    experiment = small(ROOT / "experiments" / "roofline_gb300.toml", samples=samples, chains=chains)
+    speeds = [2.0, 20.0, 200.0, 2000.0]  # the fastest is past the serial ceiling: ties at zero
+    result = frontier(experiment, speeds)
+    runs = np.stack([simulate(_with_fixed_speed(experiment, s))["instances"].transpose("chain", "draw").values
+                     for s in speeds])  # (speed, chain, draw)
+    pooled = runs.reshape(len(speeds), -1)
+    quant = np.quantile(pooled, result["prob"].values, axis=1).T
+    np.testing.assert_array_equal(result["quantile"].values, quant)
+    np.testing.assert_array_equal(result["median"].values, np.quantile(pooled, 0.5, axis=1))
+    np.testing.assert_array_equal(result["median_mcse"].values, chain_error(np.median(runs, axis=2), 1))
+    for m in result["interval"].values:
+        lo, hi = np.quantile(pooled, [(1 - m) / 2, (1 + m) / 2], axis=1)
+        np.testing.assert_allclose(result["band_lower"].sel(interval=m).values, lo, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(result["band_upper"].sel(interval=m).values, hi, rtol=1e-12, atol=0)
+    zeros = (runs == 0).mean(axis=2)
+    np.testing.assert_array_equal(result["prob_zero"].values, zeros.mean(axis=1))
+    np.testing.assert_allclose(result["prob_zero_mcse"].values, chain_error(zeros, 1), rtol=1e-12, atol=1e-15)
+    assert 0 < float(result["prob_zero"][2]) < float(result["prob_zero"][3]) < 1  # zeros tie partly
+
+
+def test_partial_selection_reads_the_same_quantiles_as_numpy():
+    """_select places exactly the order statistics sorted_quantiles reads: np.quantile's numbers bit for bit,
+    for any length, with ties and with NaN (which makes every quantile NaN, as numpy's)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from overhang_sim.frontier import PROBS, _ranks, _select
+    from overhang_sim.summaries import sorted_quantiles
+
+    values = st.lists(st.one_of(st.floats(-1e6, 1e6), st.sampled_from([0.0, 1.0, np.nan])), min_size=1,
+                      max_size=300)
+
+    @settings(max_examples=300, deadline=None)
+    @given(values)
+    def check(sample):
+        x = np.array(sample)
+        buffer = x.copy()
+        _select(buffer, _ranks(len(x), PROBS))
+        np.testing.assert_array_equal(sorted_quantiles(buffer, PROBS), np.quantile(x, PROBS))
+        np.testing.assert_array_equal(np.sort(buffer), np.sort(x))  # a permutation of the draws
+
+    check()

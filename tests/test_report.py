@@ -249,3 +249,29 @@ def test_report_of_an_experiment_evaluates_its_draws_once(tmp_path, monkeypatch)
     assert sum(evaluated) == len(scenarios.experiments) * 8000
     text = out.read_text(encoding="utf-8")
     assert "Which assumption matters" in text and "Not computed" not in text
+
+
+def test_report_of_a_file_with_axes_shows_every_scenarios_frontier_and_the_pooled_one(tmp_path):
+    """As ``overhang run`` prints: one frontier table per scenario and the pooled mixture's (it used to be
+    the first scenario's alone), each the same numbers as frontier.scenario_frontier."""
+    from overhang_sim.cli import main
+    from overhang_sim.frontier import frontier_spec, scenario_frontier
+    from overhang_sim.report import _frontier_blocks
+    from overhang_sim.scenarios import load_scenarios
+
+    experiment = EXPERIMENTS / "structure_matters.toml"
+    out = tmp_path / "structure.html"
+    assert main(["report", str(experiment), "--samples", "2000", "--out", str(out), "--quiet"]) == 0
+    text = out.read_text(encoding="utf-8")
+    section = text[text.index("Copies against speed"):text.index("Which assumption matters")]
+    scenarios = load_scenarios(experiment)
+    scenarios = dataclasses.replace(scenarios, experiments=tuple(dataclasses.replace(e, samples=2000)
+                                                                 for e in scenarios.experiments))
+    front = scenario_frontier(scenarios, spec=frontier_spec(scenarios.base))
+    blocks = _frontier_blocks(front)
+    assert len(blocks) == len(scenarios.experiments) + 1 and blocks[-1][0].startswith("pooled over")
+    assert section.count("<h3>") == len(blocks)
+    for label, one in blocks:
+        assert label in section.replace("&#x27;", "'")
+        assert one["median"].dims == ("speed",)
+    np.testing.assert_array_equal(blocks[-1][1]["median"].values, front["pooled_median"].values)

@@ -265,11 +265,11 @@ def _report(args) -> None:
                 print(f"overhang: note: sensitivity left out{' for ' + str(cell) if cell else ''}: "
                       f"{error.problem}", file=sys.stderr)
         sens = sens or None
-        from .frontier import frontier, frontier_spec
+        from .frontier import frontier_spec, scenario_frontier
 
-        wanted = frontier_spec(experiment)
+        wanted = frontier_spec(experiment)  # every scenario's frontier, and the pooled one, as overhang run
         html = report_html(result, sensitivity=sens, scenarios=scenarios,
-                           frontier=None if wanted is None else frontier(experiment, spec=wanted))
+                           frontier=None if wanted is None else scenario_frontier(scenarios, spec=wanted))
     atomic_write_bytes(out, html.encode("utf-8"))
     print(f"saved {out}")
 

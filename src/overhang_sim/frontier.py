@@ -34,7 +34,7 @@ import xarray as xr
 from .config import Experiment
 from .errors import ConfigError, ModelInputError, OverhangError, did_you_mean
 from .simulation import CHUNK_SIZE, chain_design, draw_inputs
-from .summaries import chain_error
+from .summaries import chain_error, sorted_quantiles
 
 __all__ = ["FRONTIER_KEYS", "FrontierMark", "FrontierSpec", "default_speeds", "frontier", "frontier_spec",
            "parse_speeds", "scenario_frontier"]
@@ -186,8 +186,8 @@ def frontier(experiment: Experiment, speeds: Sequence[float] | None = None, *, s
     check_speed_input(experiment, spec.input)
     grid = np.array(sorted(parse_speeds(list(speeds)))) if speeds is not None else spec.grid
     seed = experiment.seed if seed is None else seed
-    samples = _samples(experiment, spec.input, grid, seed)  # (chain, speed, draw)
-    return _dataset(experiment, spec, grid, samples, seed)
+    summaries = _summaries(_speed_rows(experiment, spec.input, grid, seed), len(grid))
+    return _dataset(experiment, spec, grid, summaries, seed)
 
 
 def _without(experiment: Experiment, name: str) -> Experiment:
@@ -219,30 +219,52 @@ class _ModelWithInput:
 
 
 def _samples(experiment, name, grid, seed) -> np.ndarray:
+    """The main output at every speed of `grid` on one set of draws, shape (speed, chain, draw)."""
+    out = np.empty((len(grid), experiment.chains, experiment.draws))
+    for i, row in enumerate(_speed_rows(experiment, name, grid, seed)):
+        out[i] = row
+    return out
+
+
+def _speed_rows(experiment, name, grid, seed):
+    """The main output at each speed of `grid` in turn, shape (chain, draw), on one set of draws.
+
+    The inputs are drawn once, chunk by chunk, and the speed-independent quantities computed
+    once; only what the remaining steps need is kept. Each speed's row is written into one
+    reused buffer (copy it to keep it), so a frontier holds one speed's draws at a time.
+    """
     base = _without(experiment, name)
     model = experiment.model_spec
     main = model.main
     split = getattr(model, "steps_after", None)
     once, again = split(name, (main,)) if split is not None else ((), ())
-    out = np.empty((base.chains, len(grid), base.draws))
+    keep = {main} | {s.name for s in again} | {n for s in again for n in s.needs}
+    states = []
     for chain in range(base.chains):
         design = chain_design(base, seed, chain)
         for start in range(0, base.draws, CHUNK_SIZE):
             stop = min(base.draws, start + CHUNK_SIZE)
             values = draw_inputs(base, design, start, stop)
-            if split is None:  # a Python-function model: the whole model per speed
-                for i, speed in enumerate(grid):
-                    out[chain, i, start:stop] = model({**values, name: float(speed)})[main]
-                continue
-            env = _environment(model, values, once)
-            for i, speed in enumerate(grid):
-                speed_env = {**env, name: float(speed)}
-                with np.errstate(all="ignore"):
-                    for step in again:
-                        if step.name not in env:  # a prior that overrides a formula stays as drawn
-                            speed_env[step.name] = step.run(speed_env)
-                out[chain, i, start:stop] = speed_env[main] if main in speed_env else env[main]
-    return out
+            if split is not None:
+                values = {n: v for n, v in _environment(model, values, once).items() if n in keep}
+            states.append((chain, start, stop, values))
+    row = np.empty((base.chains, base.draws))
+    for speed in grid:
+        for chain, start, stop, values in states:
+            row[chain, start:stop] = _at_speed(model, values, again, name, float(speed), split is None)
+        yield row
+
+
+def _at_speed(model, env, again, name, speed, whole):
+    """The main output on one chunk at `speed`: the whole model (a Python function) or only the `again` steps."""
+    if whole:
+        return model({**env, name: speed})[model.main]
+    speed_env = {**env, name: speed}
+    with np.errstate(all="ignore"):
+        for step in again:
+            if step.name not in env:  # a prior that overrides a formula stays as drawn
+                speed_env[step.name] = step.run(speed_env)
+    return speed_env[model.main]
 
 
 def _environment(model, values, once) -> dict:
@@ -258,12 +280,72 @@ def _environment(model, values, once) -> dict:
     return env
 
 
-def _dataset(experiment, spec, grid, samples, seed) -> xr.Dataset:
-    chains, n_speeds, draws = samples.shape
-    pooled = np.moveaxis(samples, 1, 0).reshape(n_speeds, chains * draws)
-    quant = np.quantile(pooled, PROBS, axis=1).T  # (speed, prob)
-    per_chain_median = np.median(samples, axis=2)  # (chain, speed)
-    zeros = (samples == 0).mean(axis=2)  # (chain, speed)
+def _summaries(rows, n_speeds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pooled quantiles at PROBS (speed, prob), per-chain medians and P(= 0) (chain, speed).
+
+    `rows` gives each speed's (chain, draw) draws in turn (a (speed, chain, draw) array will do).
+
+    Bit for bit ``np.quantile(pooled, PROBS)``, ``np.median`` and ``mean(== 0)``, at less
+    cost: each speed's pooled draws copied into a reused buffer and partitioned at only the
+    ranks :func:`~.summaries.sorted_quantiles` reads (:func:`_select`), and each chain's
+    median from a partition at one rank.
+    """
+    quant, medians, zeros, pooled = np.empty((n_speeds, len(PROBS))), None, None, None
+    for i, draws in enumerate(rows):
+        if pooled is None:
+            chains = len(draws)
+            medians, zeros = np.empty((chains, n_speeds)), np.empty((chains, n_speeds))
+            pooled, row_buffer = np.empty(draws.size), np.empty(draws.shape[1])
+        np.copyto(pooled, draws.reshape(-1))
+        _select(pooled, _ranks(len(pooled), PROBS))
+        quant[i] = sorted_quantiles(pooled, PROBS)
+        for c, row in enumerate(draws):
+            medians[c, i] = _median(row, row_buffer)
+        zeros[:, i] = np.count_nonzero(draws == 0, axis=1) / draws.shape[1]
+    return quant, medians, zeros
+
+
+def _ranks(n: int, probs) -> list[int]:
+    """The order statistics :func:`~.summaries.sorted_quantiles` reads for `probs` of `n` values (and the last)."""
+    virtual = (n - 1) * np.asarray(probs, dtype=float)
+    previous = np.floor(virtual).astype(np.intp)
+    return sorted({int(r) for r in np.r_[previous, np.minimum(previous + 1, n - 1), n - 1]})
+
+
+def _select(buffer: np.ndarray, ranks: list[int]) -> None:
+    """Partition `buffer` in place so that ``buffer[r]`` is its r-th smallest value for each of the sorted `ranks`.
+
+    What ``buffer.partition(ranks)`` guarantees, but each rank is partitioned only within the
+    segment between its already placed neighbours (the middle rank first): about 4 ms at 1e6
+    values and 11 ranks, against 21 ms for numpy's rank-by-rank partition and 9 ms for a sort.
+    NaN ends up last, as numpy's partition leaves it.
+    """
+    def split(lo, hi, inside):  # buffer[lo:hi] holds exactly the order statistics lo .. hi - 1
+        if inside:
+            mid = len(inside) // 2
+            rank = inside[mid]
+            buffer[lo:hi].partition(rank - lo)
+            split(lo, rank, inside[:mid])
+            split(rank + 1, hi, inside[mid + 1:])
+
+    split(0, len(buffer), ranks)
+
+
+def _median(row: np.ndarray, buffer: np.ndarray) -> float:
+    """``np.median(row)`` (the mean of the two middle values for an even length; NaN if any), via `buffer`."""
+    if np.isnan(row).any():
+        return math.nan
+    np.copyto(buffer, row)
+    half = len(row) // 2
+    buffer.partition(half)
+    if len(row) % 2:
+        return float(buffer[half])
+    return float((buffer[:half].max() + buffer[half]) / 2)
+
+
+def _dataset(experiment, spec, grid, summaries, seed) -> xr.Dataset:
+    quant, per_chain_median, zeros = summaries
+    chains, draws = experiment.chains, experiment.draws
     lower = np.stack([quant[:, PROBS.index(round((1 - m) / 2, 10))] for m in INTERVALS])
     upper = np.stack([quant[:, PROBS.index(round((1 + m) / 2, 10))] for m in INTERVALS])
     model = experiment.model_spec
@@ -337,7 +419,7 @@ def scenario_frontier(scenarios, speeds: Sequence[float] | None = None, *, seed:
                               file=scenarios.path or None) from None
         samples = _samples(experiment, spec.input, grid, seed)
         parts.append(samples)
-        datasets.append(_dataset(experiment, spec, grid, samples, seed))
+        datasets.append(_dataset(experiment, spec, grid, _summaries(samples, len(grid)), seed))
     stacked = stack_scenarios(replace(scenarios, fixed_axes=()), datasets)
     stacked.attrs = {**datasets[0].attrs, "model": ", ".join(dict.fromkeys(e.model_spec.name for e in
                                                                             scenarios.experiments)),
@@ -351,18 +433,18 @@ def scenario_frontier(scenarios, speeds: Sequence[float] | None = None, *, seed:
 
 
 def _pooled_frontier(parts: list[np.ndarray], weights: np.ndarray, stacked: xr.Dataset) -> dict:
-    """The mixture's frontier variables from each scenario's (chain, speed, draw) samples."""
+    """The mixture's frontier variables from each scenario's (speed, chain, draw) samples."""
     from .pooling import mixture_quantiles
 
-    chains, n_speeds, _ = parts[0].shape
+    n_speeds, chains, _ = parts[0].shape
     quant = np.empty((n_speeds, len(PROBS)))
     per_chain_median = np.empty((chains, n_speeds))
     for i in range(n_speeds):
-        ordered = [np.sort(p[:, i, :].ravel()) for p in parts]
+        ordered = [np.sort(p[i].ravel()) for p in parts]
         quant[i] = mixture_quantiles(ordered, weights, PROBS)
         for c in range(chains):
-            per_chain_median[c, i] = mixture_quantiles([np.sort(p[c, i, :]) for p in parts], weights, [0.5])[0]
-    zeros = sum(w * (p == 0).mean(axis=2) for p, w in zip(parts, weights))  # (chain, speed)
+            per_chain_median[c, i] = mixture_quantiles([np.sort(p[i, c]) for p in parts], weights, [0.5])[0]
+    zeros = sum(w * np.ascontiguousarray((p == 0).mean(axis=2).T) for p, w in zip(parts, weights))  # (chain, speed)
     lower = np.stack([quant[:, PROBS.index(round((1 - m) / 2, 10))] for m in INTERVALS])
     upper = np.stack([quant[:, PROBS.index(round((1 + m) / 2, 10))] for m in INTERVALS])
     attrs = dict(stacked["median"].attrs)

@@ -334,16 +334,41 @@ def _frontier_section(frontier: xr.Dataset | None) -> str:
     from .plotting import plot_frontier
 
     output = frontier.attrs.get("output", "instances")
-    rows = [[f"{v:.4g}", format_value(float(f["median"]), float(f["median_mcse"])),
+    head = ["required speed (tokens/s)", "median", *(f"{100 * m:g} % band" for m in frontier["interval"].values),
+            f"P({output} = 0)"]
+    tables = "".join((f"<h3>{_e(label)}</h3>" if label else "") + _table(head, _frontier_rows(one), left=0)
+                     for label, one in _frontier_blocks(frontier))
+    return ("<h2>Copies against speed</h2><p class=note>The same draws at every speed: only the required speed "
+            "changes.</p>" + tables
+            + _drawn(lambda: plot_frontier(frontier), f"{output} against the required speed per stream"))
+
+
+def _frontier_blocks(frontier: xr.Dataset) -> list[tuple[str, xr.Dataset]]:
+    """``(label, frontier over speed alone)``: the one frontier, or each scenario's and then the pooled one."""
+    axes = [d for d in frontier["median"].dims if d != "speed"]
+    if not axes:
+        return [("", frontier)]
+    per = frontier[[n for n in frontier.data_vars if not n.startswith("pooled_")]].stack(cell=axes)
+    blocks = []
+    for i in range(per.sizes["cell"]):
+        cell = per.isel(cell=i)
+        blocks.append((", ".join(f"{d} = {cell[d].item()}" for d in axes),
+                       cell.drop_vars(["cell", *axes], errors="ignore")))
+    names = [n for n in frontier.data_vars if n.startswith("pooled_")]
+    if names:
+        weights = ", ".join(f"{w:g}" for w in json.loads(frontier.attrs.get("weights", "[]")))
+        blocks.append((f"pooled over {frontier.attrs.get('weighted_axis')} (weights {weights})",
+                       frontier[names].rename({n: n.removeprefix("pooled_") for n in names})))
+    return blocks
+
+
+def _frontier_rows(frontier: xr.Dataset) -> list[list[str]]:
+    """One table row per speed of a frontier over speed alone."""
+    return [[f"{v:.4g}", format_value(float(f["median"]), float(f["median_mcse"])),
              *(f"{format_value(float(f['band_lower'].sel(interval=m)))} - "
                f"{format_value(float(f['band_upper'].sel(interval=m)))}" for m in frontier["interval"].values),
              format_value(float(f["prob_zero"]))]
-            for v, f in ((float(v), frontier.sel(speed=v)) for v in frontier["speed"].values)]
-    head = ["required speed (tokens/s)", "median", *(f"{100 * m:g} % band" for m in frontier["interval"].values),
-            f"P({output} = 0)"]
-    return ("<h2>Copies against speed</h2><p class=note>The same draws at every speed: only the required speed "
-            "changes.</p>" + _table(head, rows, left=0)
-            + _drawn(lambda: plot_frontier(frontier), f"{output} against the required speed per stream"))
+            for v, f in ((float(v), frontier.isel(speed=i)) for i, v in enumerate(frontier["speed"].values))]
 
 
 def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, scenarios=None,
@@ -362,7 +387,8 @@ def report_html(result: xr.Dataset, *, sensitivity: xr.Dataset | None = None, sc
     scenarios : ScenarioSet, optional
         The experiment behind `result`, for the priors and their sources.
     frontier : xarray.Dataset, optional
-        From :func:`overhang_sim.frontier.frontier`: a section with its table and figure.
+        From :func:`overhang_sim.frontier.scenario_frontier` (or :func:`~overhang_sim.frontier.frontier`):
+        a section with a table per scenario (and the pooled one) and the figure.
 
     Returns
     -------
