@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import xarray as xr
 
+from . import labelled
 from . import sketch as sk
 from .config import SummarySpec
 from .errors import ConfigError
@@ -412,7 +413,7 @@ def _summary_dataset(per_output, exceedance, spec, outputs, meta, attrs):
         "unit": ("output", [meta[n][0] for n in outputs]),
         "long_name": ("output", [meta[n][1] for n in outputs]),
     }
-    summary = xr.Dataset(data, coords=coords)
+    summary = labelled.dataset(data, coords=coords)
     for key, text in ATTRS.items():
         if key in summary:
             summary[key].attrs["long_name"] = text
