@@ -17,7 +17,6 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
-from . import labelled
 from .config import Experiment, located_check
 from .designs import gaussian_copula, make_design, sobol_balance
 from .errors import ConfigError, DesignWarning, DomainError
@@ -220,13 +219,13 @@ def _dataset(experiment, inputs, fixed, outputs):
     dims = ("chain", "draw")
     order = [n for n in experiment.model_spec.outputs if n in outputs]
     order += [n for n in outputs if n not in order]
-    data = {n: labelled.variable(dims, outputs[n], variable_attrs(experiment, n)) for n in order}
+    data = {n: xr.Variable(dims, outputs[n], variable_attrs(experiment, n)) for n in order}
     for name, prior in sorted(experiment.priors.items()):
         values = fixed[name] if prior.fixed else inputs[name]
         attrs = {**variable_attrs(experiment, name), "role": "input", "prior": _described(prior, experiment),
                  "source": prior.source}
-        data[name] = labelled.variable(() if prior.fixed else dims, values, attrs)
+        data[name] = xr.Variable(() if prior.fixed else dims, values, attrs)
     for name in order:
         data[name].attrs["role"] = "output"
     coords = {"chain": np.arange(experiment.chains), "draw": np.arange(experiment.draws)}
-    return labelled.dataset(data, coords=coords)
+    return xr.Dataset(data, coords=coords)

@@ -32,7 +32,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import xarray as xr
 
-from . import labelled
 from . import sketch as sk
 from .config import SummarySpec
 from .errors import ConfigError
@@ -413,7 +412,7 @@ def _summary_dataset(per_output, exceedance, spec, outputs, meta, attrs):
         "unit": ("output", [meta[n][0] for n in outputs]),
         "long_name": ("output", [meta[n][1] for n in outputs]),
     }
-    summary = labelled.dataset(data, coords=coords)
+    summary = xr.Dataset(data, coords=coords)
     for key, text in ATTRS.items():
         if key in summary:
             summary[key].attrs["long_name"] = text
