@@ -11,6 +11,12 @@ Peak memory is measured in a fresh (spawned) child process: the tracemalloc peak
 during ``simulate`` + ``summarize`` (numpy reports its buffers to tracemalloc) and,
 as a cross-check, the growth of the OS peak RSS; both against ``run.nbytes``.
 
+Then numpy's transparent-huge-page advice (``NUMPY_MADVISE_HUGEPAGE``; numpy asks for
+huge pages on large arrays when the kernel's THP mode is ``madvise``): the pipeline
+and the bare draws in spawned children with the advice on and off, interleaved, with
+their user and system CPU and minor page faults, to see whether fewer, larger page
+faults (or the kernel's compaction for them) pay on this machine.
+
 Last, the beta route: for each beta or PERT prior of the baseline, the error of
 the interpolation table behind ``ppf`` and the time of ``scipy.stats.beta.ppf``,
 ``rng.beta`` and the package's ``ppf`` for the same number of values.
@@ -124,6 +130,47 @@ def peak_memory_in_child(samples: int) -> dict[str, float]:
         return pool.apply(peak_memory, (samples,))
 
 
+def _set_hugepage(enabled: bool) -> bool:
+    """numpy's madvise(MADV_HUGEPAGE) for large arrays on or off; the previous setting."""
+    core = getattr(np, "_core", None) or np.core
+    return core.multiarray._set_madvise_hugepage(enabled)
+
+
+def hugepage_round(samples: int, enabled: bool) -> dict[str, float]:
+    """One bare draw and one pipeline with huge-page advice `enabled` (meant for a fresh child)."""
+    _set_hugepage(enabled)
+    experiment = baseline(samples)
+    pipeline(baseline(10_000))  # imports, PPF tables
+    out = {}
+    for key, fn in (("bare", bare_draws), ("pipeline", pipeline)):
+        before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        result = fn(experiment)
+        wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
+        del result
+        out[key] = (wall, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime,
+                    after.ru_minflt - before.ru_minflt)
+    return out
+
+
+def report_hugepage(samples: int, repeats: int) -> None:
+    """Pipeline / bare with numpy's huge-page advice on and off, each in its own spawned child."""
+    mode = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    print(f"huge pages (kernel THP: {mode.read_text().strip() if mode.exists() else 'unknown'}; "
+          f"numpy's advice is this process's default {'on' if _set_hugepage(True) else 'off'}):")
+    _set_hugepage(_set_hugepage(True))  # leave it as it was
+    rounds = {True: [], False: []}
+    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
+        for _ in range(repeats):
+            for enabled in (True, False):
+                rounds[enabled].append(pool.apply(hugepage_round, (samples, enabled)))
+    for enabled, found in rounds.items():
+        best = {k: min((r[k] for r in found), key=lambda t: t[0]) for k in ("bare", "pipeline")}
+        parts = [f"{k} {w:.2f} s (user {u:.2f} s, sys {s_:.2f} s, {f / 1e3:.0f}k minor faults)"
+                 for k, (w, u, s_, f) in best.items()]
+        print(f"  advice {'on ' if enabled else 'off'}: {'; '.join(parts)}; ratio "
+              f"{best['pipeline'][0] / best['bare'][0]:.2f} (best of {len(found)})")
+
+
 def verified_table_error(beta: oh.Beta, n: int = 10**6, seed: int = 0) -> float:
     """Largest |package ppf - scipy's exact ppf| at `n` random uniforms (an independent check)."""
     u = np.random.default_rng(seed).random(n)
@@ -191,6 +238,8 @@ def main(argv=None) -> None:
         r = memory[key] / nbytes
         print(f"memory {samples:.0e} mc: {label} {memory[key] / 1e9:.2f} GB; run.nbytes {nbytes / 1e9:.2f} GB;"
               f" ratio {r:.2f} (target <= {MEMORY_TARGET:g}: {'met' if r <= MEMORY_TARGET else 'MISSED'})")
+
+    report_hugepage(samples, args.repeats)
 
     print("beta-family priors (inverse CDF by interpolation table):")
     report_beta(experiment, samples)

@@ -92,3 +92,34 @@ def test_a_monte_carlo_run_imports_no_scipy_stats(embedded_default):
               "o.summarize(o.simulate(e, seed=1))\n"
               "print([m for m in sys.modules if m == 'scipy.stats' or m.startswith('scipy.stats.')])")
     assert _run(script).strip().splitlines()[-1] == "[]"
+
+
+def _run_process(argv: list[str]) -> list[str]:
+    """Heavy optional modules imported by `overhang ARGV` run as its own process (``main()``)."""
+    script = ("import sys\n"
+              f"sys.argv = ['overhang', *{argv!r}]\n"
+              "from overhang_sim.cli import main\n"
+              "status = main()\n"
+              "print(status, [m for m in ('dask', 'dask.array', 'scipy.optimize') if sys.modules.get(m)])")
+    return _run(script).strip().splitlines()[-1]
+
+
+def test_a_run_process_imports_neither_dask_nor_scipy_optimize(tmp_path, monkeypatch):
+    """xarray imported dask.array at the first Variable whenever dask is installed (0.5-1 s);
+    scipy.optimize is needed only to fit a prior to quantiles (0.3 s)."""
+    pytest.importorskip("dask")
+    monkeypatch.setenv("OVERHANG_CACHE_DIR", str(tmp_path))
+    assert _run_process(["run", "--samples", "1000", "--quiet"]) == "0 []"
+
+
+def test_a_callers_main_keeps_dask_importable():
+    pytest.importorskip("dask")
+    out = _run("import sys\nfrom overhang_sim.cli import main\nmain(['run', '--samples', '200', '--quiet'])\n"
+               "import dask.array\nprint('dask ok')")
+    assert out.strip().splitlines()[-1] == "dask ok"
+
+
+def test_the_shipped_quantity_names_are_those_of_the_built_models():
+    from overhang_sim.models import QUANTITIES, quantity_names
+
+    assert quantity_names() == set(QUANTITIES)

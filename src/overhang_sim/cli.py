@@ -650,6 +650,21 @@ def _warn(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"overhang: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
+def _hide_unused_dask(args) -> None:
+    """Make dask unimportable in an ``overhang run`` process that does not use a dask cluster.
+
+    xarray imports dask (0.5-1 s, half a small run) at the first Variable it builds
+    whenever dask is installed, to ask whether the data is a dask array; a run's data
+    never is, and only ``--scheduler`` uses dask. So the process started for such a run
+    behaves as if the optional ``dask`` extra were not installed. Only for the process's
+    own command line (``main()`` without arguments), before xarray is imported, so a
+    program or test calling ``main([...])`` keeps dask.
+    """
+    if args.command != "run" or getattr(args, "scheduler", None) or {"xarray", "dask"} & set(sys.modules):
+        return
+    sys.modules["dask"] = None  # `import dask` raises ImportError; importlib.util.find_spec gives None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``overhang`` command; returns the exit status.
 
@@ -658,6 +673,8 @@ def main(argv: list[str] | None = None) -> int:
     traceback with ``--debug``).
     """
     args = _parser().parse_args(argv)
+    if argv is None:  # this process's own command line, not a caller's list
+        _hide_unused_dask(args)
     commands = {"run": _run, "frontier": _frontier, "models": _models, "priors": _priors, "sensitivity": _sensitivity, "plot": _plot,
                 "report": _report, "explain": _explain}
     with warnings.catch_warnings():

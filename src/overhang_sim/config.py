@@ -22,7 +22,7 @@ from . import distributions as d
 from .conventions import CONVENTIONS, check_conventions, check_value
 from .designs import METHODS, pearson_from_spearman
 from .errors import ConfigError, DomainError, ModelInputError, OverhangError, did_you_mean
-from .models import QUANTITIES, Model, resolve_model
+from .models import Model, quantity_names, resolve_model
 from .modelspec import FormulaModel
 from .units import UnitError, parse_unit
 
@@ -507,7 +507,7 @@ def experiment_from_table(table: dict, text: str, path: str | Path,
 def _file_priors(table: dict, path: Path, model: Model, cache: dict | None) -> dict[str, Prior]:
     """The priors of the files `table` lists, later files winning; a name no model knows is an error."""
     priors: dict[str, Prior] = {}
-    known = {*QUANTITIES, *model.quantities}
+    known = {*quantity_names(), *model.quantities}
     for i, prior_file in enumerate(_sequence("priors", table.get("priors", []))):
         if not isinstance(prior_file, str) or not prior_file.strip():
             raise ConfigError(f"must be a file name, not {prior_file!r:.40}", key=f"priors[{i}]")
@@ -543,7 +543,7 @@ def cached_model(spec: object, path: str | Path, cache: dict | None) -> Model:
 def _check_correlation_names(correlations, models) -> None:
     """Every input a correlation names is an input of one of `models` (else a did-you-mean error)."""
     known = {n for m in models for n in m.inputs}
-    quantities = {n for m in models for n in m.quantities} | set(QUANTITIES)
+    quantities = {n for m in models for n in m.quantities} | quantity_names()
     names = " or ".join(sorted({m.name for m in models}))
     for i, c in enumerate(correlations):
         for name in c.inputs:

@@ -33,7 +33,7 @@ from pathlib import Path
 from .errors import ConfigError, OverhangError, did_you_mean
 from .function_model import FunctionModel
 from .model_quantity import ModelQuantity
-from .modelspec import FormulaModel, builtin_models
+from .modelspec import FormulaModel, builtin_models, builtin_quantity_names
 
 __all__ = ["MODELS", "QUANTITIES", "Model", "model_names", "register", "resolve_model"]
 
@@ -93,6 +93,12 @@ class _Quantities(Mapping):
 
     def __len__(self) -> int:
         return len(self._all())
+
+
+def quantity_names() -> frozenset[str]:
+    """The names of :data:`QUANTITIES` (every known model's quantities), without building the
+    shipped models when none has been built yet."""
+    return builtin_quantity_names().union(*(m.quantities for m in _REGISTERED.values()))
 
 
 MODELS: Mapping[str, Model] = _Models()

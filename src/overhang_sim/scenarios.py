@@ -39,7 +39,7 @@ import xarray as xr
 
 from .config import Experiment, cached_model, default_experiment_path, experiment_from_table, read_toml
 from .errors import ConfigError, OverhangError, did_you_mean
-from .models import QUANTITIES
+from .models import quantity_names
 
 __all__ = ["MAX_SCENARIOS", "RESERVED", "ScenarioSet", "load_scenarios", "scenarios_from_table", "stack_scenarios"]
 
@@ -193,7 +193,7 @@ def _model_entries(table: dict) -> list:
 
 def _known_names(table: dict, path, cache: dict) -> set[str]:
     """Quantity names an axis may fix or set: the shipped models' and those of the models this file uses."""
-    known = set(QUANTITIES)
+    known = set(quantity_names())
     for entry in _model_entries(table):
         try:
             known |= set(cached_model(entry, path, cache).quantities)
