@@ -67,7 +67,7 @@ def import_times(argv: list[str], env: dict) -> dict[str, float]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="2 repeats (CI's smoke step)")
+    parser.add_argument("--quick", "--smoke", dest="quick", action="store_true", help="2 repeats (CI's smoke step)")
     args = parser.parse_args(argv)
     repeats = 2 if args.quick else args.repeats
     warm_dir = tempfile.mkdtemp(prefix="overhang-startup-warm-")
