@@ -20,7 +20,7 @@ import xarray as xr
 from strategies import SWEEP, run_on
 
 from overhang_sim import batch, load
-from overhang_sim.executors import LocalPool, listening
+from overhang_sim.executors import LocalPool, ThreadPool, listening
 from overhang_sim.scenarios import load_scenarios
 
 LONG = SWEEP.replace("samples = 4000", "samples = 4000000").replace("chains = 4", "chains = 8")
@@ -162,7 +162,7 @@ def test_progress_is_reported_block_by_block():
     scenarios = load_scenarios(_text_path := None) if False else None  # noqa: F841 -- (readability)
     experiment = load_scenarios(_write(Path(os.environ.get("TMPDIR", "/tmp")), SWEEP, "progress.toml")).base
     experiment = __import__("dataclasses").replace(experiment, samples=4 * 4 * batch.BLOCK)  # 4 blocks a chain
-    for executor in (None, LocalPool(2)):
+    for executor in (None, ThreadPool(2), LocalPool(2)):
         reports = []
         with listening(executor, lambda task, draws: reports.append((task, draws))):
             if executor is None:

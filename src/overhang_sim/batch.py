@@ -38,7 +38,7 @@ import xarray as xr
 
 from .config import Experiment
 from .errors import CheckpointWarning, ConfigError
-from .executors import listening, report_progress
+from .executors import in_process, listening, report_progress
 from .pooling import axis_variance_share, pool, share_scale
 from .provenance import now, provenance
 from .scenarios import POOLED, ScenarioSet, stack_scenarios
@@ -138,8 +138,8 @@ def scenario_task(experiment: Experiment, seed: int, keep: bool, outputs: tuple[
 def _final_rows(arrays: dict, experiment: Experiment, chain: int):
     """``rows(name)``: row `chain` of ``arrays[name]``, a ``(chain, draw)`` array made when first asked for."""
     def rows(name):
-        if name not in arrays:
-            arrays[name] = np.empty((experiment.chains, experiment.draws))
+        if name not in arrays:  # setdefault: chains drawn on threads at once make one array, not one each
+            arrays.setdefault(name, np.empty((experiment.chains, experiment.draws)))
         return arrays[name][chain]
     return rows
 
@@ -305,7 +305,7 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
         :data:`KEEP_SAMPLES_BYTES`. Otherwise summaries are streamed.
     executor : optional
         Where the tasks run: None (this process), or anything with ``submit`` such as
-        :func:`~overhang_sim.executors.executor_for` gives (local workers, dask).
+        :func:`~overhang_sim.executors.executor_for` gives (threads, local workers, dask).
     out : path, optional
         Save the result here (netCDF, or zarr for ``*.zarr``). Finished tasks are kept
         in ``OUT.partial`` meanwhile, and that folder is removed once the result is saved.
@@ -368,7 +368,7 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
                 result = chain_results.get(key[1])
             if result is None:
                 rows = _final_rows(finals.setdefault(s, {}), experiment, key[1][1]) \
-                    if keep and executor is None and not by_scenario else None
+                    if keep and in_process(executor) and not by_scenario else None
                 args = (experiment, seed, keep, outputs, key) if by_scenario else \
                     (experiment, seed, key[1][1], keep, outputs, key, rows, shared.get(s))
                 jobs[key] = (scenario_task if by_scenario else chain_task, args)
