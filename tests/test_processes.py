@@ -64,12 +64,12 @@ def _one_line(stderr: str) -> str:
     return stderr
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_ctrl_c_is_one_line_exit_130_and_the_run_resumes(tmp_path, workers):
+@pytest.mark.parametrize("flags", [("--workers", "1"), ("--workers", "2"), ("--threads", "2")])
+def test_ctrl_c_is_one_line_exit_130_and_the_run_resumes(tmp_path, flags):
     """Item 4: Ctrl-C printed a traceback (from every worker too)."""
     path = _write(tmp_path, LONG)
     out = tmp_path / "out.nc"
-    process = subprocess.Popen(_command("run", path, "--out", out, "--workers", workers, "--quiet"),
+    process = subprocess.Popen(_command("run", path, "--out", out, *flags, "--quiet"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     partial = tmp_path / "out.nc.partial"
     _wait_for(lambda: len(list(partial.glob("*.npz"))) >= 2)
