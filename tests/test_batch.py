@@ -398,3 +398,17 @@ def test_threads_give_identical_streamed_and_scenario_results(sweep, monkeypatch
         by_scenario = batch.run(scenarios, executor=executor)
     xr.testing.assert_identical(threaded.drop_attrs(), alone.drop_attrs())
     xr.testing.assert_identical(by_scenario.drop_attrs(), batch.run(scenarios).drop_attrs())
+
+
+def test_kept_draws_on_plain_pages_are_ordinary_arrays():
+    """The final (chain, draw) arrays from 4 MB on live in anonymous memory of their own (no huge-page
+    compaction stalls): writable float64, kept alive by their views, and pickled like any array."""
+    import pickle
+
+    big = batch._plain_pages((2, 2**18))
+    assert big.shape == (2, 2**18) and big.dtype == np.float64 and big.flags.writeable
+    row = big[1]
+    del big
+    row[:] = np.arange(row.size)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(row)), np.arange(2**18))
+    assert not isinstance(batch._plain_pages((2, 8)).base, memoryview)  # small: numpy's own
