@@ -148,10 +148,11 @@ def _plain_pages(shape: tuple[int, ...]) -> np.ndarray:
     """An uninitialised float64 array in anonymous memory of its own (``mmap``), not ``np.empty``.
 
     numpy asks the kernel for huge pages on arrays from 4 MB (``madvise``); where transparent
-    huge pages are 'madvise' with direct compaction (a common default), the first write of
-    every 2 MB stalls while the kernel compacts memory: 1.5 s of system time for the 800 MB of
-    a 1e7-sample run on a busy 2-core machine, more than the threads save. Plain pages cost
-    only their zeroing. Small arrays come from numpy as usual.
+    huge pages are 'madvise' (a common default), the first write of each 2 MB waits for the
+    kernel to find and clear a huge page. On a busy 2-core machine the first write of 800 MB
+    (a 1e7-sample run's kept draws) took 0.66-3.45 s in a fresh process that way, 0.67-0.74 s
+    on plain pages, and the whole run lost about 1.5 s of system time, more than the threads
+    save. Small arrays come from numpy as usual.
     """
     import mmap
 
