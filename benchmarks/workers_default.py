@@ -1,8 +1,8 @@
 """Time ``overhang run`` with the default workers against ``--workers 1``, at 1e5, 1e6 and 1e7 samples.
 
-The default measures a pilot of the run in this process and starts worker processes
-only where the cost model of :func:`overhang_sim.executors.default_workers` says they
-pay (issue 11, target 4: no default run slower than ``--workers 1``). Each case is a
+The default measures a pilot of the run in this process and starts threads of this
+process only where the cost model of :func:`overhang_sim.executors.default_threads` says
+they pay ("2t" in the chosen column; worker processes only when asked for) (issue 11, target 4: no default run slower than ``--workers 1``). Each case is a
 whole process of the embedded baseline (kept samples, as by default), interleaved,
 best of ``--repeats``; ``--workers 2`` is timed too, for what the old default cost.
 The PPF tables are read from one warm disk cache. The workers the default chose is
@@ -37,8 +37,9 @@ def wall(argv: list[str], env: dict) -> float:
     return time.perf_counter() - start
 
 
-def chosen_workers(samples: int) -> tuple[int, float, float]:
-    """(workers the default picks, measured s per sample, bytes per sample) for the baseline at `samples`."""
+def chosen_workers(samples: int) -> tuple[str, float, float]:
+    """(what the default picks: "2t" for 2 threads, "1" for this process alone, "2" for 2 worker
+    processes; measured s per sample; bytes per sample) for the baseline at `samples`."""
     from overhang_sim import executors
     from overhang_sim.cli import _cost
     from overhang_sim.scenarios import load_scenarios
@@ -48,7 +49,11 @@ def chosen_workers(samples: int) -> tuple[int, float, float]:
                                                                 for e in scenarios.experiments))
     pilot, per_byte = _cost(scenarios, None)
     per_sample = executors.seconds_per_sample(pilot, samples)
-    return executors.default_workers(samples, per_sample, per_byte), per_sample, per_byte
+    if hasattr(executors, "default_threads"):  # the default is threads of this process where they pay
+        threads = executors.default_threads(samples, per_sample)
+        if threads > 1:
+            return f"{threads}t", per_sample, per_byte
+    return str(executors.default_workers(samples, per_sample, per_byte)), per_sample, per_byte
 
 
 def main(argv=None) -> None:
@@ -74,7 +79,7 @@ def main(argv=None) -> None:
                 extra = [] if name == "default" else ["--workers", name]
                 times[name].append(wall([*command, "--samples", str(samples), *extra], env))
         best = {k: min(v) for k, v in times.items()}
-        print(f"  {samples:8.0e}  {workers:6d}  {per_sample * 1e6:7.2f}us  {best['default']:7.2f}s  "
+        print(f"  {samples:8.0e}  {workers:>6}  {per_sample * 1e6:7.2f}us  {best['default']:7.2f}s  "
               f"{best['1']:10.2f}s  {best['2']:10.2f}s  {best['default'] / best['1']:9.2f}  "
               f"{best['2'] / best['1']:4.2f}   ({per_byte:.0f} B/sample sent back by workers)")
     print("target: default/1 <= 1 at every size (pilot and noise aside)")

@@ -20,7 +20,7 @@ import xarray as xr
 from strategies import SWEEP, run_on
 
 from overhang_sim import batch, load
-from overhang_sim.executors import LocalPool, listening
+from overhang_sim.executors import LocalPool, ThreadPool, listening
 from overhang_sim.scenarios import load_scenarios
 
 LONG = SWEEP.replace("samples = 4000", "samples = 4000000").replace("chains = 4", "chains = 8")
@@ -64,12 +64,12 @@ def _one_line(stderr: str) -> str:
     return stderr
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_ctrl_c_is_one_line_exit_130_and_the_run_resumes(tmp_path, workers):
+@pytest.mark.parametrize("flags", [("--workers", "1"), ("--workers", "2"), ("--threads", "2")])
+def test_ctrl_c_is_one_line_exit_130_and_the_run_resumes(tmp_path, flags):
     """Item 4: Ctrl-C printed a traceback (from every worker too)."""
     path = _write(tmp_path, LONG)
     out = tmp_path / "out.nc"
-    process = subprocess.Popen(_command("run", path, "--out", out, "--workers", workers, "--quiet"),
+    process = subprocess.Popen(_command("run", path, "--out", out, *flags, "--quiet"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     partial = tmp_path / "out.nc.partial"
     _wait_for(lambda: len(list(partial.glob("*.npz"))) >= 2)
@@ -162,7 +162,7 @@ def test_progress_is_reported_block_by_block():
     scenarios = load_scenarios(_text_path := None) if False else None  # noqa: F841 -- (readability)
     experiment = load_scenarios(_write(Path(os.environ.get("TMPDIR", "/tmp")), SWEEP, "progress.toml")).base
     experiment = __import__("dataclasses").replace(experiment, samples=4 * 4 * batch.BLOCK)  # 4 blocks a chain
-    for executor in (None, LocalPool(2)):
+    for executor in (None, ThreadPool(2), LocalPool(2)):
         reports = []
         with listening(executor, lambda task, draws: reports.append((task, draws))):
             if executor is None:

@@ -97,3 +97,27 @@ def test_executor_for_measures_only_when_it_decides(monkeypatch):
     with executor_for(None, None, 10**7, pilot=pilot, bytes_per_sample=1e6) as executor:
         assert executor is None  # a megabyte a sample to send back never pays
     assert calls
+
+
+def test_threads_pay_where_processes_do_not():
+    """Issue 11: threads start in milliseconds and send nothing back, so they pay on runs where
+    worker processes' start-up and transfer do not."""
+    per_sample, samples = 1e-7, 10**7  # a second in this process
+    assert default_workers(samples, per_sample, 8.0 * 30, cores=2) == 1
+    assert executors.default_threads(samples, per_sample, cores=2) == 2
+    assert executors.default_threads(samples, per_sample, cores=1) == 1
+    assert executors.default_threads(PARALLEL_MIN_SAMPLES - 1, per_sample, cores=2) == 1
+    assert executors.default_threads(samples, 1e-12, cores=2) == 1  # 10 microseconds of work
+
+
+def test_executor_for_defaults_to_threads_where_they_pay(monkeypatch):
+    monkeypatch.setattr(executors, "_cores", lambda: 2)
+    monkeypatch.setattr(executors, "seconds_per_sample", lambda pilot, samples: 1e-7)
+    with executor_for(None, None, 10**7, pilot=lambda n: n, bytes_per_sample=1e6) as executor:
+        assert isinstance(executor, executors.ThreadPool) and executor.threads == 2
+    with executor_for(2, None, 10**7, pilot=lambda n: n) as executor:  # processes when asked for
+        assert isinstance(executor, executors.LocalPool)
+    with executor_for(1, None, 10**7, pilot=lambda n: n) as executor:  # --workers 1: this thread alone
+        assert executor is None
+    with executor_for(None, None, 10**7, threads=1) as executor:
+        assert executor is None

@@ -38,7 +38,7 @@ import xarray as xr
 
 from .config import Experiment
 from .errors import CheckpointWarning, ConfigError
-from .executors import listening, report_progress
+from .executors import in_process, listening, report_progress
 from .pooling import axis_variance_share, pool, share_scale
 from .provenance import now, provenance
 from .scenarios import POOLED, ScenarioSet, stack_scenarios
@@ -138,10 +138,28 @@ def scenario_task(experiment: Experiment, seed: int, keep: bool, outputs: tuple[
 def _final_rows(arrays: dict, experiment: Experiment, chain: int):
     """``rows(name)``: row `chain` of ``arrays[name]``, a ``(chain, draw)`` array made when first asked for."""
     def rows(name):
-        if name not in arrays:
-            arrays[name] = np.empty((experiment.chains, experiment.draws))
+        if name not in arrays:  # setdefault: chains drawn on threads at once make one array, not one each
+            arrays.setdefault(name, _plain_pages((experiment.chains, experiment.draws)))
         return arrays[name][chain]
     return rows
+
+
+def _plain_pages(shape: tuple[int, ...]) -> np.ndarray:
+    """An uninitialised float64 array in anonymous memory of its own (``mmap``), not ``np.empty``.
+
+    numpy asks the kernel for huge pages on arrays from 4 MB (``madvise``); where transparent
+    huge pages are 'madvise' (a common default), the first write of each 2 MB waits for the
+    kernel to find and clear a huge page. On a busy 2-core machine the first write of 800 MB
+    (a 1e7-sample run's kept draws) took 0.66-3.45 s in a fresh process that way, 0.67-0.74 s
+    on plain pages, and the whole run lost about 1.5 s of system time, more than the threads
+    save. Small arrays come from numpy as usual.
+    """
+    import mmap
+
+    size = int(np.prod(shape)) * 8
+    if size < 1 << 22:
+        return np.empty(shape)
+    return np.frombuffer(mmap.mmap(-1, size), dtype=np.float64).reshape(shape)
 
 
 def _shared_files(experiment: Experiment, seed: int, folder: Path, s: int) -> tuple[dict, dict]:
@@ -305,7 +323,7 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
         :data:`KEEP_SAMPLES_BYTES`. Otherwise summaries are streamed.
     executor : optional
         Where the tasks run: None (this process), or anything with ``submit`` such as
-        :func:`~overhang_sim.executors.executor_for` gives (local workers, dask).
+        :func:`~overhang_sim.executors.executor_for` gives (threads, local workers, dask).
     out : path, optional
         Save the result here (netCDF, or zarr for ``*.zarr``). Finished tasks are kept
         in ``OUT.partial`` meanwhile, and that folder is removed once the result is saved.
@@ -368,7 +386,7 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
                 result = chain_results.get(key[1])
             if result is None:
                 rows = _final_rows(finals.setdefault(s, {}), experiment, key[1][1]) \
-                    if keep and executor is None and not by_scenario else None
+                    if keep and in_process(executor) and not by_scenario else None
                 args = (experiment, seed, keep, outputs, key) if by_scenario else \
                     (experiment, seed, key[1][1], keep, outputs, key, rows, shared.get(s))
                 jobs[key] = (scenario_task if by_scenario else chain_task, args)

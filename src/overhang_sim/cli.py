@@ -74,7 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     shape.add_argument("--csv", action="store_true", help="print the same records as CSV")
     run.add_argument("--full", "--wide", dest="full", action="store_true",
                      help="every statistic of every output, wider than 80 columns (default: the answer first)")
-    run.add_argument("--workers", type=_whole, help="local worker processes (default: every core)")
+    run.add_argument("--workers", type=_whole, help="local worker processes (default: threads of this process on "
+                     "every core where they pay, measured by a pilot)")
+    run.add_argument("--threads", type=_whole, help="threads of this process instead of worker processes")
     run.add_argument("--scheduler", metavar="ADDRESS", help="run on a dask.distributed cluster "
                      "(tcp://host:8786)")
     run.add_argument("--resume", action="store_true", help="continue the unfinished run saved for --out")
@@ -390,7 +392,7 @@ def _run(args) -> None:
     pilot, bytes_per_sample = _cost(scenarios, keep)
     try:
         with executor_for(args.workers, args.scheduler, samples, pilot=pilot,
-                          bytes_per_sample=bytes_per_sample) as executor:
+                          bytes_per_sample=bytes_per_sample, threads=args.threads) as executor:
             if target is None:
                 result = batch.run(scenarios, keep_samples=keep, executor=executor, out=args.out,
                                    resume=args.resume, quiet=args.quiet)
@@ -400,8 +402,8 @@ def _run(args) -> None:
                 result = run_until_precise(scenarios, target, keep_samples=keep, executor=executor,
                                            quiet=args.quiet, out=args.out, resume=args.resume)
     except OverhangError as error:
-        raise _from_command_line(error, args, RUN_FLAGS + ("workers", "scheduler", "precision", "precision_prob",
-                                                           "max_samples")) from None
+        raise _from_command_line(error, args, RUN_FLAGS + ("workers", "threads", "scheduler", "precision",
+                                                           "precision_prob", "max_samples")) from None
     found = [compare(result, a, b) for a, b in comparisons]
     if args.json or args.csv:
         from .records import comparison_records, records, to_csv, to_json

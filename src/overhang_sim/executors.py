@@ -1,7 +1,9 @@
-"""Where tasks run: this process, local worker processes, or a dask.distributed cluster.
+"""Where tasks run: this process (serially or on threads), local worker processes, or a dask.distributed cluster.
 
 :func:`executor_for` gives what :func:`overhang_sim.batch.run` takes as its
-``executor``: None (this process), a :class:`LocalPool` or a dask executor. Local
+``executor``: None (this process), a :class:`ThreadPool` (threads of this process: numpy's
+random fills and ufuncs release the GIL, and each chain writes its own rows of the final
+arrays, so nothing is copied or sent), a :class:`LocalPool` or a dask executor. Local
 workers ignore Ctrl-C (the main process handles it and stops them), die with their
 parent however it ends (``PR_SET_PDEATHSIG`` on Linux, and a watchdog thread
 elsewhere), and report their progress block by block through a queue, so a bar
@@ -23,13 +25,14 @@ from collections.abc import Callable, Iterator
 
 from .errors import ConfigError
 
-__all__ = ["PARALLEL_MIN_SAMPLES", "LocalPool", "Stopped", "default_workers", "executor_for", "listening",
-           "report_progress", "seconds_per_sample"]
+__all__ = ["PARALLEL_MIN_SAMPLES", "LocalPool", "Stopped", "ThreadPool", "default_threads", "default_workers",
+           "executor_for", "in_process", "listening", "report_progress", "seconds_per_sample"]
 
 PARALLEL_MIN_SAMPLES = 10**6  # smaller runs stay in this process unless workers are asked for
 # The cost model of :func:`default_workers` (measured on a 2-core machine; see benchmarks/workers_default.py):
 WORKER_START_S = 0.3  # starting the pool and a worker's first task (imports, tables), per run
 TRANSFER_BYTES_PER_S = 1e8  # results sent back from a worker: pickled, piped, unpickled (80 MB/s measured)
+THREAD_START_S = 0.005  # starting a thread pool and handing out its tasks, per run (no imports, no transfer)
 WORKERS_MUST_SAVE = 0.8  # workers are chosen only if they are predicted to take at most this share of the time
 PILOT_DRAWS = (2**12, 2**16)  # the pilot's warm-up, and the most samples it times
 PILOT_SHARE = 64  # the pilot times 1/64 of the run's samples, twice
@@ -38,6 +41,7 @@ STOP_TIMEOUT_S = 10.0  # how long interrupted workers may take to stop before th
 
 _sink: Callable[[object, int], None] | None = None  # where this process's tasks send progress
 _stop = None  # in a worker: the event the main process sets to stop its tasks
+_local = threading.local()  # in a ThreadPool's thread: .stop, the event that stops its tasks
 
 
 class Stopped(Exception):
@@ -52,7 +56,8 @@ def report_progress(task: object, draws: int) -> None:
     Stopped
         In a worker whose run was interrupted.
     """
-    if _stop is not None and _stop.is_set():
+    stop = getattr(_local, "stop", None) or _stop
+    if stop is not None and stop.is_set():
         raise Stopped("the run was interrupted")
     if _sink is not None:
         _sink(task, draws)
@@ -62,19 +67,61 @@ def report_progress(task: object, draws: int) -> None:
 def listening(executor, callback: Callable[[object, int], None]) -> Iterator[None]:
     """Route the progress of tasks run by `executor` to ``callback(task, draws)`` meanwhile.
 
-    In this process (``executor is None``) the callback is called directly; a
-    :class:`LocalPool` forwards its workers' reports; other executors report nothing.
+    In this process (``executor`` None or a :class:`ThreadPool`) the callback is called
+    directly (from the thread that runs the task); a :class:`LocalPool` forwards its
+    workers' reports; other executors report nothing.
     """
     global _sink
     if isinstance(executor, LocalPool):
         with executor.listening(callback):
             yield
         return
-    previous, _sink = _sink, (callback if executor is None else _sink)
+    previous, _sink = _sink, (callback if in_process(executor) else _sink)
     try:
         yield
     finally:
         _sink = previous
+
+
+def in_process(executor) -> bool:
+    """Whether tasks given to `executor` run in this process (None or a :class:`ThreadPool`): they can
+    write straight into this process's arrays."""
+    return executor is None or isinstance(executor, ThreadPool)
+
+
+# --------------------------------------------------------------------------- threads
+
+
+class ThreadPool:
+    """Threads of this process (a :class:`concurrent.futures.ThreadPoolExecutor`).
+
+    Tasks share this process's memory, PPF tables and caches; they run in parallel where
+    numpy releases the GIL (random fills, ufuncs, sorts on large arrays). A chain's draws
+    depend only on its own generator, so the result does not depend on the scheduling.
+
+    Parameters
+    ----------
+    threads : int
+        Number of threads.
+    """
+
+    def __init__(self, threads: int):
+        self.threads = threads
+        self._stop = threading.Event()
+        self._pool = cf.ThreadPoolExecutor(threads, thread_name_prefix="overhang-task",
+                                           initializer=self._start_thread)
+
+    def _start_thread(self) -> None:
+        _local.stop = self._stop
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, interrupted: bool = False) -> None:
+        """Wait for the tasks; when `interrupted`, running tasks stop after their current block of draws."""
+        if interrupted:
+            self._stop.set()
+        self._pool.shutdown(wait=True, cancel_futures=interrupted)
 
 
 # --------------------------------------------------------------------------- local workers
@@ -243,17 +290,40 @@ def default_workers(samples: int, seconds_per_sample: float | None = None, bytes
     return max(paying, default=1)
 
 
+def default_threads(samples: int, seconds_per_sample: float | None = None, cores: int | None = None) -> int:
+    """How many threads a run should use by default: more than one only where they pay.
+
+    The rule of :func:`default_workers` with a start cost of :data:`THREAD_START_S` and
+    nothing sent back (threads write the draws where they end up). It assumes the work
+    releases the GIL, as numpy's does on large blocks.
+
+    Returns
+    -------
+    int
+        1 (this thread) or a number of threads.
+    """
+    cores = _cores() if cores is None else cores
+    if cores < 2 or samples < PARALLEL_MIN_SAMPLES:
+        return 1
+    if seconds_per_sample is None:
+        return cores
+    alone = samples * seconds_per_sample
+    paying = [w for w in range(2, cores + 1) if alone / w + THREAD_START_S <= WORKERS_MUST_SAVE * alone]
+    return max(paying, default=1)
+
+
 @contextlib.contextmanager
 def executor_for(workers: int | None = None, scheduler: str | None = None,
                  samples: int = 0, *, pilot: Callable[[int], int] | None = None,
-                 bytes_per_sample: float = 0.0) -> Iterator[object]:
-    """The executor for a run: None (this process), a :class:`LocalPool`, or a dask cluster's.
+                 bytes_per_sample: float = 0.0, threads: int | None = None) -> Iterator[object]:
+    """The executor for a run: None (this process), a :class:`ThreadPool`, a :class:`LocalPool`, or a dask cluster's.
 
     Parameters
     ----------
     workers : int, optional
-        Local worker processes. Default: :func:`default_workers`, from the cost of a
-        sample measured by `pilot` (this process unless workers are predicted to pay).
+        Local worker processes (1: this process, one task at a time). Default: threads of
+        this process (:func:`default_threads`), from the cost of a sample measured by
+        `pilot`, where they are predicted to pay; else this process alone.
     scheduler : str, optional
         Address of a dask.distributed scheduler (``tcp://host:8786``); the tasks run there.
     samples : int
@@ -261,7 +331,9 @@ def executor_for(workers: int | None = None, scheduler: str | None = None,
     pilot : callable, optional
         ``pilot(n) -> int``: evaluates up to `n` samples in this process, for the default.
     bytes_per_sample : float
-        Bytes of results workers send back per sample, for the default.
+        Bytes of results worker processes would send back per sample (threads send nothing).
+    threads : int, optional
+        Threads of this process instead of worker processes (1: this process alone).
 
     Raises
     ------
@@ -275,15 +347,17 @@ def executor_for(workers: int | None = None, scheduler: str | None = None,
         finally:
             client.close()
         return
-    if workers is None:
+    if threads is not None and threads < 1:
+        raise ConfigError(f"must be at least 1, not {threads}", key="threads")
+    if workers is None and threads is None:
         measured = seconds_per_sample(pilot, samples) if pilot is not None and samples >= PARALLEL_MIN_SAMPLES else None
-        workers = default_workers(samples, measured, bytes_per_sample)
-    if workers < 1:
+        threads = default_threads(samples, measured)
+    if workers is not None and workers < 1:
         raise ConfigError(f"must be at least 1, not {workers}", key="workers")
-    if workers == 1:
+    if (workers or 1) == 1 and (threads or 1) == 1:
         yield None
         return
-    pool = LocalPool(workers)
+    pool = LocalPool(workers) if workers is not None and workers > 1 else ThreadPool(threads)
     interrupted = True
     try:
         yield pool
