@@ -153,12 +153,10 @@ def peer_python() -> tuple[str | None, str]:
 
 
 def ours_median(stdout: str) -> str:
-    """The p50 of instances in ``overhang run``'s table (the 'value' row's p50 column)."""
-    lines = stdout.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("instances"):
-            header, value = lines[i + 1].split(), lines[i + 2].split()
-            return value[1 + header.index("p50")] if "p50" in header else "?"
+    """The median of instances on ``overhang run``'s first screen (its 'median' line)."""
+    for line in stdout.splitlines():
+        if line.split()[:1] == ["median"]:
+            return line.split()[1]
     return "?"
 
 
@@ -167,7 +165,10 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", default="1e6,1e7")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--models", default="throughput,compute")
+    parser.add_argument("--smoke", action="store_true", help="one repeat at 2e4 samples (CI's smoke step)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.sizes, args.repeats = "2e4", 1
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     peer, about = peer_python()
     folder = Path(tempfile.mkdtemp(prefix="overhang-peer-"))

@@ -60,7 +60,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1e5,1e6,1e7")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="one repeat at 2e4 samples (CI's smoke step)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.sizes, args.repeats = "2e4", 1
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     cache = tempfile.mkdtemp(prefix="overhang-workers-")
     env = {**os.environ, "OVERHANG_CACHE_DIR": cache}
