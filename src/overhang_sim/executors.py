@@ -279,15 +279,8 @@ def default_workers(samples: int, seconds_per_sample: float | None = None, bytes
     int
         1 (this process) or a number of worker processes.
     """
-    cores = _cores() if cores is None else cores
-    if cores < 2 or samples < PARALLEL_MIN_SAMPLES:
-        return 1
-    if seconds_per_sample is None:
-        return cores
-    alone = samples * seconds_per_sample
-    overhead = WORKER_START_S + samples * bytes_per_sample / TRANSFER_BYTES_PER_S
-    paying = [w for w in range(2, cores + 1) if alone / w + overhead <= WORKERS_MUST_SAVE * alone]
-    return max(paying, default=1)
+    return _paying(samples, seconds_per_sample, cores,
+                   lambda: WORKER_START_S + samples * bytes_per_sample / TRANSFER_BYTES_PER_S)
 
 
 def default_threads(samples: int, seconds_per_sample: float | None = None, cores: int | None = None) -> int:
@@ -302,13 +295,19 @@ def default_threads(samples: int, seconds_per_sample: float | None = None, cores
     int
         1 (this thread) or a number of threads.
     """
+    return _paying(samples, seconds_per_sample, cores, lambda: THREAD_START_S)
+
+
+def _paying(samples: int, seconds_per_sample: float | None, cores: int | None, overhead) -> int:
+    """The most workers (2 .. cores) whose predicted time, ``alone / w + overhead()``, is at most
+    :data:`WORKERS_MUST_SAVE` of the time alone; 1 if none pays, every core if the cost is unknown."""
     cores = _cores() if cores is None else cores
     if cores < 2 or samples < PARALLEL_MIN_SAMPLES:
         return 1
     if seconds_per_sample is None:
         return cores
     alone = samples * seconds_per_sample
-    paying = [w for w in range(2, cores + 1) if alone / w + THREAD_START_S <= WORKERS_MUST_SAVE * alone]
+    paying = [w for w in range(2, cores + 1) if alone / w + overhead() <= WORKERS_MUST_SAVE * alone]
     return max(paying, default=1)
 
 
