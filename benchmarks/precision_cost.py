@@ -41,7 +41,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=4000, help="first round (8 chains)")
     parser.add_argument("--precision", type=float, default=0.005)
+    parser.add_argument("--smoke", action="store_true", help="a loose target on a small first round (CI's smoke step)")
     args = parser.parse_args()
+    if args.smoke:
+        args.samples, args.precision = 800, 0.05
     scenarios = load_scenarios(BASELINE)
     first = _sized(scenarios, args.samples, 8)
     batch.run(_sized(scenarios, 800, 8))  # warm-up: PPF tables
