@@ -282,6 +282,12 @@ def _pooled_note(result: xr.Dataset, output: str, width: int) -> list[str]:
                       f"explains a share {share} of the pooled variance of {of}.", width)]
 
 
+def _along(values: xr.DataArray, dims, name: str) -> xr.DataArray:
+    """`values` with the scenario `dims` as one dimension `name` (stacked; one axis is renamed, so
+    its labels stay plain values rather than 1-tuples)."""
+    return values.stack({name: list(dims)}) if len(dims) > 1 else values.rename({dims[0]: name})
+
+
 def _scenario_indicators(summary: xr.Dataset, dims: tuple[str, ...], width: int) -> list[str]:
     """P(indicator = 1) of each 0/1 output (e.g. which bound binds) in the scenarios that have it."""
     rows = []
@@ -289,8 +295,7 @@ def _scenario_indicators(summary: xr.Dataset, dims: tuple[str, ...], width: int)
         s = summary.sel(output=output)
         if "prob_zero" not in s or not bool(np.all(s["binary"].values[np.isfinite(s["prob_zero"].values)])):
             continue
-        p0 = s["prob_zero"].stack(cell=dims) if len(dims) > 1 else s["prob_zero"].rename({dims[0]: "cell"})
-        e0 = s["prob_zero_mcse"].stack(cell=dims) if len(dims) > 1 else s["prob_zero_mcse"].rename({dims[0]: "cell"})
+        p0, e0 = _along(s["prob_zero"], dims, "cell"), _along(s["prob_zero_mcse"], dims, "cell")
         for j, cell in enumerate(p0["cell"].values):
             if math.isfinite(float(p0.values[j])):
                 label = ", ".join(map(str, cell)) if isinstance(cell, tuple) else str(cell)
@@ -360,9 +365,9 @@ def frontier_lines(frontier: xr.Dataset, width: int = WIDTH) -> list[str]:
 def _scenario_frontier_lines(frontier: xr.Dataset, output: str, width: int) -> list[str]:
     medians = frontier["median"].transpose("speed", ...)
     dims = [d for d in medians.dims if d != "speed"]
-    cells = medians.stack(scenario=dims) if len(dims) > 1 else medians.rename({dims[0]: "scenario"})
+    cells = _along(medians, dims, "scenario")
     errors = frontier["median_mcse"].transpose(*medians.dims)
-    errors = errors.stack(scenario=dims) if len(dims) > 1 else errors.rename({dims[0]: "scenario"})
+    errors = _along(errors, dims, "scenario")
     heads = [",".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in cells["scenario"].values]
     columns = [(h, cells.values[:, j], errors.values[:, j]) for j, h in enumerate(heads)]
     if "pooled_median" in frontier:
