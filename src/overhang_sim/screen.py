@@ -37,7 +37,7 @@ import xarray as xr
 
 from .labels import human_unit
 from .summaries import main_output
-from .tables import aligned, format_value, is_point, summary_part
+from .tables import aligned, format_value, is_binary, is_point, summary_part
 
 __all__ = ["QUOTED_MASS", "WIDTH", "comparison_lines", "first_screen", "fit_table", "frontier_lines", "lead_output",
            "point_lines", "quoted_mass", "run_lines", "scenario_lines", "wrap"]
@@ -122,10 +122,6 @@ def _probability(p: float, error: float) -> str:
     return format_value(p, error) if math.isfinite(error) and error > 0 else format_value(p)
 
 
-def _binary(s: xr.Dataset) -> bool:
-    return "binary" in s and bool(s["binary"]) and float(s["quantile"].sel(scale="linear").max()) <= 1
-
-
 def _header(attrs: dict, scenarios: int = 0) -> str:
     each = f"{scenarios} scenarios, {attrs.get('samples', '?')} samples each" if scenarios else \
         f"{attrs.get('samples', '?')} samples"
@@ -161,7 +157,7 @@ def _others(summary: xr.Dataset, main: str, mass: float, width: int) -> list[str
     rows, flags = [], []
     for output in (str(o) for o in summary["output"].values if str(o) != main):
         s = summary.sel(output=output)
-        if _binary(s):
+        if is_binary(s):
             p, e = 1 - float(s["prob_zero"]), float(s["prob_zero_mcse"])
             flags.append([output, _probability(p, e) + _pm(e)])
         else:

@@ -11,7 +11,7 @@ import xarray as xr
 
 from .summaries import main_output
 
-__all__ = ["aligned", "format_value", "is_point", "frontier_table", "scenario_tables", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
+__all__ = ["aligned", "format_value", "is_binary", "is_point", "frontier_table", "scenario_tables", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
 
 MAX_DIGITS = 6
 
@@ -96,7 +96,7 @@ def summary_table(summary: xr.Dataset) -> str:
     attrs = summary.attrs
     lines = [(f"{attrs.get('experiment_name', '')}: {attrs.get('samples', '?')} samples in "
               f"{attrs.get('chains', '?')} chains, method {attrs.get('method', '?')}, seed {attrs.get('seed', '?')}")]
-    indicators = [o for o in summary["output"].values if _binary(summary.sel(output=o))]
+    indicators = [o for o in summary["output"].values if is_binary(summary.sel(output=o))]
     for output in (o for o in summary["output"].values if o not in indicators):
         s = summary.sel(output=output)
         lines += ["", f"{output} [{s['unit'].item()}]  {s['long_name'].item()}"]
@@ -151,7 +151,7 @@ def _tail_line(s) -> str | None:
     return tail_warning(str(s["output"].item()), _tail_shape(s))
 
 
-def _binary(s) -> bool:
+def is_binary(s) -> bool:
     """Whether a summarised output is a 0/1 indicator (its mean is a probability)."""
     return "binary" in s and bool(s["binary"]) and float(s["quantile"].sel(scale="linear").max()) <= 1
 
