@@ -14,6 +14,9 @@ Target: streamed samples/s at the largest size within 20 % of that at 1e6
 Run from the repository root::
 
     PYTHONPATH=src python benchmarks/scaling.py [--max 1e9] [--workers 1] [--smoke]
+
+Without ``--workers`` each run takes the executor ``overhang run`` would choose (threads
+of the process where a timed pilot says they pay); ``--workers 1`` keeps it to one thread.
 """
 
 from __future__ import annotations
@@ -47,14 +50,16 @@ def fits(samples: int) -> bool:
     return result_bytes(experiment) + summary_bytes(experiment) <= _physical_memory() / 2
 
 
-def one_run(samples: int, keep: bool, workers: int) -> tuple[float, int]:
+def one_run(samples: int, keep: bool, workers: int | None) -> tuple[float, int]:
     """Seconds and tracemalloc peak (bytes) of one run (meant for a fresh child process)."""
     from overhang_sim import batch
     from overhang_sim.executors import executor_for
 
     batch.run(_scenarios(8000), keep_samples=keep)  # imports, PPF tables: not timed
     scenarios = _scenarios(samples)
-    with executor_for(workers, None, samples) as executor:
+    experiment = scenarios.base
+    pilot = None if workers is not None else (lambda n: _pilot(experiment, n))
+    with executor_for(workers, None, samples, pilot=pilot) as executor:
         tracemalloc.start()
         start = time.perf_counter()
         result = batch.run(scenarios, keep_samples=keep, executor=executor)
@@ -65,7 +70,16 @@ def one_run(samples: int, keep: bool, workers: int) -> tuple[float, int]:
     return seconds, peak
 
 
-def in_child(samples: int, keep: bool, workers: int) -> tuple[float, int]:
+def _pilot(experiment, n: int) -> int:
+    """What ``overhang run`` times to choose its default executor (cli._cost)."""
+    from overhang_sim.simulation import chain_design, draw_range
+
+    n = min(n, experiment.draws)
+    draw_range(experiment, chain_design(experiment, experiment.seed, 0), 0, n)
+    return n
+
+
+def in_child(samples: int, keep: bool, workers: int | None) -> tuple[float, int]:
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(one_run, (samples, keep, workers))
 
@@ -74,13 +88,14 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--min", type=float, default=1e5, help="smallest sample count")
     parser.add_argument("--max", type=float, default=1e9, help="largest sample count (a power of ten)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (1: this process)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes (1: this process, one thread); default: as overhang run")
     parser.add_argument("--smoke", action="store_true", help="for CI: --min 1e4 --max 1e5")
     args = parser.parse_args(argv)
     if args.smoke:
         args.min, args.max = 1e4, 1e5
     sizes = [10**e for e in range(round(math.log10(args.min)), round(math.log10(args.max)) + 1)]
-    print(f"baseline experiment, batch.run with {args.workers} worker(s); {os.cpu_count()} cores; "
+    print(f"baseline experiment, batch.run with {args.workers or 'the default'} worker(s); {os.cpu_count()} cores; "
           f"sizes {sizes[0]:.0e} ... {sizes[-1]:.0e}")
     rates = {}
     for samples in sizes:
