@@ -123,3 +123,24 @@ def test_the_shipped_quantity_names_are_those_of_the_built_models():
     from overhang_sim.models import QUANTITIES, quantity_names
 
     assert quantity_names() == set(QUANTITIES)
+
+
+def test_a_run_of_the_baseline_builds_only_its_model():
+    """Each shipped model is built on first use (its formulas compiled, its units checked):
+    the baseline uses "compute", which extends no other, so the other five stay unbuilt."""
+    script = ("import dataclasses, overhang_sim as o\nfrom overhang_sim import modelspec\n"
+              "o.load_experiment(None)\n"
+              "print(modelspec._builtin.cache_info().currsize, 'compute' in modelspec.builtin_models())")
+    assert _run(script).strip().splitlines()[-1] == "1 True"
+
+
+def test_the_lazy_shipped_models_are_the_files_models_in_order():
+    from overhang_sim.models import MODELS
+    from overhang_sim.modelspec import BUILTIN_MODELS, FormulaModel, builtin_models
+
+    assert tuple(builtin_models()) == BUILTIN_MODELS == tuple(MODELS)[:len(BUILTIN_MODELS)]
+    assert "nope" not in builtin_models() and "nope" not in MODELS
+    with pytest.raises(KeyError):
+        builtin_models()["nope"]
+    for name in BUILTIN_MODELS:
+        assert isinstance(MODELS[name], FormulaModel) and MODELS[name] is builtin_models()[name]
