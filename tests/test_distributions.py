@@ -536,3 +536,13 @@ def test_implied_for_baseline_priors(name):
 def test_implied_mean_of_wide_lognormals(p95):
     dist = LogNormal(1.0, p95)
     assert implied(dist)["mean"] == pytest.approx(_exact_mean(dist), rel=5e-5)
+
+
+def test_the_written_out_normal_quantiles_are_scipys():
+    """distributions.py writes ndtri(0.95) and ndtri(1 - 2**-53) out so as not to import scipy.special."""
+    from scipy import special
+
+    from overhang_sim import distributions as d
+
+    assert d.Z95 == special.ndtri(0.95) and type(d.Z95) is type(special.ndtri(0.95))
+    assert d.Z_FARTHEST == special.ndtri(1 - 2.0**-53)

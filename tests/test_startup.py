@@ -123,3 +123,62 @@ def test_the_shipped_quantity_names_are_those_of_the_built_models():
     from overhang_sim.models import QUANTITIES, quantity_names
 
     assert quantity_names() == set(QUANTITIES)
+
+
+def test_a_run_of_the_baseline_builds_only_its_model():
+    """Each shipped model is built on first use (its formulas compiled, its units checked):
+    the baseline uses "compute", which extends no other, so the other five stay unbuilt."""
+    script = ("import dataclasses, overhang_sim as o\nfrom overhang_sim import modelspec\n"
+              "o.load_experiment(None)\n"
+              "print(modelspec._builtin.cache_info().currsize, 'compute' in modelspec.builtin_models())")
+    assert _run(script).strip().splitlines()[-1] == "1 True"
+
+
+def test_the_lazy_shipped_models_are_the_files_models_in_order():
+    from overhang_sim.models import MODELS
+    from overhang_sim.modelspec import BUILTIN_MODELS, FormulaModel, builtin_models
+
+    assert tuple(builtin_models()) == BUILTIN_MODELS == tuple(MODELS)[:len(BUILTIN_MODELS)]
+    assert "nope" not in builtin_models() and "nope" not in MODELS
+    with pytest.raises(KeyError):
+        builtin_models()["nope"]
+    for name in BUILTIN_MODELS:
+        assert isinstance(MODELS[name], FormulaModel) and MODELS[name] is builtin_models()[name]
+
+
+def test_importing_the_run_path_imports_no_scipy_special():
+    """scipy.special costs 0.2-0.3 s (it loads numpy.f2py and numpy.testing); the methods
+    that call it import it, so building priors and models needs none of it."""
+    _run("import sys\nimport overhang_sim.batch, overhang_sim.config, overhang_sim.designs\n"
+         "from overhang_sim import distributions as d\n"
+         "d.LogNormal(p05=1.0, p95=10.0).sigma, d.Normal(mean=0.0, sd=1.0)\n"
+         "assert 'scipy.special' not in sys.modules, 'scipy.special imported'")
+
+
+def test_a_run_of_uniform_priors_imports_no_scipy_special(write_experiment):
+    """Uniform and log-uniform priors invert in numpy: such a run has no use for scipy.special.
+
+    (A Beta or PERT prior's table still calls the exact inverse CDF in its outer 2**-9
+    tails, and lognormal and normal priors call ndtri: runs with those import it.)
+    """
+    from strategies import uniform
+
+    priors = {"cluster_gpus": uniform(1e4, 1e5), "required_tokens_per_s": uniform(10.0, 100.0),
+              "tokens_per_gpu_s": {"dist": "loguniform", "low": 100.0, "high": 5000.0}}
+    path = write_experiment(priors=priors, samples=400)
+    script = ("import sys\n"  # as its own process: main() without arguments (no dask, which imports scipy.fft)
+              f"sys.argv = ['overhang', 'run', {str(path)!r}, '--quiet']\n"
+              "from overhang_sim.cli import main\nassert main() == 0\n"
+              "print('scipy.special' in sys.modules)")
+    assert _run(script).strip().splitlines()[-1] == "False"
+
+
+def test_a_prior_starting_above_zero_is_checked_without_its_cdf(write_experiment):
+    """A PERT prior's support starts at its low: the domain check needs no scipy.special for it."""
+    from strategies import uniform
+
+    priors = {"cluster_gpus": uniform(1e4, 1e5), "required_tokens_per_s": uniform(10.0, 100.0),
+              "tokens_per_gpu_s": {"dist": "pert", "low": 100.0, "mode": 500.0, "high": 5000.0}}
+    path = write_experiment(priors=priors)
+    _run(f"import sys\nimport overhang_sim as o\no.load_experiment({str(path)!r})\n"
+         "assert 'scipy.special' not in sys.modules, 'scipy.special imported'")

@@ -286,9 +286,11 @@ def _check_prior(prior: Prior, model: Model) -> None:
     except UnitError:
         raise ConfigError(f"unit is {prior.unit!r} but {prior.name} is in {quantity.unit!r} in the {model.name} "
                           "model, and they do not convert", key=f"{prior.name}.unit", file=prior.file or None) from None
-    low, high = (v * factor for v in prior.dist.support())
+    support = prior.dist.support()
+    low, high = (v * factor for v in support)
     domain_low, domain_high = quantity.domain
-    atom_at_low = quantity.low is None and float(prior.dist.cdf(0.0)) > 0
+    # no mass at or below 0 when the support starts above it (and no cdf call: a Beta's imports scipy.special)
+    atom_at_low = quantity.low is None and support[0] <= 0 and float(prior.dist.cdf(0.0)) > 0
     if low < domain_low or high > domain_high or atom_at_low:
         raise DomainError(f"prior reaches [{low:g}, {high:g}] {quantity.unit}, outside the physical domain "
                           f"{quantity.domain_text}; truncate it with lower/upper", key=prior.name,

@@ -20,7 +20,6 @@ import zlib
 from typing import Protocol
 
 import numpy as np
-from scipy import special  # scipy.stats.qmc is imported by the designs that use it: mc runs need none
 
 __all__ = [
     "METHODS",
@@ -227,6 +226,8 @@ def gaussian_copula(u: np.ndarray, cholesky: np.ndarray) -> np.ndarray:
     mixed = [i for i in range(len(cholesky)) if np.any(cholesky[i, :i] != 0.0)]
     if not mixed:
         return out
+    from scipy import special  # here, not at the top: scipy.stats.qmc and .special cost 0.2-0.4 s to import
+
     z = {j: special.ndtri(u[:, j]) for j in range(len(cholesky)) if np.any(cholesky[mixed, j] != 0.0)}
     for i in mixed:  # rows of the identity leave their column as it is
         column = np.zeros(len(u))

@@ -19,7 +19,6 @@ from dataclasses import dataclass, fields
 from typing import NamedTuple, Protocol
 
 import numpy as np
-from scipy import special  # scipy.stats, .integrate and .optimize are imported where used: a run needs none
 
 from .errors import PriorError
 from .ppftable import PPFTable, table_of
@@ -44,7 +43,11 @@ __all__ = [
     "reaches_zero",
 ]
 
-Z95 = special.ndtri(0.95)  # 1.6448536...: a 90 % interval spans +-Z95 standard deviations
+# scipy.special.ndtri(0.95) and ndtri(1 - 2**-53), written out (tests check them): scipy.special is
+# imported by the methods that call it, since importing it costs 0.2-0.3 s (it loads numpy.f2py and
+# numpy.testing too) and a run whose priors are uniform or tabulated needs none of it.
+Z95 = np.float64(1.6448536269514722)  # a 90 % interval spans +-Z95 standard deviations
+Z_FARTHEST = 8.209536151601387  # the farthest standard normal a draw of u in (0, 1) reaches
 LOG_TINY, LOG_HUGE = math.log(2.0**-1022), math.log(np.finfo(float).max)  # normal doubles, in log
 WEIGHT_SUM_TOLERANCE = 1e-6
 
@@ -205,7 +208,7 @@ class LogNormal(_Describe):
         _positive("p05", self.p05)
         _positive("p95", self.p95)
         _ordered("p05", self.p05, "p95", self.p95)
-        reach = special.ndtri(1 - 2.0**-53) * self.sigma  # the farthest a draw goes, in log
+        reach = Z_FARTHEST * self.sigma  # the farthest a draw goes, in log
         if not (LOG_TINY < self.mu - reach and self.mu + reach < LOG_HUGE):
             raise PriorError(f"a 90 % interval [{self.p05:g}, {self.p95:g}] puts draws beyond what float64 holds "
                              "(they would be 0 or inf)", key="p95")
@@ -221,18 +224,22 @@ class LogNormal(_Describe):
         return (math.log(self.p95) - math.log(self.p05)) / (2 * Z95)
 
     def ppf(self, u):
+        from scipy import special
         z = special.ndtri(u, out=np.empty(np.shape(u)))
         z *= self.sigma
         z += self.mu
         return np.exp(z, out=z)
 
     def cdf(self, x):
+        from scipy import special
         return special.ndtr((_log_or_minus_inf(x) - self.mu) / self.sigma)
 
     def sf(self, x):
+        from scipy import special
         return special.ndtr((self.mu - _log_or_minus_inf(x)) / self.sigma)
 
     def isf(self, q):
+        from scipy import special
         return np.exp(self.mu - self.sigma * special.ndtri(q))
 
     def expectation(self) -> float:
@@ -258,18 +265,22 @@ class Normal(_Describe):
             raise PriorError(f"must be > 0, not {self.sd}", key="sd")
 
     def ppf(self, u):
+        from scipy import special
         z = special.ndtri(u)
         z *= self.sd
         z += self.mean
         return z
 
     def cdf(self, x):
+        from scipy import special
         return special.ndtr((np.asarray(x) - self.mean) / self.sd)
 
     def sf(self, x):
+        from scipy import special
         return special.ndtr((self.mean - np.asarray(x)) / self.sd)
 
     def isf(self, q):
+        from scipy import special
         return self.mean - self.sd * special.ndtri(q)
 
     def support(self):
@@ -380,6 +391,7 @@ class Beta(_Describe):
 
     def exact_ppf(self, u):
         """The exact inverse CDF, behind the table."""
+        from scipy import special
         return special.betaincinv(self.alpha, self.beta, np.asarray(u, dtype=float)) * (self.high - self.low) + self.low
 
     @property
@@ -391,9 +403,11 @@ class Beta(_Describe):
         return self.table(u)
 
     def cdf(self, x):
+        from scipy import special
         return special.betainc(self.alpha, self.beta, self._standard(x))
 
     def sf(self, x):
+        from scipy import special
         return special.betaincc(self.alpha, self.beta, self._standard(x))
 
     def support(self):

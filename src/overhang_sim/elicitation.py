@@ -27,12 +27,13 @@ import re
 from collections.abc import Mapping
 
 import numpy as np
-from scipy import special  # scipy.optimize is imported where a fit needs it: a run of a
-# prior given by its parameters needs none, and it costs 0.3 s
 
 from . import distributions as d
 from .errors import PriorError
-from .metalog import Metalog
+
+# scipy (.special 0.2-0.3 s, .optimize 0.3 s) and .metalog (which imports scipy.special) are
+# imported by the functions that fit: config asks uses_quantiles of every prior, and a prior
+# given by its parameters needs none of them.
 
 __all__ = ["FITTED_FAMILIES", "asked_quantiles", "fit_family", "from_quantiles", "quantile_keys", "quantile_table",
            "uses_quantiles"]
@@ -141,6 +142,8 @@ def _line(x, y):
 
 
 def _starts(family, p, v):
+    from scipy import special
+
     z = special.ndtri(p)
     if family == "lognormal":
         return _line(z, np.log(v))
@@ -227,6 +230,8 @@ def from_quantiles(entry: Mapping) -> d.Distribution:
     family = entry.get("dist", "metalog")
     pairs = asked_quantiles(entry)
     if family == "metalog":
+        from .metalog import Metalog
+
         if len(pairs) < 2:
             raise PriorError(f"a metalog needs at least 2 quantiles, got {len(pairs)}", key="quantiles")
         probs, values = zip(*pairs)

@@ -60,19 +60,22 @@ _REGISTERED: dict[str, Model] = {}
 
 
 class _Models(Mapping):
-    """The known models by name: the shipped ones, then the registered ones (read-only)."""
+    """The known models by name: the shipped ones, then the registered ones (read-only).
 
-    def _all(self) -> dict[str, Model]:
-        return {**builtin_models(), **_REGISTERED}
+    Looking one up builds only that one (a shipped model is built from its file on first use).
+    """
 
     def __getitem__(self, name: str) -> Model:
-        return self._all()[name]
+        return _REGISTERED[name] if name in _REGISTERED else builtin_models()[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in _REGISTERED or name in builtin_models()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
+        return iter({**dict.fromkeys(builtin_models()), **_REGISTERED})
 
     def __len__(self) -> int:
-        return len(self._all())
+        return len({**dict.fromkeys(builtin_models()), **_REGISTERED})
 
 
 class _Quantities(Mapping):
