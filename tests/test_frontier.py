@@ -313,3 +313,20 @@ def test_overhang_run_saves_a_frontier_of_its_own_draws(tmp_path, run_cli):
         assert code == 0, err
         with xr.open_dataset(tmp_path / f"r{len(flags)}.frontier.nc") as saved:
             assert saved.attrs["draws"] == draws
+
+
+def test_run_inputs_takes_the_runs_chains_and_the_scenarios_draws():
+    """A precise run's extra chains are used; a stacked run's padding (another scenario's longer chains) is not."""
+    from overhang_sim.frontier import run_inputs
+
+    experiment = small(ROOT / "experiments" / "baseline.toml", samples=800, chains=4)  # 200 draws a chain
+    names = [n for n in experiment.sampled if n != "required_tokens_per_s"]
+    padded = xr.Dataset({n: (("chain", "draw"), np.arange(6 * 300.0).reshape(6, 300)) for n in names})
+    got = run_inputs(padded, experiment, "required_tokens_per_s")
+    assert set(got) == set(names) and got[names[0]].shape == (4, 200)
+    np.testing.assert_array_equal(got[names[0]], padded[names[0]].values[:4, :200])
+    precise = padded.assign_attrs(precision_chains=6)
+    assert run_inputs(precise, experiment, "required_tokens_per_s")[names[0]].shape == (6, 200)
+    assert run_inputs(precise.assign_attrs(precision_chains=7), experiment, "required_tokens_per_s") is None
+    assert run_inputs(padded.drop_vars(names[0]), experiment, "required_tokens_per_s") is None
+    assert run_inputs(None, experiment, "required_tokens_per_s") is None
