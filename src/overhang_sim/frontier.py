@@ -5,10 +5,11 @@ other inputs once and evaluates the model at every speed of a grid on those same
 (common random numbers): the quantities the speed does not reach are computed once, only
 the rest again per speed. The result is a Dataset over ``speed`` with the median, the
 50 % and 90 % equal-tailed bands and P(main = 0) (speeds above the serial ceiling of the
-roofline give zero instances).
+roofline give zero instances). After a run, the run's own kept draws serve instead
+(``inputs=``, :func:`run_inputs`; ``scenario_frontier(..., run=)``): nothing is sampled twice.
 
-An experiment asks for it with a ``[frontier]`` table, which ``overhang run`` honours and
-``overhang frontier FILE`` computes on its own::
+An experiment asks for it with a ``[frontier]`` table, which ``overhang run`` honours (on
+the run's draws) and ``overhang frontier FILE`` computes on its own::
 
     [frontier]
     speeds = [2, 5, 10, 20, 50, 100]      # token/s; default: 20 speeds, 1 to 1000, log-spaced
