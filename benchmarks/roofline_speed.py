@@ -115,7 +115,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.smoke:
         args.samples, args.frontier_samples, args.repeats = 1e4, 4e3, 1
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min) on {os.cpu_count()} cores")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average {load} (1, 5, 15 min) on {os.cpu_count()} cores")
     for warm in experiments(2000).values():  # model files, PERT tables, scipy imports
         path_time(warm), redraw_time(warm), reuse_time(warm, run_draws(warm))
 
@@ -136,10 +137,12 @@ def main(argv=None) -> None:
         reused = best(reuse_time, args.repeats, experiment, run)
         redrawn = best(redraw_time, args.repeats, experiment)
         ratio = reused / one
-        print(f"(b) {name}: frontier over {SPEEDS} speeds on the run's draws at {args.frontier_samples:.0e} samples "
+        print(f"(b) {name}: frontier over {SPEEDS} speeds on the run's draws at {args.frontier_samples:.0e} "
+              "samples "
               f"{reused:.2f} s, one model evaluation {one:.3f} s, ratio {ratio:.1f} "
               f"(target <= {FRONTIER_TARGET:g}: {'met' if ratio <= FRONTIER_TARGET else 'NOT met'}); "
-              f"drawing the inputs again instead (overhang frontier FILE): {redrawn:.2f} s, {redrawn / one:.1f}x")
+              f"drawing the inputs again instead (overhang frontier FILE): {redrawn:.2f} s, "
+              f"{redrawn / one:.1f}x")
 
 if __name__ == "__main__":
     main()

@@ -239,8 +239,8 @@ def _no_sampling(monkeypatch):
 
 @pytest.mark.parametrize("name", ["roofline_gb300.toml", "structure_matters.toml"])
 def test_a_runs_frontier_reuses_its_draws_and_equals_a_redrawn_one(monkeypatch, name):
-    """The frontier from a run's kept draws samples nothing, and (plain MC, the speed uncorrelated) its numbers
-    are exactly those of the frontier that draws the inputs again from the same seed; the pooled ones too."""
+    """The frontier from a run's kept draws samples nothing, and (plain MC, the speed uncorrelated) its
+    numbers are exactly those of the frontier that draws the inputs again from the same seed (pooled too)."""
     from overhang_sim import batch
     from overhang_sim.frontier import scenario_frontier
 
@@ -271,9 +271,14 @@ def test_a_runs_frontier_is_the_model_on_the_runs_inputs_at_each_speed(monkeypat
         _no_sampling(patched)
         reused = scenario_frontier(scenarios, speeds, run=run)
     given = {n: run[n].values for n in experiment.sampled if n != "required_tokens_per_s"}
-    by_hand = np.stack([np.concatenate([experiment.model_spec({**fixed_inputs(experiment), **{
-        n: a[c] for n, a in given.items()}, "required_tokens_per_s": s})["instances"] for c in range(experiment.chains)])
-        for s in speeds])  # (speed, pooled draws), chain after chain
+    fixed = fixed_inputs(experiment)
+
+    def at(speed, chain):
+        return experiment.model_spec({**fixed, **{n: a[chain] for n, a in given.items()},
+                                      "required_tokens_per_s": speed})["instances"]
+
+    by_hand = np.stack([np.concatenate([at(s, c) for c in range(experiment.chains)])
+                        for s in speeds])  # (speed, pooled draws), chain after chain
     np.testing.assert_allclose(reused["quantile"].values, np.quantile(by_hand, PROBS, axis=1).T, rtol=1e-12)
     np.testing.assert_allclose(reused["prob_zero"].values, (by_hand == 0).mean(axis=1), rtol=1e-12)
     assert 0 < float(reused["prob_zero"].sel(speed=200.0)) < 1
@@ -316,7 +321,8 @@ def test_overhang_run_saves_a_frontier_of_its_own_draws(tmp_path, run_cli):
 
 
 def test_run_inputs_takes_the_runs_chains_and_the_scenarios_draws():
-    """A precise run's extra chains are used; a stacked run's padding (another scenario's longer chains) is not."""
+    """A precise run's extra chains are used; a stacked run's padding (another scenario's longer chains)
+    is not."""
     from overhang_sim.frontier import run_inputs
 
     experiment = small(ROOT / "experiments" / "baseline.toml", samples=800, chains=4)  # 200 draws a chain

@@ -272,7 +272,7 @@ def run_inputs(run: xr.Dataset | None, experiment: Experiment, name: str,
 
 
 def _input_chunks(experiment, name, seed, inputs):
-    """Every input but the speed, chunk by chunk as ``(chain, start, stop, values)``, and the (chain, draw) shape.
+    """Every input but the speed, chunk by chunk as ``(chain, start, stop, values)``, and the shape.
 
     Drawn from `seed` as a run draws them, or, when `inputs` are given, sliced from those
     arrays (the fixed inputs added): both feed :func:`_speed_rows` the same way.
