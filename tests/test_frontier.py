@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from overhang_sim import ConfigError
 from overhang_sim import simulation as simulation_module
@@ -218,3 +219,120 @@ def test_partial_selection_reads_the_same_quantiles_as_numpy():
         np.testing.assert_array_equal(np.sort(buffer), np.sort(x))  # a permutation of the draws
 
     check()
+
+
+def _small_scenarios(path, samples, **changes):
+    from overhang_sim.scenarios import load_scenarios
+
+    scenarios = load_scenarios(path)
+    return dataclasses.replace(scenarios, experiments=tuple(dataclasses.replace(e, samples=samples, **changes)
+                                                            for e in scenarios.experiments))
+
+
+def _no_sampling(monkeypatch):
+    """Make any draw of the frontier's inputs an error: the run's draws must serve."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the frontier drew inputs again")
+
+    monkeypatch.setattr("overhang_sim.frontier.draw_inputs", refuse)
+
+
+@pytest.mark.parametrize("name", ["roofline_gb300.toml", "structure_matters.toml"])
+def test_a_runs_frontier_reuses_its_draws_and_equals_a_redrawn_one(monkeypatch, name):
+    """The frontier from a run's kept draws samples nothing, and (plain MC, the speed uncorrelated) its
+    numbers are exactly those of the frontier that draws the inputs again from the same seed (pooled too)."""
+    from overhang_sim import batch
+    from overhang_sim.frontier import scenario_frontier
+
+    scenarios = _small_scenarios(ROOT / "experiments" / name, 1600)
+    run = batch.run(scenarios, keep_samples=True)
+    redrawn = scenario_frontier(scenarios)
+    with monkeypatch.context() as patched:
+        _no_sampling(patched)
+        reused = scenario_frontier(scenarios, run=run)
+    assert reused.attrs["draws"] == "run" and redrawn.attrs["draws"] == "drawn"
+    assert ("pooled_median" in reused) == (name == "structure_matters.toml")
+    assert reused.attrs["seed"] == redrawn.attrs["seed"] == run.attrs["seed"]
+    xr.testing.assert_identical(reused.drop_attrs(deep=False), redrawn.drop_attrs(deep=False))
+
+
+def test_a_runs_frontier_is_the_model_on_the_runs_inputs_at_each_speed(monkeypatch):
+    """A Latin hypercube changes once the speed's dimension is dropped, so only the run's draws give these
+    numbers: np.quantile / mean(== 0) of the model evaluated by hand on the run's inputs at each speed."""
+    from overhang_sim import batch
+    from overhang_sim.frontier import PROBS, scenario_frontier
+    from overhang_sim.simulation import fixed_inputs
+
+    scenarios = _small_scenarios(ROOT / "experiments" / "roofline_gb300.toml", 1200, method="lhs")
+    experiment = scenarios.base
+    run = batch.run(scenarios, keep_samples=True)
+    speeds = [5.0, 200.0]  # 200 token/s is past some draws' serial ceiling: zeros
+    with monkeypatch.context() as patched:
+        _no_sampling(patched)
+        reused = scenario_frontier(scenarios, speeds, run=run)
+    given = {n: run[n].values for n in experiment.sampled if n != "required_tokens_per_s"}
+    fixed = fixed_inputs(experiment)
+
+    def at(speed, chain):
+        return experiment.model_spec({**fixed, **{n: a[chain] for n, a in given.items()},
+                                      "required_tokens_per_s": speed})["instances"]
+
+    by_hand = np.stack([np.concatenate([at(s, c) for c in range(experiment.chains)])
+                        for s in speeds])  # (speed, pooled draws), chain after chain
+    np.testing.assert_allclose(reused["quantile"].values, np.quantile(by_hand, PROBS, axis=1).T, rtol=1e-12)
+    np.testing.assert_allclose(reused["prob_zero"].values, (by_hand == 0).mean(axis=1), rtol=1e-12)
+    assert 0 < float(reused["prob_zero"].sel(speed=200.0)) < 1
+    redrawn = scenario_frontier(scenarios, speeds)
+    assert not np.array_equal(redrawn["quantile"].values, reused["quantile"].values)  # other draws
+
+
+def test_a_run_that_streamed_has_its_frontier_drawn_again(monkeypatch):
+    from overhang_sim import batch
+    from overhang_sim.frontier import run_inputs, scenario_frontier
+
+    scenarios = _small_scenarios(ROOT / "experiments" / "roofline_gb300.toml", 1600)
+    streamed = batch.run(scenarios, keep_samples=False)
+    assert run_inputs(streamed, scenarios.base, "required_tokens_per_s") is None
+    front = scenario_frontier(scenarios, [5.0, 50.0], run=streamed)
+    assert front.attrs["draws"] == "drawn"
+    xr.testing.assert_identical(front, scenario_frontier(scenarios, [5.0, 50.0]))
+
+
+def test_given_inputs_must_be_every_sampled_input_in_one_shape():
+    experiment = small(ROOT / "experiments" / "baseline.toml", samples=800)
+    run = simulate(experiment)
+    inputs = {n: run[n].values for n in experiment.sampled if n != "required_tokens_per_s"}
+    assert frontier(experiment, [1.0], inputs=inputs).attrs["draws"] == "run"
+    with pytest.raises(ValueError, match="lacks the sampled input"):
+        frontier(experiment, [1.0], inputs=dict(list(inputs.items())[1:]))
+    first = next(iter(inputs))
+    with pytest.raises(ValueError, match="one \\(chain, draw\\) shape"):
+        frontier(experiment, [1.0], inputs={**inputs, first: inputs[first][:, :10]})
+
+
+def test_overhang_run_saves_a_frontier_of_its_own_draws(tmp_path, run_cli):
+    path = ROOT / "experiments" / "roofline_gb300.toml"
+    for flags, draws in (([], "run"), (["--no-keep-samples"], "drawn")):
+        out = tmp_path / f"r{len(flags)}.nc"
+        code, _, err = run_cli(["run", path, "--samples", "800", "--quiet", "--out", out, *flags])
+        assert code == 0, err
+        with xr.open_dataset(tmp_path / f"r{len(flags)}.frontier.nc") as saved:
+            assert saved.attrs["draws"] == draws
+
+
+def test_run_inputs_takes_the_runs_chains_and_the_scenarios_draws():
+    """A precise run's extra chains are used; a stacked run's padding (another scenario's longer chains)
+    is not."""
+    from overhang_sim.frontier import run_inputs
+
+    experiment = small(ROOT / "experiments" / "baseline.toml", samples=800, chains=4)  # 200 draws a chain
+    names = [n for n in experiment.sampled if n != "required_tokens_per_s"]
+    padded = xr.Dataset({n: (("chain", "draw"), np.arange(6 * 300.0).reshape(6, 300)) for n in names})
+    got = run_inputs(padded, experiment, "required_tokens_per_s")
+    assert set(got) == set(names) and got[names[0]].shape == (4, 200)
+    np.testing.assert_array_equal(got[names[0]], padded[names[0]].values[:4, :200])
+    precise = padded.assign_attrs(precision_chains=6)
+    assert run_inputs(precise, experiment, "required_tokens_per_s")[names[0]].shape == (6, 200)
+    assert run_inputs(precise.assign_attrs(precision_chains=7), experiment, "required_tokens_per_s") is None
+    assert run_inputs(padded.drop_vars(names[0]), experiment, "required_tokens_per_s") is None
+    assert run_inputs(None, experiment, "required_tokens_per_s") is None

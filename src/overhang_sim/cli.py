@@ -271,7 +271,8 @@ def _report(args) -> None:
 
         wanted = frontier_spec(experiment)  # every scenario's frontier, and the pooled one, as overhang run
         html = report_html(result, sensitivity=sens, scenarios=scenarios,
-                           frontier=None if wanted is None else scenario_frontier(scenarios, spec=wanted))
+                           frontier=None if wanted is None else scenario_frontier(scenarios, spec=wanted,
+                                                                                  run=result))
     atomic_write_bytes(out, html.encode("utf-8"))
     print(f"saved {out}")
 
@@ -433,7 +434,7 @@ def _run(args) -> None:
         print(f"\nsaved {args.out}")
     if wanted is not None:
         print()
-        _frontier(args, scenarios, wanted)
+        _frontier(args, scenarios, wanted, run=result)  # on the run's own draws when it kept them
 
 
 def _precision_target(args):
@@ -483,10 +484,12 @@ def _cost(scenarios, keep):
     return pilot, (result_bytes(experiment) / experiment.samples if sent_back else 0.0)
 
 
-def _frontier(args, scenarios=None, spec=None) -> None:
+def _frontier(args, scenarios=None, spec=None, run=None) -> None:
     """``overhang frontier``; also what ``overhang run`` prints for an experiment with [frontier].
 
     A file with scenario axes gives every scenario's frontier, and the pooled one over a weighted axis.
+    After a run (`run`), the frontier is evaluated on the run's kept draws; only a run that
+    streamed its summaries has its inputs drawn again.
     """
     import dataclasses
 
@@ -504,7 +507,7 @@ def _frontier(args, scenarios=None, spec=None) -> None:
                 raise error.located(file="command line") from None
         if args.out:
             check_writable(args.out)
-    result = scenario_frontier(scenarios, spec=spec)
+    result = scenario_frontier(scenarios, spec=spec, run=run)
     if getattr(args, "json", False):
         print(summary_json(result))
     elif args.command == "run" and not args.full:  # the run's first screen: 80 columns

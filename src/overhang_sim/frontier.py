@@ -5,10 +5,11 @@ other inputs once and evaluates the model at every speed of a grid on those same
 (common random numbers): the quantities the speed does not reach are computed once, only
 the rest again per speed. The result is a Dataset over ``speed`` with the median, the
 50 % and 90 % equal-tailed bands and P(main = 0) (speeds above the serial ceiling of the
-roofline give zero instances).
+roofline give zero instances). After a run, the run's own kept draws serve instead
+(``inputs=``, :func:`run_inputs`; ``scenario_frontier(..., run=)``): nothing is sampled twice.
 
-An experiment asks for it with a ``[frontier]`` table, which ``overhang run`` honours and
-``overhang frontier FILE`` computes on its own::
+An experiment asks for it with a ``[frontier]`` table, which ``overhang run`` honours (on
+the run's draws) and ``overhang frontier FILE`` computes on its own::
 
     [frontier]
     speeds = [2, 5, 10, 20, 50, 100]      # token/s; default: 20 speeds, 1 to 1000, log-spaced
@@ -33,11 +34,11 @@ import xarray as xr
 
 from .config import Experiment
 from .errors import ConfigError, ModelInputError, OverhangError, did_you_mean
-from .simulation import CHUNK_SIZE, chain_design, draw_inputs
+from .simulation import CHUNK_SIZE, chain_design, draw_inputs, fixed_inputs
 from .summaries import chain_error, sorted_quantiles
 
 __all__ = ["FRONTIER_KEYS", "FrontierMark", "FrontierSpec", "default_speeds", "frontier", "frontier_spec",
-           "parse_speeds", "scenario_frontier"]
+           "parse_speeds", "run_inputs", "scenario_frontier"]
 
 FRONTIER_KEYS = ("speeds", "input", "marks")
 MARK_KEYS = ("label", "speed", "instances")
@@ -150,8 +151,8 @@ def check_speed_input(experiment: Experiment, name: str) -> None:
 
 
 def frontier(experiment: Experiment, speeds: Sequence[float] | None = None, *, seed: int | None = None,
-             spec: FrontierSpec | None = None) -> xr.Dataset:
-    """The main output against the required speed, on one set of draws.
+             spec: FrontierSpec | None = None, inputs: Mapping[str, np.ndarray] | None = None) -> xr.Dataset:
+    """The main output against the required speed, on one set of draws (drawn here, or a run's).
 
     Parameters
     ----------
@@ -164,6 +165,13 @@ def frontier(experiment: Experiment, speeds: Sequence[float] | None = None, *, s
         Overrides ``experiment.seed``.
     spec : FrontierSpec, optional
         Speed input and marks (default: the experiment's ``[frontier]``, else the defaults).
+    inputs : mapping of str to ndarray, optional
+        Draws already made, such as a run's (:func:`run_inputs`): every sampled input
+        but the speed, by name, each ``(chain, draw)`` in the model's unit. Nothing is
+        then sampled; the seed only labels the result. Default: draw them here, as
+        :func:`~overhang_sim.simulation.simulate` does with `seed` (plain MC gives the
+        same draws as a run of `experiment`; LHS and Sobol' designs, or a correlation
+        with the speed, change once the speed's prior is dropped).
 
     Returns
     -------
@@ -172,7 +180,8 @@ def frontier(experiment: Experiment, speeds: Sequence[float] | None = None, *, s
         ``quantile`` (speed, prob) of the main output, ``median`` and its ``median_mcse``
         (between chains), ``band_lower``/``band_upper`` (interval, speed) for the 50 %
         and 90 % equal-tailed bands, ``prob_zero`` and its MCSE. Attrs: ``output``,
-        ``marks`` (JSON), the experiment's name, seed and samples.
+        ``marks`` (JSON), the experiment's name, seed and samples, and ``draws``:
+        ``"run"`` when `inputs` were given, ``"drawn"`` when drawn here.
 
     Examples
     --------
@@ -184,10 +193,15 @@ def frontier(experiment: Experiment, speeds: Sequence[float] | None = None, *, s
     """
     spec = spec or frontier_spec(experiment) or FrontierSpec()
     check_speed_input(experiment, spec.input)
-    grid = np.array(sorted(parse_speeds(list(speeds)))) if speeds is not None else spec.grid
+    grid = _grid(speeds, spec)
     seed = experiment.seed if seed is None else seed
-    summaries = _summaries(_speed_rows(experiment, spec.input, grid, seed), len(grid))
-    return _dataset(experiment, spec, grid, summaries, seed)
+    chunks, shape = _input_chunks(experiment, spec.input, seed, inputs)
+    summaries = _summaries(_speed_rows(experiment, spec.input, grid, chunks, shape), len(grid))
+    return _dataset(experiment, spec, grid, summaries, seed, shape, given=inputs is not None)
+
+
+def _grid(speeds, spec) -> np.ndarray:
+    return np.array(sorted(parse_speeds(list(speeds)))) if speeds is not None else spec.grid
 
 
 def _without(experiment: Experiment, name: str) -> Experiment:
@@ -218,37 +232,109 @@ class _ModelWithInput:
         return None
 
 
-def _samples(experiment, name, grid, seed) -> np.ndarray:
-    """The main output at every speed of `grid` on one set of draws, shape (speed, chain, draw)."""
-    out = np.empty((len(grid), experiment.chains, experiment.draws))
-    for i, row in enumerate(_speed_rows(experiment, name, grid, seed)):
+def run_inputs(run: xr.Dataset | None, experiment: Experiment, name: str,
+               cell: Mapping[str, object] | None = None) -> dict[str, np.ndarray] | None:
+    """A run's kept draws of `experiment`'s sampled inputs but the speed `name`, or None if it kept none.
+
+    Parameters
+    ----------
+    run : xarray.Dataset or None
+        A result of :func:`~overhang_sim.batch.run` (or of
+        :func:`~overhang_sim.precision.run_until_precise`), its samples kept.
+    experiment : Experiment
+        The scenario the draws belong to.
+    name : str
+        The speed input (left out: the frontier gives it).
+    cell : mapping, optional
+        The scenario's labels on the run's axes (``ScenarioSet.labels``).
+
+    Returns
+    -------
+    dict of str to ndarray, or None
+        ``(chain, draw)`` views of the run's arrays (the run's chains, the scenario's
+        draws per chain); None when the run streamed its summaries, or lacks an input.
+    """
+    if run is None or "draw" not in run.dims:
+        return None
+    part = run.sel(cell) if cell else run
+    chains = int(run.attrs.get("precision_chains", experiment.chains))
+    arrays = {}
+    for n in experiment.sampled:
+        if n == name:
+            continue
+        if n not in part.data_vars or part[n].dims != ("chain", "draw"):
+            return None
+        values = part[n].values
+        if values.shape[0] < chains or values.shape[1] < experiment.draws:
+            return None
+        arrays[n] = values[:chains, :experiment.draws]  # other scenarios may pad the stacked run
+    return arrays
+
+
+def _input_chunks(experiment, name, seed, inputs):
+    """Every input but the speed, chunk by chunk as ``(chain, start, stop, values)``, and the shape.
+
+    Drawn from `seed` as a run draws them, or, when `inputs` are given, sliced from those
+    arrays (the fixed inputs added): both feed :func:`_speed_rows` the same way.
+    """
+    base = _without(experiment, name)
+    if inputs is None:
+        def drawn():
+            for chain in range(base.chains):
+                design = chain_design(base, seed, chain)
+                for start, stop in _spans(base.draws):
+                    yield chain, start, stop, draw_inputs(base, design, start, stop)
+
+        return drawn(), (base.chains, base.draws)
+    missing = [n for n in base.sampled if n not in inputs]
+    if missing:
+        raise ValueError(f"inputs lacks the sampled input {missing[0]!r}")
+    arrays = {n: np.asarray(inputs[n], dtype=float) for n in base.sampled}
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) > 1 or any(len(s) != 2 for s in shapes):
+        raise ValueError(f"inputs must all have one (chain, draw) shape, not {sorted(shapes)}")
+    shape = next(iter(shapes), (base.chains, base.draws))
+    fixed = fixed_inputs(base)
+
+    def given():
+        for chain in range(shape[0]):
+            for start, stop in _spans(shape[1]):
+                yield chain, start, stop, {**fixed, **{n: a[chain, start:stop] for n, a in arrays.items()}}
+
+    return given(), shape
+
+
+def _spans(draws: int):
+    return ((start, min(draws, start + CHUNK_SIZE)) for start in range(0, draws, CHUNK_SIZE))
+
+
+def _samples(experiment, name, grid, chunks, shape) -> np.ndarray:
+    """The main output at every speed of `grid` on the chunks' draws, shape (speed, chain, draw)."""
+    out = np.empty((len(grid), *shape))
+    for i, row in enumerate(_speed_rows(experiment, name, grid, chunks, shape)):
         out[i] = row
     return out
 
 
-def _speed_rows(experiment, name, grid, seed):
-    """The main output at each speed of `grid` in turn, shape (chain, draw), on one set of draws.
+def _speed_rows(experiment, name, grid, chunks, shape):
+    """The main output at each speed of `grid` in turn, shape (chain, draw), on the draws of `chunks`.
 
-    The inputs are drawn once, chunk by chunk, and the speed-independent quantities computed
-    once; only what the remaining steps need is kept. Each speed's row is written into one
-    reused buffer (copy it to keep it), so a frontier holds one speed's draws at a time.
+    `chunks` (:func:`_input_chunks`) gives the inputs once, chunk by chunk; the
+    speed-independent quantities are computed once, and only what the remaining steps need
+    is kept. Each speed's row is written into one reused buffer (copy it to keep it), so a
+    frontier holds one speed's draws at a time.
     """
-    base = _without(experiment, name)
     model = experiment.model_spec
     main = model.main
     split = getattr(model, "steps_after", None)
     once, again = split(name, (main,)) if split is not None else ((), ())
     keep = {main} | {s.name for s in again} | {n for s in again for n in s.needs}
     states = []
-    for chain in range(base.chains):
-        design = chain_design(base, seed, chain)
-        for start in range(0, base.draws, CHUNK_SIZE):
-            stop = min(base.draws, start + CHUNK_SIZE)
-            values = draw_inputs(base, design, start, stop)
-            if split is not None:
-                values = {n: v for n, v in _environment(model, values, once).items() if n in keep}
-            states.append((chain, start, stop, values))
-    row = np.empty((base.chains, base.draws))
+    for chain, start, stop, values in chunks:
+        if split is not None:
+            values = {n: v for n, v in _environment(model, values, once).items() if n in keep}
+        states.append((chain, start, stop, values))
+    row = np.empty(shape)
     for speed in grid:
         for chain, start, stop, values in states:
             row[chain, start:stop] = _at_speed(model, values, again, name, float(speed), split is None)
@@ -343,9 +429,9 @@ def _median(row: np.ndarray, buffer: np.ndarray) -> float:
     return float((buffer[:half].max() + buffer[half]) / 2)
 
 
-def _dataset(experiment, spec, grid, summaries, seed) -> xr.Dataset:
+def _dataset(experiment, spec, grid, summaries, seed, shape, given) -> xr.Dataset:
     quant, per_chain_median, zeros = summaries
-    chains, draws = experiment.chains, experiment.draws
+    chains, draws = shape
     lower = np.stack([quant[:, PROBS.index(round((1 - m) / 2, 10))] for m in INTERVALS])
     upper = np.stack([quant[:, PROBS.index(round((1 + m) / 2, 10))] for m in INTERVALS])
     model = experiment.model_spec
@@ -367,13 +453,14 @@ def _dataset(experiment, spec, grid, summaries, seed) -> xr.Dataset:
                 "prob": list(PROBS), "interval": list(INTERVALS)})
     ds.attrs = {"output": main, "speed_input": spec.input, "experiment_name": experiment.name,
                 "model": model.name, "seed": int(seed), "samples": int(chains * draws), "chains": int(chains),
+                "draws": "run" if given else "drawn",
                 "marks": json.dumps([{"label": m.label, "speed": m.speed, "instances": m.instances}
                                      for m in spec.marks])}
     return ds
 
 
 def scenario_frontier(scenarios, speeds: Sequence[float] | None = None, *, seed: int | None = None,
-                      spec: FrontierSpec | None = None) -> xr.Dataset:
+                      spec: FrontierSpec | None = None, run: xr.Dataset | None = None) -> xr.Dataset:
     """The frontier of every scenario of an experiment file, and of their mixture along a weighted axis.
 
     Each scenario's frontier is :func:`frontier` on that scenario's draws: inputs of one
@@ -390,6 +477,12 @@ def scenario_frontier(scenarios, speeds: Sequence[float] | None = None, *, seed:
         the speed input.
     speeds, seed, spec
         As for :func:`frontier` (the spec defaults to the first scenario's ``[frontier]``).
+    run : xarray.Dataset, optional
+        The run of `scenarios` (:func:`~overhang_sim.batch.run`): where it kept its samples,
+        each scenario's frontier is evaluated on the run's own draws (:func:`run_inputs`)
+        and nothing is sampled again; a scenario whose draws were not kept is drawn again
+        from the run's seed. Attr ``draws`` says which (``"run"`` only if every scenario's
+        were the run's).
 
     Returns
     -------
@@ -405,10 +498,11 @@ def scenario_frontier(scenarios, speeds: Sequence[float] | None = None, *, seed:
 
     base = scenarios.base
     spec = spec or frontier_spec(base) or FrontierSpec()
+    if seed is None:
+        seed = base.seed if run is None else int(run.attrs.get("seed", base.seed))
     if len(scenarios.experiments) == 1:
-        return frontier(base, speeds, seed=seed, spec=spec)
-    grid = np.array(sorted(parse_speeds(list(speeds)))) if speeds is not None else spec.grid
-    seed = base.seed if seed is None else seed
+        return frontier(base, speeds, seed=seed, spec=spec, inputs=run_inputs(run, base, spec.input))
+    grid = _grid(speeds, spec)
     parts, datasets = [], []
     for i, experiment in enumerate(scenarios.experiments):
         try:
@@ -417,13 +511,17 @@ def scenario_frontier(scenarios, speeds: Sequence[float] | None = None, *, seed:
             label = ", ".join(f"{k}={v}" for k, v in scenarios.labels(i).items())
             raise type(error)(f"scenario {label}: {error.problem}", key="frontier.input",
                               file=scenarios.path or None) from None
-        samples = _samples(experiment, spec.input, grid, seed)
+        inputs = run_inputs(run, experiment, spec.input, scenarios.labels(i))
+        chunks, shape = _input_chunks(experiment, spec.input, seed, inputs)
+        samples = _samples(experiment, spec.input, grid, chunks, shape)
         parts.append(samples)
-        datasets.append(_dataset(experiment, spec, grid, _summaries(samples, len(grid)), seed))
+        datasets.append(_dataset(experiment, spec, grid, _summaries(samples, len(grid)), seed, shape,
+                                 given=inputs is not None))
     stacked = stack_scenarios(replace(scenarios, fixed_axes=()), datasets)
     stacked.attrs = {**datasets[0].attrs, "model": ", ".join(dict.fromkeys(e.model_spec.name for e in
                                                                             scenarios.experiments)),
-                     "axes": json.dumps(list(scenarios.dims))}
+                     "axes": json.dumps(list(scenarios.dims)),
+                     "draws": "run" if all(d.attrs["draws"] == "run" for d in datasets) else "drawn"}
     if not scenarios.weights or len(scenarios.dims) != 1:
         return stacked
     axis, weights = next(iter(scenarios.weights.items()))
