@@ -11,7 +11,7 @@ import xarray as xr
 
 from .summaries import main_output
 
-__all__ = ["aligned", "format_value", "is_binary", "is_point", "frontier_table", "scenario_tables", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
+__all__ = ["aligned", "each_cell", "format_value", "is_binary", "is_point", "frontier_table", "scenario_tables", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
 
 MAX_DIGITS = 6
 
@@ -40,6 +40,18 @@ def format_value(value: float, error: float = math.nan) -> str:
     else:
         digits = math.floor(math.log10(abs(value))) - math.floor(math.log10(error)) + 1
     return f"{value:.{min(max(digits, 1), MAX_DIGITS)}g}"
+
+
+def each_cell(ds: xr.Dataset, dims) -> list[xr.Dataset]:
+    """`ds` at each combination of the scenario `dims` (C order: the last dim varies fastest).
+
+    Unlike ``ds.stack(cell=dims)`` this works when another dimension is empty (a
+    ``[summary]`` with ``intervals = []`` or ``quantiles = []``): numpy cannot reshape an
+    empty array to ``(..., 0, -1)``, so stacking fails there. Each cell keeps its labels
+    as scalar coordinates (``cell[dim].item()``).
+    """
+    dims = list(dims)
+    return [ds.isel(dict(zip(dims, index))) for index in np.ndindex(*(ds.sizes[d] for d in dims))]
 
 
 def _cells(values, errors) -> list[str]:
@@ -152,8 +164,16 @@ def _tail_line(s) -> str | None:
 
 
 def is_binary(s) -> bool:
-    """Whether a summarised output is a 0/1 indicator (its mean is a probability)."""
-    return "binary" in s and bool(s["binary"]) and float(s["quantile"].sel(scale="linear").max()) <= 1
+    """Whether a summarised output is a 0/1 indicator (its mean is a probability).
+
+    Its largest quantile (its mean if the ``[summary]`` asks for none) is at most 1, so a
+    scenario whose model lacks the output (NaN) is not one.
+    """
+    if "binary" not in s or not bool(s["binary"]):
+        return False
+    top = s["quantile"] if s.sizes.get("prob", 0) else s["mean"]
+    top = float(top.sel(scale="linear").max())
+    return math.isfinite(top) and top <= 1
 
 
 def _probability(p, error) -> str:
@@ -238,26 +258,21 @@ def scenario_tables(result: xr.Dataset, dims: tuple[str, ...]) -> str:
 def _scenario_extras(summary: xr.Dataset, dims, output: str) -> list[str]:
     """Per scenario: P(main = 0) where it is positive, and P(indicator = 1) where a model has the indicator."""
     lines = []
-    stacked = summary.stack(cell=list(dims)) if dims else summary.expand_dims(cell=[0])
-    labels = [", ".join(f"{d}={stacked.isel(cell=i)[d].item()}" for d in dims) for i in range(stacked.sizes["cell"])]
-    zero = stacked["prob_zero"].sel(output=output) if "prob_zero" in stacked else None
-    if zero is not None and float(zero.fillna(0).max()) > 0:
+    cells = each_cell(summary, dims)
+    labels = [", ".join(f"{d}={cell[d].item()}" for d in dims) for cell in cells]
+    if "prob_zero" in summary and float(summary["prob_zero"].sel(output=output).fillna(0).max()) > 0:
         lines += ["", f"P({output} = 0), an answer (no copy meets the required speed), not an error"]
-        lines += [f"  {label:<28}{_probability(p, e)}" for label, p, e in
-                  zip(labels, zero.values, stacked["prob_zero_mcse"].sel(output=output).values) if p > 0]
-    if "binary" not in stacked:
+        lines += [f"  {label:<28}{_probability(c['prob_zero'], c['prob_zero_mcse'])}" for label, c in
+                  zip(labels, (cell.sel(output=output) for cell in cells)) if float(c["prob_zero"]) > 0]
+    if "binary" not in summary:
         return lines
     header = ["", "P(indicator = 1) in the scenarios whose model has it (e.g. which bound binds)"]
-    for o in (str(o) for o in stacked["output"].values if o != output):
-        top = stacked["quantile"].sel(output=o, scale="linear").max("prob").values  # NaN where the model lacks o
-        cells = [i for i in range(stacked.sizes["cell"])
-                 if bool(stacked["binary"].sel(output=o).isel(cell=i)) and np.isfinite(top[i]) and top[i] <= 1]
-        if cells:
+    for o in (str(o) for o in summary["output"].values if o != output):
+        shown = [(label, c) for label, c in zip(labels, (cell.sel(output=o) for cell in cells)) if is_binary(c)]
+        if shown:
             lines, header = lines + header, []
-        for i in cells:
-            c = stacked.sel(output=o).isel(cell=i)
-            lines.append(f"  {o:<22}{labels[i]:<20}{_probability(1 - c['prob_zero'], c['prob_zero_mcse'])}"
-                         f"  {c['long_name'].item()}")
+        lines += [f"  {o:<22}{label:<20}{_probability(1 - c['prob_zero'], c['prob_zero_mcse'])}"
+                  f"  {c['long_name'].item()}" for label, c in shown]
     return lines
 
 
@@ -270,10 +285,8 @@ def _pooled(result: xr.Dataset) -> xr.Dataset:
 def _scenario_rows(s: xr.Dataset, dims, has_prob: bool, order=None) -> list[list[str]]:
     """One row per cell of `dims`: its labels (in `order`), quantiles and P(>= t), with their digits."""
     order = list(order or dims)
-    stacked = s.stack(cell=list(dims))
     rows = []
-    for i in range(stacked.sizes["cell"]):
-        cell = stacked.isel(cell=i)
+    for cell in each_cell(s, dims):
         row = [str(cell[d].item()) for d in order]
         row += [format_value(float(q), float(e)) for q, e in zip(cell["quantile"].values,
                                                                  cell["quantile_mcse"].values)]
