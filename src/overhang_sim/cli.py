@@ -125,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     sens.add_argument("--shapley-samples", type=_whole, help="model runs for the Shapley effects "
                       "(--methods shapley; default: the experiment's samples)")
     sens.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    sens.add_argument("--full", "--wide", dest="full", action="store_true", help="every measure with its "
+                      "interval, wider than 80 columns (default: the ranking in 80 columns)")
     plot = commands.add_parser("plot", help="draw figures of a saved result (run or sensitivity)")
     plot.add_argument("result", help="a file saved with --out (.nc or .zarr)")
     plot.add_argument("--kind", choices=("all", *FIGURES), default="all",
@@ -143,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
     front.add_argument("--seed", type=_whole, help="random seed (overrides the file)")
     front.add_argument("--out", help="save the frontier as netCDF to this path")
     front.add_argument("--json", action="store_true", help="print the frontier as JSON instead of a table")
+    front.add_argument("--full", "--wide", dest="full", action="store_true", help="every band and P(0) of "
+                       "every scenario, wider than 80 columns (default: 80 columns)")
     explain = commands.add_parser("explain", help="what it takes: the boxes of input space where the main output "
                                   "is likely at or above a threshold (PRIM on the run's own draws)")
     explain.add_argument("source", help="a run saved with its samples (.nc) or an experiment TOML (runs it)")
@@ -504,10 +508,16 @@ def _frontier(args, scenarios=None, spec=None) -> None:
                 raise error.located(file="command line") from None
         if args.out:
             check_writable(args.out)
-    result = scenario_frontier(scenarios, spec=spec)
+    try:
+        result = scenario_frontier(scenarios, spec=spec)
+    except OverhangError as error:  # the default speed input, of a file without [frontier]: name file and key
+        if error.file or error.key != "input":
+            raise
+        raise ConfigError(f"{spec.input} (the speed the frontier varies) {error.problem}; name another in "
+                          "[frontier] input", file=str(args.experiment), key="frontier.input") from None
     if getattr(args, "json", False):
         print(summary_json(result))
-    elif args.command == "run" and not args.full:  # the run's first screen: 80 columns
+    elif not args.full:  # 80 columns
         from .screen import frontier_lines
 
         print("\n".join(frontier_lines(result)))
@@ -619,6 +629,11 @@ def _sensitivity(args) -> None:
     from .storage import check_writable, save
     from .tables import sensitivity_table, summary_json
 
+    if not args.full:
+        from .sensitivity_screen import sensitivity_lines
+
+        def sensitivity_table(ds):  # noqa: F811 - the default: 80 columns
+            return "\n".join(sensitivity_lines(ds))
     scenarios = _scenarios(args, ("samples", "seed"))
     if args.out:
         check_writable(args.out)

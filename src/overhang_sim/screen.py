@@ -353,7 +353,7 @@ def frontier_lines(frontier: xr.Dataset, width: int = WIDTH) -> list[str]:
                      f"[{format_value(low)}, {format_value(high)}]", _probability(p, e)])
     head = (f"frontier of {output} [{frontier['median'].attrs.get('units', '')}] against the required speed "
             f"[{frontier['speed'].attrs.get('units', '')}]: {frontier.attrs.get('samples', '?')} draws, the same "
-            "for every speed (all bands: overhang frontier)")
+            "for every speed (every band: --full)")
     return [*wrap(head, width), *fit_table(rows, width, left=(), shrink=0)]
 
 
@@ -381,7 +381,7 @@ def _scenario_frontier_lines(frontier: xr.Dataset, output: str, width: int) -> l
     head = (f"frontier: median {output} [{frontier['median'].attrs.get('units', '')}] against the required "
             f"speed [{frontier['speed'].attrs.get('units', '')}] per {', '.join(dims)}{rest}, "
             f"{frontier.attrs.get('samples', '?')} draws each, the same for every speed (bands and P(= 0): "
-            "overhang frontier, or --full)")
+            "--full)")
     return [*wrap(head, width), *lines]
 
 

@@ -11,7 +11,7 @@ import xarray as xr
 
 from .summaries import main_output
 
-__all__ = ["aligned", "each_cell", "format_value", "is_binary", "is_point", "frontier_table", "scenario_tables", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
+__all__ = ["aligned", "each_cell", "format_value", "is_binary", "is_point", "frontier_table", "scenario_tables", "sensitivity_cell", "sensitivity_header", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
 
 MAX_DIGITS = 6
 
@@ -306,8 +306,12 @@ RANK_BY = ("sobol_total", "shapley", "given_data_first", "voi", "tornado", "spea
 SIGNED = ("spearman", "tornado")
 
 
-def _sensitivity_cell(measure: str, estimate: float, lower: float, upper: float, confidence: float) -> str:
-    """``0.412 [0.405, 0.419]``; a share below zero is ``≈ 0``, with bounds clipped at 0; ``n/a`` if not estimated."""
+def sensitivity_cell(measure: str, estimate: float, lower: float, upper: float, confidence: float,
+                     interval: bool = True) -> str:
+    """``0.412 [0.405, 0.419]``; a share below zero is ``≈ 0``, with bounds clipped at 0; ``n/a`` if not estimated.
+
+    With ``interval=False`` only the estimate, with the digits its interval supports (``0.412``, ``≈ 0``).
+    """
     if not math.isfinite(estimate):  # e.g. VOI, in orders of magnitude, of an output with draws = 0
         return "n/a"
     if lower == upper:  # no sampling error (the tornado)
@@ -316,7 +320,9 @@ def _sensitivity_cell(measure: str, estimate: float, lower: float, upper: float,
     if measure not in SIGNED:
         lower, upper = max(lower, 0.0), max(upper, 0.0)
         if estimate <= 0:
-            return f"≈ 0 [0, {format_value(upper, error)}]"
+            return f"≈ 0 [0, {format_value(upper, error)}]" if interval else "≈ 0"
+    if not interval:
+        return format_value(estimate, error)
     return f"{format_value(estimate, error)} [{format_value(lower, error)}, {format_value(upper, error)}]"
 
 
@@ -327,7 +333,7 @@ def _attr(ds: xr.Dataset, key: str, default=None):
     return ds.attrs.get(key, default)
 
 
-def _sensitivity_header(ds: xr.Dataset) -> list[str]:
+def sensitivity_header(ds: xr.Dataset) -> list[str]:
     a = {**ds.attrs, **{k: _attr(ds, k) for k in ("fixed_inputs", "notes", "skipped_outputs") if _attr(ds, k)}}
     confidence = 100 * a.get("confidence", 0.95)
     lines = [(f"{a.get('experiment_name', '')}: which inputs drive each output "
@@ -367,7 +373,7 @@ def _sensitivity_output(ds: xr.Dataset, output: str) -> list[str]:
     for rank, i in enumerate(order, start=1):
         r = s.isel(input=i)
         rows.append([str(rank), str(r["input"].item()), *(
-            _sensitivity_cell(m, *(float(r[v].sel(measure=m)) for v in ("estimate", "lower", "upper")),
+            sensitivity_cell(m, *(float(r[v].sel(measure=m)) for v in ("estimate", "lower", "upper")),
                               ds.attrs.get("confidence", 0.95))
             for m in measures)])
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
@@ -385,7 +391,7 @@ def sensitivity_table(ds: xr.Dataset) -> str:
     interval clipped at 0, never as a negative importance. Fixed inputs are listed,
     not ranked; outputs that could not be analysed are named with the reason.
     """
-    lines = _sensitivity_header(ds)
+    lines = sensitivity_header(ds)
     for output in ds["output"].values:
         lines += _sensitivity_output(ds, str(output))
     for output, why in json.loads(_attr(ds, "skipped_outputs", "{}")).items():
