@@ -584,15 +584,20 @@ def _models(args) -> None:
 
 
 def _priors(args) -> None:
-    from .config import load_experiment
     from .distributions import describe, implied
+    from .scenarios import load_scenarios
     from .tables import format_value
 
-    experiment = load_experiment(args.experiment)
+    scenarios = load_scenarios(args.experiment)  # an input an axis fixes is that axis's values, not a prior
+    experiment, axes = scenarios.base, {a: scenarios.coords[a] for a in scenarios.fixed_axes}
     print(f"{experiment.name}: priors of the {experiment.model} model")
     header = f"{'input':<28}{'unit':<20}{'p01':>11}{'p50':>11}{'p99':>11}{'mean':>11}  prior"
     print(header)
     for name, prior in sorted(experiment.priors.items()):
+        if name in axes:
+            print(f"{name:<28}{prior.unit:<20}  set per scenario by [[axes]] {name}: "
+                  + ", ".join(format_value(float(v)) for v in axes[name]))
+            continue
         stats = implied(prior.dist)
         cells = "".join(f"{format_value(stats[k]):>11}" for k in ("p01", "p50", "p99", "mean"))
         print(f"{name:<28}{prior.unit:<20}{cells}  {describe(prior.dist)}")
