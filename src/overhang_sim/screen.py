@@ -328,6 +328,8 @@ def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH
     meaning = "; P>=t: the probability of at least t" if chosen else ""
     quote = f"median of {output} (quote it; the [summary] asks for no interval)" if mass is None else \
         f"median and equal-tailed {_name(mass)} of {output} (quote these; the same on any scale)"
+    if 0.5 not in summary["prob"].values:
+        quote += "; the median is n/a: the [summary] quantiles leave out 0.5"
     text = (f"{quote}{meaning}. Digits shown are those the Monte Carlo error "
             f"(spread between chains) supports. Every output, quantile and threshold: --full.")
     return lines + ["", *wrap(text, width, hang="")]
