@@ -632,13 +632,12 @@ SENSITIVITY_FLAGS = ("samples", "seed", "sobol_samples", "confidence", "sobol_re
 def _sensitivity(args) -> None:
     from .sensitivity_analysis import scenario_sensitivity
     from .storage import check_writable, save
+    from .sensitivity_screen import sensitivity_lines
     from .tables import sensitivity_table, summary_json
 
-    if not args.full:
-        from .sensitivity_screen import sensitivity_lines
+    def table(ds) -> str:  # the default fits 80 columns; --full: every measure with its interval
+        return sensitivity_table(ds) if args.full else "\n".join(sensitivity_lines(ds))
 
-        def sensitivity_table(ds):  # noqa: F811 - the default: 80 columns
-            return "\n".join(sensitivity_lines(ds))
     scenarios = _scenarios(args, ("samples", "seed"))
     if args.out:
         check_writable(args.out)
@@ -654,14 +653,14 @@ def _sensitivity(args) -> None:
     if args.json:
         print(summary_json(result))
     elif not scenarios.dims:
-        print(sensitivity_table(result))
+        print(table(result))
     else:
         tables = []
         for i in range(len(scenarios.experiments)):
             labels = scenarios.labels(i)
             one = result.sel(labels)
             heading = ", ".join(f"{k} = {v}" for k, v in labels.items())
-            tables.append(f"=== scenario {heading} ===\n{sensitivity_table(one)}")
+            tables.append(f"=== scenario {heading} ===\n{table(one)}")
         print("\n\n".join(tables))
     if args.out and not args.json:
         print(f"\nsaved {args.out}")

@@ -33,7 +33,10 @@ def _header_lines(ds: xr.Dataset, width: int) -> list[str]:
 
 
 def _rows(ds: xr.Dataset, output: str, key: str, measures: list[str]) -> list[list[str]]:
-    """Heads, then one row per input in the order of `key`: rank, name, `key` with its interval, the others' estimates."""
+    """Heads, then one row per input in the order of `key`.
+
+    A row is the rank, the input, `key`'s estimate with its interval and the estimates of `measures`.
+    """
     s = ds.sel(output=output)
     confidence = ds.attrs.get("confidence", 0.95)
     rows = [["#", "input", SENSITIVITY_HEADS[key], *(SHORT_HEADS[m] for m in measures)]]
@@ -48,6 +51,10 @@ def _rows(ds: xr.Dataset, output: str, key: str, measures: list[str]) -> list[li
     return rows
 
 
+def _widest(rows: list[list[str]]) -> int:
+    return max(map(len, aligned(rows, left=(1,), gap="  ")))
+
+
 def _output_lines(ds: xr.Dataset, output: str, width: int) -> tuple[list[str], list[str]]:
     """One output's block in `width` columns, and the measures that did not fit."""
     s = ds.sel(output=output)
@@ -55,16 +62,18 @@ def _output_lines(ds: xr.Dataset, output: str, width: int) -> tuple[list[str], l
     key = next(m for m in RANK_BY if m in measures)
     others = [m for m in measures if m != key]
     shown = len(others)
-    while shown and max(map(len, aligned(_rows(ds, output, key, others[:shown]), left=(1,), gap="  "))) > width:
+    while shown and _widest(_rows(ds, output, key, others[:shown])) > width:  # drop measures, not names
         shown -= 1
-    units = " (tornado and VOI in orders of magnitude)" if {"tornado", "voi"} & set(others[:shown] + [key]) else ""
+    in_oom = {"tornado", "voi"} & {key, *others[:shown]}
+    units = " (tornado and VOI in orders of magnitude)" if in_oom else ""
     lines = ["", *wrap(f"{output} [{s['output_unit'].item()}]  {s['output_long_name'].item()}", width)]
     if "voi_width" in s and np.isfinite(float(s["voi_width"])):
-        lines += wrap(f"its {100 * ds.attrs.get('voi_mass', 0.9):g} % interval spans "
-                      f"{format_value(float(s['voi_width']))} orders of magnitude; VOI = how much knowing the "
+        mass, spans = 100 * ds.attrs.get("voi_mass", 0.9), format_value(float(s["voi_width"]))
+        lines += wrap(f"its {mass:g} % interval spans {spans} orders of magnitude; VOI = how much knowing the "
                       "input would narrow it", width, indent="  ")
-    lines += wrap(f"ranked by {SENSITIVITY_HEADS[key]}, with its {100 * ds.attrs.get('confidence', 0.95):g} % "
-                  f"interval{units}", width, indent="  ")
+    confidence = 100 * ds.attrs.get("confidence", 0.95)
+    lines += wrap(f"ranked by {SENSITIVITY_HEADS[key]}, with its {confidence:g} % interval{units}", width,
+                  indent="  ")
     lines += fit_table(_rows(ds, output, key, others[:shown]), width, left=(1,), shrink=1)
     return lines, others[shown:]
 
@@ -89,7 +98,8 @@ def sensitivity_lines(ds: xr.Dataset, width: int = WIDTH) -> list[str]:
         block, dropped = _output_lines(ds, str(output), width)
         lines += block
         left_out |= set(dropped)
-    skipped = ds["skipped_outputs"].item() if "skipped_outputs" in ds.data_vars else ds.attrs.get("skipped_outputs")
+    skipped = ds["skipped_outputs"].item() if "skipped_outputs" in ds.data_vars else \
+        ds.attrs.get("skipped_outputs")
     for output, why in json.loads(skipped or "{}").items():
         lines += ["", *wrap(f"{output}: not analysed, it {why}", width)]
     missing = ", ".join(SENSITIVITY_HEADS[m] for m in ds["measure"].values if m in left_out)
