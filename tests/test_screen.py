@@ -253,3 +253,16 @@ def test_an_axes_run_with_an_empty_summary_list_prints_saves_and_reports(run_cli
     code, out, err = run_cli(["report", tmp_path / "run.nc", "--out", tmp_path / "report.html", "--quiet"])
     assert (code, err) == (0, ""), err
     assert (tmp_path / "report.html").stat().st_size > 0
+
+
+@pytest.mark.parametrize("flags", [[], ["--full"]])
+def test_a_run_without_axes_whose_summary_lists_are_all_empty_prints(run_cli, tmp_path, flags):
+    """No quantile and no interval: the point-value test (is_point) reduced an empty dimension."""
+    path = tmp_path / "bare.toml"
+    path.write_text(f'name = "bare"\nmodel = "compute"\npriors = ["{(REPO / "priors" / "baseline.toml").as_posix()}"]\n'
+                    'samples = 800\n\n[summary]\nquantiles = []\nintervals = []\nthresholds = []\n', encoding="utf-8")
+    code, out, err = run_cli(["run", path, "--quiet", *flags])
+    assert (code, err) == (0, ""), err
+    assert "point values" not in out and "instances" in out
+    if not flags:
+        _fits(out)

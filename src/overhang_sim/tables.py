@@ -80,6 +80,8 @@ def is_point(summary: xr.Dataset) -> bool:
     values += [linear[n].rename(interval="k") for n in ("eti_lower", "eti_upper", "hdi_lower", "hdi_upper")
                if n in linear and linear.sizes.get("interval", 0)]
     stacked = xr.concat(values, dim="k")
+    if not stacked.sizes["k"]:  # the [summary] asks for no quantile and no interval: only the mean tells
+        return bool((linear["mean_mcse"] == 0).all()) if "mean_mcse" in linear else False
     same = (stacked.max("k") == stacked.min("k")) & np.isclose(linear["mean"], stacked.min("k"), rtol=1e-12)
     return bool(same.all())
 
