@@ -220,7 +220,7 @@ def _pooled(result: xr.Dataset) -> xr.Dataset:
 
 def _scenario_row(cell: xr.Dataset, labels: list[str], mass: float, thresholds) -> list[str]:
     """Labels, median, interval and P(>= t): ``n/a`` where the scenario's model lacks the output (its mean is NaN)."""
-    lacks = math.isnan(float(cell["mean"].sel(scale="linear")))
+    lacks = "mean" in cell and math.isnan(float(cell["mean"].sel(scale="linear")))
     row = [*labels, _number(*_median(cell)), *([_interval(cell, mass)] if mass else [])]
     for t in thresholds:
         p, e = _value(cell, "prob_at_least", threshold=t)
