@@ -412,3 +412,48 @@ def test_kept_draws_on_plain_pages_are_ordinary_arrays():
     row[:] = np.arange(row.size)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(row)), np.arange(2**18))
     assert not isinstance(batch._plain_pages((2, 8)).base, memoryview)  # small: numpy's own
+
+
+def _dead_pid() -> int:
+    """The PID of a process that has already exited."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    return int(done.stdout)
+
+
+def test_a_shared_folder_left_by_a_killed_run_is_removed_by_the_next(tmp_path, sweep, monkeypatch):
+    """A SIGKILL of the main process left its /dev/shm folder of kept draws behind for good: a run
+    with local workers now removes the folders of dead owners (a live owner's and foreign names stay)."""
+    from overhang_sim import shared_folders
+
+    _, scenarios, result = sweep
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    monkeypatch.setattr(shared_folders, "SHARED_MEMORY", shm)
+    stale = shm / f"overhang-{_dead_pid()}-k1ll3d"
+    stale.mkdir()
+    (stale / "s000000_0000.npy").write_bytes(b"\0" * 1024)
+    live = shm / f"overhang-{os.getppid()}-running"  # pytest's parent: alive
+    live.mkdir()
+    foreign = [shm / "overhang-abc123xy", shm / "other-1"]  # no owner in the name: not ours to judge
+    for folder in foreign:
+        folder.mkdir()
+    made = []
+    real = shared_folders.owned_folder
+    monkeypatch.setattr(shared_folders, "owned_folder", lambda folder=None: made.append(real(folder)) or made[-1])
+    kept = run_on(scenarios, workers=2, keep_samples=True)
+    assert len(made) == 1 and shared_folders.owner(Path(made[0].name).name) == os.getpid()  # named after us
+    assert sorted(p.name for p in shm.iterdir()) == sorted(p.name for p in [live, *foreign])  # ours removed too
+    xr.testing.assert_identical(kept.drop_attrs(), result.drop_attrs())
+
+
+def test_remove_stale_names_what_it_removed(tmp_path):
+    from overhang_sim.shared_folders import owner, remove_stale
+
+    dead, alive = tmp_path / f"overhang-{_dead_pid()}-a", tmp_path / f"overhang-{os.getpid()}-b"
+    dead.mkdir()
+    alive.mkdir()
+    (tmp_path / f"overhang-{_dead_pid()}-file").write_text("not a folder")
+    assert remove_stale(tmp_path) == [dead]
+    assert remove_stale(tmp_path) == [] and alive.is_dir()
+    assert owner("overhang-123-x") == 123 and owner("overhang-abc") is None and owner("overhang--1-x") is None

@@ -161,3 +161,21 @@ def test_version(run_cli):
 ])
 def test_format_value_shows_the_supported_digits(value, error, shown):
     assert format_value(value, error) == shown
+
+
+def test_priors_of_a_study_name_what_its_axes_fix(run_cli, tmp_path):
+    """An input an axis fixes was listed with the prior file's distribution (required_speed_sweep's
+    lognormal required_tokens_per_s, never drawn), or not at all when no file gives it a prior."""
+    priors = (EXPERIMENTS.parent / "priors" / "baseline.toml").read_text(encoding="utf-8")
+    start = priors.index("[horizon_length]")
+    end = priors.index("\n[", start + 1)
+    (tmp_path / "priors.toml").write_text(priors[:start] + priors[end + 1:], encoding="utf-8")
+    (tmp_path / "study.toml").write_text('name = "study"\nmodel = "compute"\npriors = ["priors.toml"]\n'
+                                         '\n[[axes]]\nname = "horizon_length"\nvalues = [1000, 2000]\n',
+                                         encoding="utf-8")
+    for path, name, values in [(tmp_path / "study.toml", "horizon_length", "1000, 2000"),
+                               (EXPERIMENTS / "required_speed_sweep.toml", "required_tokens_per_s", "10, 30, 50")]:
+        code, out, err = run_cli(["priors", path])
+        assert (code, err) == (0, "")
+        row = next(line for line in out.splitlines() if line.startswith(name + " "))
+        assert row.endswith(f"set per scenario by [[axes]] {name}: {values}") and "lognormal" not in row

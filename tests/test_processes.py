@@ -234,3 +234,24 @@ def test_checkpoints_are_never_unpickled(tmp_path):
     result = run_on(scenarios, out=out, resume=True)
     assert not marker.exists()
     assert np.isfinite(result["quantile"].values).all()
+
+
+def test_the_shared_memory_folder_of_a_killed_run_is_removed_by_the_next_run(tmp_path):
+    """kill -9 of a run with local workers left /dev/shm/overhang-* (its kept draws) behind for good."""
+    from overhang_sim.shared_folders import SHARED_MEMORY
+
+    if not SHARED_MEMORY.is_dir():
+        pytest.skip("no /dev/shm")
+    long = _write(tmp_path, SWEEP.replace("samples = 4000", "samples = 400000"), "long.toml")
+    process = subprocess.Popen(_command("run", long, "--workers", "2", "--keep-samples", "--quiet"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(lambda: list(SHARED_MEMORY.glob(f"overhang-{process.pid}-*/*.npy")))
+    left = next(SHARED_MEMORY.glob(f"overhang-{process.pid}-*"))
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert left.is_dir()  # nothing in the killed process could remove it
+    short = _write(tmp_path, SWEEP, "short.toml")
+    done = subprocess.run(_command("run", short, "--workers", "2", "--keep-samples", "--quiet"),
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert not left.exists()

@@ -208,3 +208,61 @@ values = [10, 30]
         lines = scenario_lines(result, scenarios.dims, width=width)
         header = next(line for line in lines if "median" in line and "interval" in line)
         assert f"P>={format_value(float(nearest))}" in header and all(len(line) <= width for line in lines)
+
+
+EMPTY_LISTS = f'''
+name = "empty_lists"
+model = "roofline"
+priors = ["{(REPO / "priors" / "structure_matters.toml").as_posix()}"]
+samples = 800
+
+[[axes]]
+name = "model"
+values = ["roofline", "compute"]
+weights = [0.6, 0.4]
+
+[summary]
+outputs = ["instances", "params", "compute_binds"]
+'''
+
+
+@pytest.mark.parametrize("lists", ["intervals = []", "quantiles = []", "thresholds = []",
+                                   "quantiles = []\nintervals = []\nthresholds = []"])
+def test_an_axes_run_with_an_empty_summary_list_prints_saves_and_reports(run_cli, tmp_path, lists):
+    """A `[summary]` list left empty in a study with a weighted axis and a 0/1 output (roofline's
+    compute_binds): every way of showing the run works (stacking the scenarios once failed on
+    the empty interval or quantile dimension, and the report on the indicator test)."""
+    import json
+
+    path = tmp_path / "empty.toml"
+    path.write_text(EMPTY_LISTS + lists + "\n", encoding="utf-8")
+    code, out, err = run_cli(["run", path, "--quiet", "--out", tmp_path / "run.nc"])
+    assert (code, err) == (0, ""), err
+    _fits(out)
+    assert [line.split()[0] for line in out.splitlines() if line.split()[:1] in (["roofline"], ["compute"],
+                                                                               ["pooled"])] == \
+        ["roofline", "compute", "pooled"]
+    if "intervals" in lists:
+        assert "interval" not in out.splitlines()[5]  # the table's heads: no column for an interval not asked for
+    code, out, err = run_cli(["run", path, "--quiet", "--full"])
+    assert (code, err) == (0, ""), err
+    assert "compute_binds" in out
+    code, out, err = run_cli(["run", path, "--quiet", "--json"])
+    assert (code, err) == (0, ""), err
+    assert {r["model"] for r in json.loads(out) if r["output"] == "instances"} >= {"roofline", "compute"}
+    code, out, err = run_cli(["report", tmp_path / "run.nc", "--out", tmp_path / "report.html", "--quiet"])
+    assert (code, err) == (0, ""), err
+    assert (tmp_path / "report.html").stat().st_size > 0
+
+
+@pytest.mark.parametrize("flags", [[], ["--full"]])
+def test_a_run_without_axes_whose_summary_lists_are_all_empty_prints(run_cli, tmp_path, flags):
+    """No quantile and no interval: the point-value test (is_point) reduced an empty dimension."""
+    path = tmp_path / "bare.toml"
+    path.write_text(f'name = "bare"\nmodel = "compute"\npriors = ["{(REPO / "priors" / "baseline.toml").as_posix()}"]\n'
+                    'samples = 800\n\n[summary]\nquantiles = []\nintervals = []\nthresholds = []\n', encoding="utf-8")
+    code, out, err = run_cli(["run", path, "--quiet", *flags])
+    assert (code, err) == (0, ""), err
+    assert "point values" not in out and "instances" in out
+    if not flags:
+        _fits(out)

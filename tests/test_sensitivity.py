@@ -517,3 +517,18 @@ def test_scenario_axes_become_dims_of_the_sensitivity(tmp_path):
         np.testing.assert_array_equal(got.values, alone["estimate"].values)
         fixed = json.loads(str(result["fixed_inputs"].sel(required_tokens_per_s=value).values))
         assert fixed["required_tokens_per_s"]["value"] == value
+
+
+def test_spearman_of_a_constant_column_is_nan_without_a_warning():
+    """A 0/1 indicator that never holds in a small chain (structure_matters' latency_floor_binds at
+    1000 draws per chain) made ``overhang sensitivity`` warn "invalid value encountered in divide"."""
+    import warnings
+
+    from overhang_sim.indices import spearman
+
+    x = np.arange(10.0)[:, None]
+    y = np.column_stack([np.zeros(10), np.arange(10.0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rho = spearman(x, y)
+    assert np.isnan(rho[0, 0]) and rho[0, 1] == pytest.approx(1.0)

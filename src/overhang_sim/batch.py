@@ -183,20 +183,22 @@ def _shared_folder(executor, keep: bool, by_scenario: bool, need: int):
     """A temporary folder in shared memory for local workers' kept draws, or None (then they are sent back).
 
     Only for :class:`~overhang_sim.executors.LocalPool` (workers on this machine), one chain per task,
-    and when ``/dev/shm`` has room for every kept sample.
+    and when ``/dev/shm`` has room for every kept sample. Folders left by killed runs are removed first
+    (:func:`overhang_sim.shared_folders.remove_stale`).
     """
     import shutil
-    import tempfile
 
+    from . import shared_folders
     from .executors import LocalPool
 
-    shm = Path("/dev/shm")
+    shm = shared_folders.SHARED_MEMORY
     if not (keep and not by_scenario and isinstance(executor, LocalPool) and shm.is_dir()):
         return None
     try:
+        shared_folders.remove_stale(shm)
         if shutil.disk_usage(shm).free < 1.1 * need:
             return None
-        return tempfile.TemporaryDirectory(prefix="overhang-", dir=shm)
+        return shared_folders.owned_folder(shm)
     except OSError:
         return None
 

@@ -125,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     sens.add_argument("--shapley-samples", type=_whole, help="model runs for the Shapley effects "
                       "(--methods shapley; default: the experiment's samples)")
     sens.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    sens.add_argument("--full", "--wide", dest="full", action="store_true", help="every measure with its "
+                      "interval, wider than 80 columns (default: the ranking in 80 columns)")
     plot = commands.add_parser("plot", help="draw figures of a saved result (run or sensitivity)")
     plot.add_argument("result", help="a file saved with --out (.nc or .zarr)")
     plot.add_argument("--kind", choices=("all", *FIGURES), default="all",
@@ -143,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
     front.add_argument("--seed", type=_whole, help="random seed (overrides the file)")
     front.add_argument("--out", help="save the frontier as netCDF to this path")
     front.add_argument("--json", action="store_true", help="print the frontier as JSON instead of a table")
+    front.add_argument("--full", "--wide", dest="full", action="store_true", help="every band and P(0) of "
+                       "every scenario, wider than 80 columns (default: 80 columns)")
     explain = commands.add_parser("explain", help="what it takes: the boxes of input space where the main output "
                                   "is likely at or above a threshold (PRIM on the run's own draws)")
     explain.add_argument("source", help="a run saved with its samples (.nc) or an experiment TOML (runs it)")
@@ -507,10 +511,16 @@ def _frontier(args, scenarios=None, spec=None, run=None) -> None:
                 raise error.located(file="command line") from None
         if args.out:
             check_writable(args.out)
-    result = scenario_frontier(scenarios, spec=spec, run=run)
+    try:
+        result = scenario_frontier(scenarios, spec=spec, run=run)
+    except OverhangError as error:  # the default speed input, of a file without [frontier]: name file and key
+        if error.file or error.key != "input":
+            raise
+        raise ConfigError(f"{spec.input} (the speed the frontier varies) {error.problem}; name another in "
+                          "[frontier] input", file=str(args.experiment), key="frontier.input") from None
     if getattr(args, "json", False):
         print(summary_json(result))
-    elif args.command == "run" and not args.full:  # the run's first screen: 80 columns
+    elif not args.full:  # 80 columns
         from .screen import frontier_lines
 
         print("\n".join(frontier_lines(result)))
@@ -577,15 +587,20 @@ def _models(args) -> None:
 
 
 def _priors(args) -> None:
-    from .config import load_experiment
     from .distributions import describe, implied
+    from .scenarios import load_scenarios
     from .tables import format_value
 
-    experiment = load_experiment(args.experiment)
+    scenarios = load_scenarios(args.experiment)  # an input an axis fixes is that axis's values, not a prior
+    experiment, axes = scenarios.base, {a: scenarios.coords[a] for a in scenarios.fixed_axes}
     print(f"{experiment.name}: priors of the {experiment.model} model")
     header = f"{'input':<28}{'unit':<20}{'p01':>11}{'p50':>11}{'p99':>11}{'mean':>11}  prior"
     print(header)
     for name, prior in sorted(experiment.priors.items()):
+        if name in axes:
+            print(f"{name:<28}{prior.unit:<20}  set per scenario by [[axes]] {name}: "
+                  + ", ".join(format_value(float(v)) for v in axes[name]))
+            continue
         stats = implied(prior.dist)
         cells = "".join(f"{format_value(stats[k]):>11}" for k in ("p01", "p50", "p99", "mean"))
         print(f"{name:<28}{prior.unit:<20}{cells}  {describe(prior.dist)}")
@@ -620,7 +635,11 @@ SENSITIVITY_FLAGS = ("samples", "seed", "sobol_samples", "confidence", "sobol_re
 def _sensitivity(args) -> None:
     from .sensitivity_analysis import scenario_sensitivity
     from .storage import check_writable, save
+    from .sensitivity_screen import sensitivity_lines
     from .tables import sensitivity_table, summary_json
+
+    def table(ds) -> str:  # the default fits 80 columns; --full: every measure with its interval
+        return sensitivity_table(ds) if args.full else "\n".join(sensitivity_lines(ds))
 
     scenarios = _scenarios(args, ("samples", "seed"))
     if args.out:
@@ -637,14 +656,14 @@ def _sensitivity(args) -> None:
     if args.json:
         print(summary_json(result))
     elif not scenarios.dims:
-        print(sensitivity_table(result))
+        print(table(result))
     else:
         tables = []
         for i in range(len(scenarios.experiments)):
             labels = scenarios.labels(i)
             one = result.sel(labels)
             heading = ", ".join(f"{k} = {v}" for k, v in labels.items())
-            tables.append(f"=== scenario {heading} ===\n{sensitivity_table(one)}")
+            tables.append(f"=== scenario {heading} ===\n{table(one)}")
         print("\n\n".join(tables))
     if args.out and not args.json:
         print(f"\nsaved {args.out}")

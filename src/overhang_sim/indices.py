@@ -221,11 +221,17 @@ def _average_ranks(x, order):
 
 
 def spearman(x: np.ndarray, y: np.ndarray, *, order: np.ndarray | None = None) -> np.ndarray:
-    """Spearman rank correlation of each input column with each output column, ``(d, m)``."""
+    """Spearman rank correlation of each input column with each output column, ``(d, m)``.
+
+    NaN for a column that is constant (e.g. a 0/1 indicator that never holds in a small
+    chain): it has no ranking, so no correlation.
+    """
     rx, ry = _average_ranks(x, _order(x, order)), _average_ranks(y, _order(y, None))
     rx -= rx.mean(axis=0)
     ry -= ry.mean(axis=0)
-    return (rx.T @ ry) / np.sqrt(np.outer((rx * rx).sum(axis=0), (ry * ry).sum(axis=0)))
+    norm = np.sqrt(np.outer((rx * rx).sum(axis=0), (ry * ry).sum(axis=0)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, rx.T @ ry / np.where(norm > 0, norm, 1.0), np.nan)
 
 
 def interval_width(y, mass, axis=0):

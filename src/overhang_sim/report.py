@@ -26,7 +26,7 @@ import xarray as xr
 from .distributions import describe, implied
 from .errors import ConfigError, OverhangError
 from .summaries import main_output
-from .tables import format_value, summary_part
+from .tables import format_value, is_binary, summary_part
 
 __all__ = ["MAX_DISTRIBUTIONS", "ZERO_MCSE", "report_html"]
 
@@ -317,7 +317,7 @@ def _shares_section(summary: xr.Dataset, main: str) -> str:
     for output in flat["output"].values:
         s = flat.sel(output=output)
         p, e = float(s["prob_zero"]), float(s["prob_zero_mcse"])
-        if bool(s["binary"]) and float(s["quantile"].sel(scale="linear").max()) <= 1:
+        if is_binary(s):
             rows.append([f"P({output} = 1)", _estimate(1 - p, e), f"{e:.1g}", str(s["long_name"].item())])
         elif output == main and p > 0:
             rows.append([f"P({output} = 0)", _estimate(p, e), f"{e:.1g}", "no instance meets the required speed"])

@@ -37,7 +37,7 @@ import xarray as xr
 
 from .labels import human_unit
 from .summaries import main_output
-from .tables import aligned, format_value, is_binary, is_point, summary_part
+from .tables import aligned, each_cell, format_value, is_binary, is_point, summary_part
 
 __all__ = ["QUOTED_MASS", "WIDTH", "comparison_lines", "first_screen", "fit_table", "frontier_lines", "lead_output",
            "point_lines", "quoted_mass", "run_lines", "scenario_lines", "wrap"]
@@ -219,11 +219,12 @@ def _pooled(result: xr.Dataset) -> xr.Dataset:
 
 
 def _scenario_row(cell: xr.Dataset, labels: list[str], mass: float, thresholds) -> list[str]:
-    median = _median(cell)
-    row = [*labels, _number(*median), _interval(cell, mass)]
+    """Labels, median, interval and P(>= t): ``n/a`` where the scenario's model lacks the output (its mean is NaN)."""
+    lacks = "mean" in cell and math.isnan(float(cell["mean"].sel(scale="linear")))
+    row = [*labels, _number(*_median(cell)), *([_interval(cell, mass)] if mass else [])]
     for t in thresholds:
         p, e = _value(cell, "prob_at_least", threshold=t)
-        row.append("n/a" if math.isnan(median[0]) else _probability(p, e))
+        row.append("n/a" if lacks else _probability(p, e))
     return row
 
 
@@ -239,20 +240,17 @@ def _nearest_thresholds(s: xr.Dataset, has_prob: bool) -> list[float]:
 
 def _scenario_cells(result: xr.Dataset, s: xr.Dataset, output: str, dims) -> list[tuple[xr.Dataset, list[str]]]:
     """Each scenario's statistics of `output` with its labels; then the pooled ones of a weighted axis."""
-    cells = s.stack(cell=list(dims))
-    parts = [(cells.isel(cell=i), [str(cells.isel(cell=i)[d].item()) for d in dims])
-             for i in range(cells.sizes["cell"])]
+    parts = [(cell, [str(cell[d].item()) for d in dims]) for cell in each_cell(s, dims)]
     axis = result.attrs.get("weighted_axis")
     if axis in dims:
         others = [d for d in dims if d != axis]
-        pooled = _pooled(result).sel(output=output).expand_dims({axis: ["pooled"]}).stack(cell=[*others, axis])
-        parts += [(pooled.isel(cell=i), [str(pooled.isel(cell=i)[d].item()) for d in dims])
-                  for i in range(pooled.sizes["cell"])]
+        pooled = _pooled(result).sel(output=output).expand_dims({axis: ["pooled"]})
+        parts += [(cell, [str(cell[d].item()) for d in dims]) for cell in each_cell(pooled, [*others, axis])]
     return parts
 
 
 def _scenario_rows(parts, dims, mass, thresholds) -> list[list[str]]:
-    heads = [*dims, "median", _name(mass), *(f"P>={format_value(t)}" for t in thresholds)]
+    heads = [*dims, "median", *([_name(mass)] if mass else []), *(f"P>={format_value(t)}" for t in thresholds)]
     return [heads, *(_scenario_row(cell, labels, mass, thresholds) for cell, labels in parts)]
 
 
@@ -328,8 +326,11 @@ def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH
         lines += _pooled_note(result, output, width)
     lines += _scenario_indicators(summary, dims, width)
     meaning = "; P>=t: the probability of at least t" if chosen else ""
-    text = (f"median and equal-tailed {_name(mass)} of {output} (quote these; the same on any "
-            f"scale){meaning}. Digits shown are those the Monte Carlo error "
+    quote = f"median of {output} (quote it; the [summary] asks for no interval)" if mass is None else \
+        f"median and equal-tailed {_name(mass)} of {output} (quote these; the same on any scale)"
+    if 0.5 not in summary["prob"].values:
+        quote += "; the median is n/a: the [summary] quantiles leave out 0.5"
+    text = (f"{quote}{meaning}. Digits shown are those the Monte Carlo error "
             f"(spread between chains) supports. Every output, quantile and threshold: --full.")
     return lines + ["", *wrap(text, width, hang="")]
 
@@ -354,7 +355,7 @@ def frontier_lines(frontier: xr.Dataset, width: int = WIDTH) -> list[str]:
                      f"[{format_value(low)}, {format_value(high)}]", _probability(p, e)])
     head = (f"frontier of {output} [{frontier['median'].attrs.get('units', '')}] against the required speed "
             f"[{frontier['speed'].attrs.get('units', '')}]: {frontier.attrs.get('samples', '?')} draws, the same "
-            "for every speed (all bands: overhang frontier)")
+            "for every speed (every band: --full)")
     return [*wrap(head, width), *fit_table(rows, width, left=(), shrink=0)]
 
 
@@ -382,7 +383,7 @@ def _scenario_frontier_lines(frontier: xr.Dataset, output: str, width: int) -> l
     head = (f"frontier: median {output} [{frontier['median'].attrs.get('units', '')}] against the required "
             f"speed [{frontier['speed'].attrs.get('units', '')}] per {', '.join(dims)}{rest}, "
             f"{frontier.attrs.get('samples', '?')} draws each, the same for every speed (bands and P(= 0): "
-            "overhang frontier, or --full)")
+            "--full)")
     return [*wrap(head, width), *lines]
 
 

@@ -11,7 +11,7 @@ import xarray as xr
 
 from .summaries import main_output
 
-__all__ = ["aligned", "format_value", "is_binary", "is_point", "frontier_table", "scenario_tables", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
+__all__ = ["aligned", "each_cell", "format_value", "is_binary", "is_point", "frontier_table", "scenario_tables", "sensitivity_cell", "sensitivity_header", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
 
 MAX_DIGITS = 6
 
@@ -42,6 +42,18 @@ def format_value(value: float, error: float = math.nan) -> str:
     return f"{value:.{min(max(digits, 1), MAX_DIGITS)}g}"
 
 
+def each_cell(ds: xr.Dataset, dims) -> list[xr.Dataset]:
+    """`ds` at each combination of the scenario `dims` (C order: the last dim varies fastest).
+
+    Unlike ``ds.stack(cell=dims)`` this works when another dimension is empty (a
+    ``[summary]`` with ``intervals = []`` or ``quantiles = []``): numpy cannot reshape an
+    empty array to ``(..., 0, -1)``, so stacking fails there. Each cell keeps its labels
+    as scalar coordinates (``cell[dim].item()``).
+    """
+    dims = list(dims)
+    return [ds.isel(dict(zip(dims, index))) for index in np.ndindex(*(ds.sizes[d] for d in dims))]
+
+
 def _cells(values, errors) -> list[str]:
     return [format_value(float(v), float(e)) for v, e in zip(values, errors)]
 
@@ -68,6 +80,8 @@ def is_point(summary: xr.Dataset) -> bool:
     values += [linear[n].rename(interval="k") for n in ("eti_lower", "eti_upper", "hdi_lower", "hdi_upper")
                if n in linear and linear.sizes.get("interval", 0)]
     stacked = xr.concat(values, dim="k")
+    if not stacked.sizes["k"]:  # the [summary] asks for no quantile and no interval: only the mean tells
+        return bool((linear["mean_mcse"] == 0).all()) if "mean_mcse" in linear else False
     same = (stacked.max("k") == stacked.min("k")) & np.isclose(linear["mean"], stacked.min("k"), rtol=1e-12)
     return bool(same.all())
 
@@ -152,8 +166,16 @@ def _tail_line(s) -> str | None:
 
 
 def is_binary(s) -> bool:
-    """Whether a summarised output is a 0/1 indicator (its mean is a probability)."""
-    return "binary" in s and bool(s["binary"]) and float(s["quantile"].sel(scale="linear").max()) <= 1
+    """Whether a summarised output is a 0/1 indicator (its mean is a probability).
+
+    Its largest quantile (its mean if the ``[summary]`` asks for none) is at most 1, so a
+    scenario whose model lacks the output (NaN) is not one.
+    """
+    if "binary" not in s or not bool(s["binary"]):
+        return False
+    top = s["quantile"] if s.sizes.get("prob", 0) else s["mean"]
+    top = float(top.sel(scale="linear").max())
+    return math.isfinite(top) and top <= 1
 
 
 def _probability(p, error) -> str:
@@ -238,26 +260,21 @@ def scenario_tables(result: xr.Dataset, dims: tuple[str, ...]) -> str:
 def _scenario_extras(summary: xr.Dataset, dims, output: str) -> list[str]:
     """Per scenario: P(main = 0) where it is positive, and P(indicator = 1) where a model has the indicator."""
     lines = []
-    stacked = summary.stack(cell=list(dims)) if dims else summary.expand_dims(cell=[0])
-    labels = [", ".join(f"{d}={stacked.isel(cell=i)[d].item()}" for d in dims) for i in range(stacked.sizes["cell"])]
-    zero = stacked["prob_zero"].sel(output=output) if "prob_zero" in stacked else None
-    if zero is not None and float(zero.fillna(0).max()) > 0:
+    cells = each_cell(summary, dims)
+    labels = [", ".join(f"{d}={cell[d].item()}" for d in dims) for cell in cells]
+    if "prob_zero" in summary and float(summary["prob_zero"].sel(output=output).fillna(0).max()) > 0:
         lines += ["", f"P({output} = 0), an answer (no copy meets the required speed), not an error"]
-        lines += [f"  {label:<28}{_probability(p, e)}" for label, p, e in
-                  zip(labels, zero.values, stacked["prob_zero_mcse"].sel(output=output).values) if p > 0]
-    if "binary" not in stacked:
+        lines += [f"  {label:<28}{_probability(c['prob_zero'], c['prob_zero_mcse'])}" for label, c in
+                  zip(labels, (cell.sel(output=output) for cell in cells)) if float(c["prob_zero"]) > 0]
+    if "binary" not in summary:
         return lines
     header = ["", "P(indicator = 1) in the scenarios whose model has it (e.g. which bound binds)"]
-    for o in (str(o) for o in stacked["output"].values if o != output):
-        top = stacked["quantile"].sel(output=o, scale="linear").max("prob").values  # NaN where the model lacks o
-        cells = [i for i in range(stacked.sizes["cell"])
-                 if bool(stacked["binary"].sel(output=o).isel(cell=i)) and np.isfinite(top[i]) and top[i] <= 1]
-        if cells:
+    for o in (str(o) for o in summary["output"].values if o != output):
+        shown = [(label, c) for label, c in zip(labels, (cell.sel(output=o) for cell in cells)) if is_binary(c)]
+        if shown:
             lines, header = lines + header, []
-        for i in cells:
-            c = stacked.sel(output=o).isel(cell=i)
-            lines.append(f"  {o:<22}{labels[i]:<20}{_probability(1 - c['prob_zero'], c['prob_zero_mcse'])}"
-                         f"  {c['long_name'].item()}")
+        lines += [f"  {o:<22}{label:<20}{_probability(1 - c['prob_zero'], c['prob_zero_mcse'])}"
+                  f"  {c['long_name'].item()}" for label, c in shown]
     return lines
 
 
@@ -270,10 +287,8 @@ def _pooled(result: xr.Dataset) -> xr.Dataset:
 def _scenario_rows(s: xr.Dataset, dims, has_prob: bool, order=None) -> list[list[str]]:
     """One row per cell of `dims`: its labels (in `order`), quantiles and P(>= t), with their digits."""
     order = list(order or dims)
-    stacked = s.stack(cell=list(dims))
     rows = []
-    for i in range(stacked.sizes["cell"]):
-        cell = stacked.isel(cell=i)
+    for cell in each_cell(s, dims):
         row = [str(cell[d].item()) for d in order]
         row += [format_value(float(q), float(e)) for q, e in zip(cell["quantile"].values,
                                                                  cell["quantile_mcse"].values)]
@@ -293,8 +308,12 @@ RANK_BY = ("sobol_total", "shapley", "given_data_first", "voi", "tornado", "spea
 SIGNED = ("spearman", "tornado")
 
 
-def _sensitivity_cell(measure: str, estimate: float, lower: float, upper: float, confidence: float) -> str:
-    """``0.412 [0.405, 0.419]``; a share below zero is ``≈ 0``, with bounds clipped at 0; ``n/a`` if not estimated."""
+def sensitivity_cell(measure: str, estimate: float, lower: float, upper: float, confidence: float,
+                     interval: bool = True) -> str:
+    """``0.412 [0.405, 0.419]``; a share below zero is ``≈ 0``, with bounds clipped at 0; ``n/a`` if not estimated.
+
+    With ``interval=False`` only the estimate, with the digits its interval supports (``0.412``, ``≈ 0``).
+    """
     if not math.isfinite(estimate):  # e.g. VOI, in orders of magnitude, of an output with draws = 0
         return "n/a"
     if lower == upper:  # no sampling error (the tornado)
@@ -303,7 +322,9 @@ def _sensitivity_cell(measure: str, estimate: float, lower: float, upper: float,
     if measure not in SIGNED:
         lower, upper = max(lower, 0.0), max(upper, 0.0)
         if estimate <= 0:
-            return f"≈ 0 [0, {format_value(upper, error)}]"
+            return f"≈ 0 [0, {format_value(upper, error)}]" if interval else "≈ 0"
+    if not interval:
+        return format_value(estimate, error)
     return f"{format_value(estimate, error)} [{format_value(lower, error)}, {format_value(upper, error)}]"
 
 
@@ -314,7 +335,7 @@ def _attr(ds: xr.Dataset, key: str, default=None):
     return ds.attrs.get(key, default)
 
 
-def _sensitivity_header(ds: xr.Dataset) -> list[str]:
+def sensitivity_header(ds: xr.Dataset) -> list[str]:
     a = {**ds.attrs, **{k: _attr(ds, k) for k in ("fixed_inputs", "notes", "skipped_outputs") if _attr(ds, k)}}
     confidence = 100 * a.get("confidence", 0.95)
     lines = [(f"{a.get('experiment_name', '')}: which inputs drive each output "
@@ -354,7 +375,7 @@ def _sensitivity_output(ds: xr.Dataset, output: str) -> list[str]:
     for rank, i in enumerate(order, start=1):
         r = s.isel(input=i)
         rows.append([str(rank), str(r["input"].item()), *(
-            _sensitivity_cell(m, *(float(r[v].sel(measure=m)) for v in ("estimate", "lower", "upper")),
+            sensitivity_cell(m, *(float(r[v].sel(measure=m)) for v in ("estimate", "lower", "upper")),
                               ds.attrs.get("confidence", 0.95))
             for m in measures)])
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
@@ -372,7 +393,7 @@ def sensitivity_table(ds: xr.Dataset) -> str:
     interval clipped at 0, never as a negative importance. Fixed inputs are listed,
     not ranked; outputs that could not be analysed are named with the reason.
     """
-    lines = _sensitivity_header(ds)
+    lines = sensitivity_header(ds)
     for output in ds["output"].values:
         lines += _sensitivity_output(ds, str(output))
     for output, why in json.loads(_attr(ds, "skipped_outputs", "{}")).items():
