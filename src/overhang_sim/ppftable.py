@@ -88,14 +88,19 @@ class PPFTable:
         x += self.nodes[i]
         return x
 
-    def __call__(self, u):
+    def __call__(self, u, out=None):
+        """The inverse CDF at `u`, into `out` (a float64 array of `u`'s shape; may be `u`) if given."""
         shape = np.shape(u)
         u = np.ravel(np.asarray(u, dtype=float))
-        with np.errstate(invalid="ignore"):  # infinite end nodes: those cells are tails, replaced below
-            out = self._interpolate(u)
         tails = ~self._interior(u)
-        out[tails] = self.exact(u[tails])
-        return out.reshape(shape)
+        exact = self.exact(u[tails])  # before `out` (which may be `u`) is written
+        flat = None if out is None else out.reshape(-1)
+        if flat is not None and not np.may_share_memory(flat, out):
+            raise ValueError("out must be a contiguous float64 array")
+        with np.errstate(invalid="ignore"):  # infinite end nodes: those cells are tails, replaced below
+            values = self._interpolate(u, out=flat)
+        values[tails] = exact
+        return values.reshape(shape) if out is None else out
 
 
 @functools.lru_cache(maxsize=256)
