@@ -408,13 +408,13 @@ def summarize(run: xr.Dataset, spec: SummarySpec | None = None) -> xr.Dataset:
     main = main_output(run)
     thresholds = tuple(spec.thresholds) if main in available else ()
     local = threading.local()  # each thread's scratch arrays, reused for its next task
-    values = {name: np.asarray(run[name].transpose("chain", "draw").values, dtype=float) for name in outputs}
 
     def one(task):
         name, part = task
         if not hasattr(local, "scratch"):
             local.scratch = {}
-        return _part(part, values[name], spec, thresholds if name == main else (), local.scratch)
+        x = np.asarray(run[name].transpose("chain", "draw").values, dtype=float)  # a view of kept samples
+        return _part(part, x, spec, thresholds if name == main else (), local.scratch)
 
     tasks = [(name, part) for name in outputs for part in PARTS]
     pool = ThreadPoolExecutor(max_workers=summary_threads(len(outputs)))
