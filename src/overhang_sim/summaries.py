@@ -369,7 +369,7 @@ def _spec_of(run: xr.Dataset) -> SummarySpec:
         return SummarySpec()
 
 
-def summarize(run: xr.Dataset, spec: SummarySpec | None = None) -> xr.Dataset:
+def summarize(run: xr.Dataset, spec: SummarySpec | None = None, *, threads: int | None = None) -> xr.Dataset:
     """Summarise the outputs of a run.
 
     Parameters
@@ -381,6 +381,9 @@ def summarize(run: xr.Dataset, spec: SummarySpec | None = None) -> xr.Dataset:
         default the experiment's ``[summary]`` (saved with the run), else the
         5/25/50/75/95 % quantiles, 50 % and 90 % intervals and P(main >= 1e5, 1e6,
         1e7, 1e8).
+    threads : int, optional
+        Threads running the tasks (two an output: its pooled sample and its chains); default
+        :func:`summary_threads`; 1 runs them in this thread. Never changes the result.
 
     Returns
     -------
@@ -417,11 +420,17 @@ def summarize(run: xr.Dataset, spec: SummarySpec | None = None) -> xr.Dataset:
         return _part(part, x, spec, thresholds if name == main else (), local.scratch)
 
     tasks = [(name, part) for name in outputs for part in PARTS]
-    pool = ThreadPoolExecutor(max_workers=summary_threads(len(outputs)))
-    try:
-        parts = dict(zip(tasks, pool.map(one, tasks), strict=True))
-    finally:  # on Ctrl-C, the tasks not yet started are dropped rather than run
-        pool.shutdown(wait=True, cancel_futures=True)
+    threads = summary_threads(len(outputs)) if threads is None else threads
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, not {threads}")
+    if threads == 1:
+        parts = {task: one(task) for task in tasks}
+    else:
+        pool = ThreadPoolExecutor(max_workers=threads)
+        try:
+            parts = dict(zip(tasks, pool.map(one, tasks), strict=True))
+        finally:  # on Ctrl-C, the tasks not yet started are dropped rather than run
+            pool.shutdown(wait=True, cancel_futures=True)
     del local
     per_output = [_from_parts(parts[(n, "pooled")], parts[(n, "chains")], spec, thresholds if n == main else ())
                   for n in outputs]
