@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import xarray as xr
@@ -22,7 +21,6 @@ from .config import Experiment, located_check
 from .designs import correlated_columns, make_design, sobol_balance
 from .distributions import writes_into
 from .errors import ConfigError, DesignWarning, DomainError
-from .executors import default_threads
 from .provenance import now, provenance
 
 __all__ = ["chain_design", "check_memory", "summary_bytes", "draw_inputs", "draw_range", "fixed_inputs", "input_ppf", "result_bytes", "run_dataset",
@@ -101,6 +99,8 @@ def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int
     ConfigError
         If the samples would not fit in this machine's memory (key ``samples``).
     """
+    from .executors import default_threads  # imported when a run starts, not with the package
+
     seed = experiment.seed if seed is None else seed
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, not {chunk_size}")
@@ -121,22 +121,29 @@ def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int
     def chain_rows(chain):
         sample_chain(experiment, seed, chain, lambda name: final(name)[chain], chunk_size)
 
-    if threads == 1:
-        for chain in range(chains):
-            chain_rows(chain)
-    else:
-        for name in experiment.sampled:  # PPF tables built (or read) once, not by every thread
-            input_ppf(experiment, name)(np.full(1, 0.5))
-        pool = ThreadPoolExecutor(threads, thread_name_prefix="overhang-chain")
-        try:
-            for done in [pool.submit(chain_rows, c) for c in range(chains)]:
-                done.result()
-        finally:  # on an error or Ctrl-C, the chains not yet started are dropped
-            pool.shutdown(wait=True, cancel_futures=True)
+    _each_chain(experiment, chain_rows, threads)
     run = run_dataset(experiment, arrays)
     run.attrs = provenance([experiment], text=experiment.text, path=experiment.path, seed=seed,
                            keep_samples=True, started=started)
     return run
+
+
+def _each_chain(experiment: Experiment, chain_rows: Callable[[int], None], threads: int) -> None:
+    """``chain_rows(c)`` for every chain, on `threads` threads (1: in this one)."""
+    if threads == 1:
+        for chain in range(experiment.chains):
+            chain_rows(chain)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    for name in experiment.sampled:  # PPF tables built (or read) once, not by every thread
+        input_ppf(experiment, name)(np.full(1, 0.5))
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="overhang-chain")
+    try:
+        for done in [pool.submit(chain_rows, c) for c in range(experiment.chains)]:
+            done.result()
+    finally:  # on an error or Ctrl-C, the chains not yet started are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def sample_chain(experiment: Experiment, seed: int, chain: int, row, chunk_size: int = CHUNK_SIZE,
