@@ -253,8 +253,9 @@ def _scratch(scratch: dict, key: str, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _pooled_part(x, spec, scratch):
-    """The statistics of one output's pooled ``(chain, draw)`` values: means (and the chains' means),
-    quantiles, zeros, tail shape and HDIs, from one sort into ``scratch["pooled"]``."""
+    """The statistics of one output's pooled ``(chain, draw)`` values: means (and the chains' means,
+    for their error), quantiles, whether it is an indicator, tail shape and HDIs, from one sort into
+    ``scratch["pooled"]``."""
     pooled = _scratch(scratch, "pooled", x.shape)
     probs, intervals = _probs(spec), spec.intervals
     logx = _log10(x, out=pooled)
