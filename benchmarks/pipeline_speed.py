@@ -5,7 +5,10 @@ correlation, compute path and its own ``[summary]`` spec), changed only to
 ``samples`` and ``method = "mc"``: ``simulate`` followed by ``summarize``. The bare
 baseline draws the same number of variates for the same sampled inputs with
 numpy's samplers (``rng.lognormal``, ``rng.beta``, ``exp(rng.uniform)``, ...) and
-runs no model. Both are timed in this process, interleaved, best of ``--repeats``.
+runs no model. Both are timed in this process, interleaved, best of ``--repeats``: the
+pipeline as the API runs it by default (chains drawn, and each output's pooled sample and
+chains summarised, on threads where there are cores) and on one thread (``threads=1``;
+the bare draws are one thread too).
 
 Peak memory is measured in a fresh (spawned) child process: the tracemalloc peak
 during ``simulate`` + ``summarize`` (numpy reports its buffers to tracemalloc) and,
@@ -96,12 +99,12 @@ def timed(fn, *args, repeats: int = 1) -> float:
     return best
 
 
-def pipeline_stages(experiment: oh.Experiment) -> tuple[float, float]:
-    """Seconds for simulate and for summarize, in one pipeline run."""
+def pipeline_stages(experiment: oh.Experiment, threads: int | None = None) -> tuple[float, float]:
+    """Seconds for simulate and for summarize, in one pipeline run (on `threads`; default: the API's)."""
     start = time.perf_counter()
-    run = oh.simulate(experiment)
+    run = oh.simulate(experiment, threads=threads)
     middle = time.perf_counter()
-    oh.summarize(run, experiment.summary)
+    oh.summarize(run, experiment.summary, threads=threads)
     return middle - start, time.perf_counter() - middle
 
 
@@ -219,18 +222,22 @@ def main(argv=None) -> None:
     setup = timed(pipeline, baseline(10_000))
     print(f"setup (first small run: PPF tables): {setup:.2f} s, not counted below")
 
-    bare, stages = [], []
+    bare, stages, alone = [], [], []
     for _ in range(args.repeats):  # interleaved; the first round also warms fresh memory
         bare.append(timed(bare_draws, experiment))
         stages.append(pipeline_stages(experiment))
+        alone.append(pipeline_stages(experiment, threads=1))
     full = [sum(s) for s in stages]
     simulate_s, summarize_s = min(stages, key=sum)
     ratio = min(full) / min(bare)
     print(f"pipeline {samples:.0e} mc: {min(full):.2f} s (simulate {simulate_s:.2f} s + summarize "
           f"{summarize_s:.2f} s); bare numpy draws: {min(bare):.2f} s; ratio {ratio:.2f} "
           f"(target <= {TIME_TARGET:g}: {'met' if ratio <= TIME_TARGET else 'MISSED'})")
-    print(f"  all rounds: pipeline {', '.join(f'{t:.2f}' for t in full)} s; "
-          f"bare {', '.join(f'{t:.2f}' for t in bare)} s")
+    one = min(alone, key=sum)
+    print(f"  on one thread (threads=1): {sum(one):.2f} s (simulate {one[0]:.2f} s + summarize {one[1]:.2f} s); "
+          f"ratio {sum(one) / min(bare):.2f}")
+    print(f"  all rounds: pipeline {', '.join(f'{t:.2f}' for t in full)} s; one thread "
+          f"{', '.join(f'{sum(t):.2f}' for t in alone)} s; bare {', '.join(f'{t:.2f}' for t in bare)} s")
 
     memory = peak_memory_in_child(samples)
     nbytes = memory["nbytes"]

@@ -237,9 +237,9 @@ def test_report_of_an_experiment_evaluates_its_draws_once(tmp_path, monkeypatch)
     evaluated = []
     draw_range = simulation.draw_range
 
-    def counting(experiment, design, start, stop):
+    def counting(experiment, design, start, stop, out=None):
         evaluated.append(stop - start)
-        return draw_range(experiment, design, start, stop)
+        return draw_range(experiment, design, start, stop, out)
 
     monkeypatch.setattr(simulation, "draw_range", counting)
     experiment = EXPERIMENTS / "required_speed_sweep.toml"

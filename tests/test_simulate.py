@@ -252,3 +252,22 @@ def test_memory_check_counts_what_the_summary_needs(throughput, monkeypatch):
     monkeypatch.setattr(simulation, "_physical_memory", lambda: samples + scratch - 1)
     with pytest.raises(ConfigError, match="GB more to summarise"):
         simulation.check_memory([experiment])
+
+
+# ---------------------------------------------------------------------------- threads
+
+
+@pytest.mark.parametrize("correlated_inputs", [False, True], ids=["independent", "copula"])
+@pytest.mark.parametrize("method", ["mc", "lhs", "sobol"])
+def test_results_do_not_depend_on_threads(throughput, correlated, compute, method, correlated_inputs):
+    """Issue 11: chains drawn on threads write their own rows; any number of threads gives the same bits."""
+    for base in (correlated if correlated_inputs else throughput, compute):
+        experiment = dataclasses.replace(base, method=method, samples=4000, chains=4)
+        alone = without_times(simulate(experiment, seed=5, threads=1, chunk_size=300))
+        for threads in (2, 3, 8):
+            xr.testing.assert_identical(alone, without_times(simulate(experiment, seed=5, threads=threads)))
+
+
+def test_threads_must_be_positive(throughput):
+    with pytest.raises(ValueError, match="threads"):
+        simulate(throughput, threads=0)

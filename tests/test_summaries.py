@@ -354,6 +354,17 @@ def test_summarize_equals_the_reference_on_a_run(small_run):
     np.testing.assert_array_equal(summary["prob_at_least_mcse"].values, old[1])
 
 
+def test_summary_does_not_depend_on_threads(small_run):
+    """Issue 11: each output is two tasks (pooled, chains) on the thread pool; one thread, run in
+    the caller's, and any number of threads give the same bits."""
+    spec = SummarySpec(outputs=("instances", "cluster_tokens_per_s"), intervals=(0.5, 0.9), thresholds=(1e3, 1e5))
+    alone = summarize(small_run, spec, threads=1)
+    for threads in (2, 3, 5):
+        xr.testing.assert_identical(summarize(small_run, spec, threads=threads), alone)
+    with pytest.raises(ValueError, match="threads"):
+        summarize(small_run, spec, threads=0)
+
+
 @pytest.mark.parametrize("keep", [True, False])
 def test_no_intervals_asked_for(small_run, keep):
     """``[summary] intervals = []`` (benchmarks/qmc_efficiency.py): quantiles only, no interval rows."""

@@ -27,6 +27,7 @@ __all__ = [
     "LatinHypercube",
     "MonteCarlo",
     "ScrambledSobol",
+    "correlated_columns",
     "gaussian_copula",
     "into_open_interval",
     "make_design",
@@ -96,7 +97,8 @@ class MonteCarlo(_Sequential):
             generator = np.random.Generator(np.random.PCG64(stream))
             generator.bit_generator.advance(start)  # one 64-bit step per float64 draw
             generator.random(out=out[:, j])
-        return into_open_interval(out)
+        # random() is in [0, 1 - 2**-53] = [0, HIGHEST]: only an exact 0 has to move, as into_open_interval does
+        return np.maximum(out, LOWEST, out=out)
 
 
 class ScrambledSobol(_Sequential):
@@ -223,16 +225,33 @@ def gaussian_copula(u: np.ndarray, cholesky: np.ndarray) -> np.ndarray:
         Uniforms with the same margins and the requested dependence.
     """
     out = np.array(u, order="F")  # columns contiguous, as MonteCarlo draws them
+    for i, column in correlated_columns([u[:, j] for j in range(len(cholesky))], cholesky).items():
+        out[:, i] = column
+    return out
+
+
+def correlated_columns(columns: list[np.ndarray], cholesky: np.ndarray) -> dict[int, np.ndarray]:
+    """The columns :func:`gaussian_copula` changes, by index: only those whose Cholesky row is not
+    a row of the identity (the others stay as they are, and need no copy).
+
+    Parameters
+    ----------
+    columns : list of ndarray, each shape (n,)
+        Independent uniforms, one array per input.
+    cholesky : ndarray, shape (k, k)
+        Lower Cholesky factor of the normal-scores correlation matrix, k = ``len(columns)``.
+    """
     mixed = [i for i in range(len(cholesky)) if np.any(cholesky[i, :i] != 0.0)]
     if not mixed:
-        return out
+        return {}
     from scipy import special  # here, not at the top: scipy.stats.qmc and .special cost 0.2-0.4 s to import
 
-    z = {j: special.ndtri(u[:, j]) for j in range(len(cholesky)) if np.any(cholesky[mixed, j] != 0.0)}
+    z = {j: special.ndtri(columns[j]) for j in range(len(cholesky)) if np.any(cholesky[mixed, j] != 0.0)}
+    out = {}
     for i in mixed:  # rows of the identity leave their column as it is
-        column = np.zeros(len(u))
+        column = np.zeros(len(columns[i]))
         for j in range(i + 1):
             if cholesky[i, j] != 0.0:
                 column += cholesky[i, j] * z[j]
-        out[:, i] = into_open_interval(special.ndtr(column, out=column))
+        out[i] = into_open_interval(special.ndtr(column, out=column))
     return out

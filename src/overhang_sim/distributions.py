@@ -41,6 +41,7 @@ __all__ = [
     "describe",
     "implied",
     "reaches_zero",
+    "writes_into",
 ]
 
 # scipy.special.ndtri(0.95) and ndtri(1 - 2**-53), written out (tests check them): scipy.special is
@@ -56,7 +57,12 @@ class Distribution(Protocol):
     """What every prior family provides."""
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
-        """Inverse CDF: values for uniforms `u` in (0, 1)."""
+        """Inverse CDF: values for uniforms `u` in (0, 1).
+
+        The families a run draws most (lognormal, normal, uniform, log-uniform, beta, PERT) also
+        take ``out=``, a float64 array of `u`'s shape the values are written into (`u` itself
+        may be it); :func:`writes_into` says which do.
+        """
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         """Cumulative probability of values `x`."""
@@ -75,6 +81,11 @@ class Distribution(Protocol):
 
     def describe(self) -> str:
         """One line, e.g. ``lognormal(p05=2e+04, p95=2e+05)``."""
+
+
+def writes_into(dist) -> bool:
+    """Whether ``dist.ppf`` takes ``out=`` (writes its values into an array given)."""
+    return type(dist) in _WRITES_INTO
 
 
 class Family(NamedTuple):
@@ -223,9 +234,9 @@ class LogNormal(_Describe):
         """Standard deviation of the natural log."""
         return (math.log(self.p95) - math.log(self.p05)) / (2 * Z95)
 
-    def ppf(self, u):
+    def ppf(self, u, out=None):
         from scipy import special
-        z = special.ndtri(u, out=np.empty(np.shape(u)))
+        z = special.ndtri(u, out=np.empty(np.shape(u)) if out is None else out)
         z *= self.sigma
         z += self.mu
         return np.exp(z, out=z)
@@ -264,9 +275,9 @@ class Normal(_Describe):
         if _finite("sd", self.sd) <= 0:
             raise PriorError(f"must be > 0, not {self.sd}", key="sd")
 
-    def ppf(self, u):
+    def ppf(self, u, out=None):
         from scipy import special
-        z = special.ndtri(u)
+        z = special.ndtri(u, out=out)
         z *= self.sd
         z += self.mean
         return z
@@ -303,8 +314,10 @@ class Uniform(_Describe):
         _finite("high", self.high)
         _ordered("low", self.low, "high", self.high)
 
-    def ppf(self, u):
-        return self.low + (self.high - self.low) * np.asarray(u)
+    def ppf(self, u, out=None):
+        x = np.multiply(u, self.high - self.low, out=out)  # (high - low) u + low, as scipy
+        x += self.low
+        return x
 
     def cdf(self, x):
         return np.clip((np.asarray(x) - self.low) / (self.high - self.low), 0.0, 1.0)
@@ -339,9 +352,14 @@ class LogUniform(_Describe):
     def _logs(self):
         return math.log(self.low), math.log(self.high)
 
-    def ppf(self, u):
+    def ppf(self, u, out=None):
         a, b = self._logs
-        return np.clip(np.exp(a + (b - a) * np.asarray(u, dtype=float)), self.low, self.high)
+        if out is None:
+            return np.clip(np.exp(a + (b - a) * np.asarray(u, dtype=float)), self.low, self.high)
+        x = np.multiply(u, b - a, out=out)  # the same arithmetic, in place
+        x += a
+        np.exp(x, out=x)
+        return np.clip(x, self.low, self.high, out=x)
 
     def cdf(self, x):
         a, b = self._logs
@@ -399,8 +417,8 @@ class Beta(_Describe):
         """The interpolation table behind :meth:`ppf`, one per parameter set."""
         return table_of(self)
 
-    def ppf(self, u):
-        return self.table(u)
+    def ppf(self, u, out=None):
+        return self.table(u, out=out)
 
     def cdf(self, x):
         from scipy import special
@@ -452,8 +470,8 @@ class Pert(_Describe):
         width = self.high - self.low
         return Beta(1 + shape(self.mode - self.low), 1 + shape(self.high - self.mode), self.low, self.high)
 
-    def ppf(self, u):
-        return self.as_beta.ppf(u)
+    def ppf(self, u, out=None):
+        return self.as_beta.ppf(u, out=out)
 
     def cdf(self, x):
         return self.as_beta.cdf(x)
@@ -691,3 +709,6 @@ def reaches_zero(dist: Distribution) -> bool:
     near, nearer = 1e-4 * scale, 1e-7 * scale
     p_near, p_nearer = float(dist.cdf(near)), float(dist.cdf(nearer))
     return p_nearer > 0 and p_nearer / nearer >= 0.5 * p_near / near
+
+
+_WRITES_INTO = frozenset({LogNormal, Normal, Uniform, LogUniform, Beta, Pert})  # ppf(u, out=)

@@ -47,6 +47,7 @@ class PPFTable:
     cells: int = 2**18
     tail: float = 2.0**-9
     nodes: np.ndarray = field(init=False, repr=False, compare=False)
+    steps: np.ndarray = field(init=False, repr=False, compare=False)
     max_error: float = field(init=False, compare=False)
     stored: InitVar[tuple[np.ndarray, float] | None] = None
 
@@ -55,36 +56,51 @@ class PPFTable:
             nodes, error = stored
             if np.shape(nodes) != (self.cells + 1,):
                 raise ValueError(f"a table of {self.cells} cells has {self.cells + 1} nodes, not {np.shape(nodes)}")
-            object.__setattr__(self, "nodes", nodes)
+            self._set_nodes(nodes)
             object.__setattr__(self, "max_error", float(error))
             return
         grid = np.linspace(0.0, 1.0, self.cells + 1)
-        nodes = self.exact(grid)
-        object.__setattr__(self, "nodes", nodes)
+        self._set_nodes(self.exact(grid))
         mid = (grid[:-1] + 0.5 / self.cells)[self._interior(grid[:-1])]
         error = np.max(np.abs(self._interpolate(mid) - self.exact(mid)), initial=0.0)
         object.__setattr__(self, "max_error", float(error))
 
+    def _set_nodes(self, nodes):
+        """Keep `nodes` (aligned: a cached table's bytes may not be, and an unaligned gather is ~3x
+        slower) and the steps between them, ``nodes[i + 1] - nodes[i]``, both read-only."""
+        nodes = np.require(nodes, dtype=np.float64, requirements="A")
+        with np.errstate(invalid="ignore"):  # infinite end nodes: those cells are tails
+            steps = np.append(np.diff(nodes), np.nan)  # a step per node: the gathers share one index
+        for name, values in (("nodes", nodes), ("steps", steps)):
+            values.flags.writeable = False
+            object.__setattr__(self, name, values)
+
     def _interior(self, u):
         return (u >= self.tail) & (u <= 1.0 - self.tail)
 
-    def _interpolate(self, u):
-        x = np.multiply(u, self.cells)
-        i = np.minimum(x.astype(np.intp), self.cells - 1)
+    def _interpolate(self, u, out=None):
+        """``nodes[i] + (u cells - i) (nodes[i + 1] - nodes[i])`` in cell ``i``, into `out` if given."""
+        x = np.multiply(u, self.cells, out=out)
+        i = x.astype(np.intp)
+        np.minimum(i, self.cells - 1, out=i)
         x -= i
-        left = self.nodes[i]
-        x *= self.nodes[i + 1] - left
-        x += left
+        x *= self.steps[i]
+        x += self.nodes[i]
         return x
 
-    def __call__(self, u):
+    def __call__(self, u, out=None):
+        """The inverse CDF at `u`, into `out` (a float64 array of `u`'s shape; may be `u`) if given."""
         shape = np.shape(u)
         u = np.ravel(np.asarray(u, dtype=float))
-        with np.errstate(invalid="ignore"):  # infinite end nodes: those cells are tails, replaced below
-            out = self._interpolate(u)
         tails = ~self._interior(u)
-        out[tails] = self.exact(u[tails])
-        return out.reshape(shape)
+        exact = self.exact(u[tails])  # before `out` (which may be `u`) is written
+        flat = None if out is None else out.reshape(-1)
+        if flat is not None and not np.may_share_memory(flat, out):
+            raise ValueError("out must be a contiguous float64 array")
+        with np.errstate(invalid="ignore"):  # infinite end nodes: those cells are tails, replaced below
+            values = self._interpolate(u, out=flat)
+        values[tails] = exact
+        return values.reshape(shape) if out is None else out
 
 
 @functools.lru_cache(maxsize=256)

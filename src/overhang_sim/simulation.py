@@ -18,7 +18,8 @@ import numpy as np
 import xarray as xr
 
 from .config import Experiment, located_check
-from .designs import gaussian_copula, make_design, sobol_balance
+from .designs import correlated_columns, make_design, sobol_balance
+from .distributions import writes_into
 from .errors import ConfigError, DesignWarning, DomainError
 from .provenance import now, provenance
 
@@ -68,7 +69,8 @@ def warn_about_design(experiment: Experiment) -> None:
         warnings.warn(DesignWarning(f"{experiment.path or experiment.name}: samples: {note}"), stacklevel=3)
 
 
-def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int = CHUNK_SIZE) -> xr.Dataset:
+def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int = CHUNK_SIZE,
+             threads: int | None = None) -> xr.Dataset:
     """Sample the priors, run the model and return every input and output.
 
     Parameters
@@ -79,6 +81,11 @@ def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int
         Overrides ``experiment.seed``.
     chunk_size : int
         Draws evaluated at a time; changes memory use, never the result.
+    threads : int, optional
+        Chains drawn at once on threads of this process (numpy releases the GIL in its
+        fills and ufuncs; each chain writes its own rows). Default: as ``overhang run``,
+        every usable core from :data:`~overhang_sim.executors.PARALLEL_MIN_SAMPLES` samples
+        on (:func:`~overhang_sim.executors.default_threads`), else 1. Never changes the result.
 
     Returns
     -------
@@ -92,9 +99,14 @@ def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int
     ConfigError
         If the samples would not fit in this machine's memory (key ``samples``).
     """
+    from .executors import default_threads  # imported when a run starts, not with the package
+
     seed = experiment.seed if seed is None else seed
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, not {chunk_size}")
+    threads = min(default_threads(experiment.samples) if threads is None else threads, experiment.chains)
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, not {threads}")
     check_memory([experiment])
     warn_about_design(experiment)
     started = now()
@@ -102,16 +114,36 @@ def simulate(experiment: Experiment, *, seed: int | None = None, chunk_size: int
     arrays: dict[str, np.ndarray] = {}
 
     def final(name):  # each draw is written once, into its final (chain, draw) array
-        if name not in arrays:
-            arrays[name] = np.empty((chains, draws))
+        if name not in arrays:  # setdefault: chains on threads at once make one array, not one each
+            arrays.setdefault(name, np.empty((chains, draws)))
         return arrays[name]
 
-    for chain in range(chains):
-        sample_chain(experiment, seed, chain, lambda name, c=chain: final(name)[c], chunk_size)
+    def chain_rows(chain):
+        sample_chain(experiment, seed, chain, lambda name: final(name)[chain], chunk_size)
+
+    _each_chain(experiment, chain_rows, threads)
     run = run_dataset(experiment, arrays)
     run.attrs = provenance([experiment], text=experiment.text, path=experiment.path, seed=seed,
                            keep_samples=True, started=started)
     return run
+
+
+def _each_chain(experiment: Experiment, chain_rows: Callable[[int], None], threads: int) -> None:
+    """``chain_rows(c)`` for every chain, on `threads` threads (1: in this one)."""
+    if threads == 1:
+        for chain in range(experiment.chains):
+            chain_rows(chain)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    for name in experiment.sampled:  # PPF tables built (or read) once, not by every thread
+        input_ppf(experiment, name)(np.full(1, 0.5))
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="overhang-chain")
+    try:
+        for done in [pool.submit(chain_rows, c) for c in range(experiment.chains)]:
+            done.result()
+    finally:  # on an error or Ctrl-C, the chains not yet started are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def sample_chain(experiment: Experiment, seed: int, chain: int, row, chunk_size: int = CHUNK_SIZE,
@@ -125,8 +157,16 @@ def sample_chain(experiment: Experiment, seed: int, chain: int, row, chunk_size:
     design = chain_design(experiment, seed, chain)
     for start in range(0, experiment.draws, chunk_size):
         stop = min(experiment.draws, start + chunk_size)
-        for name, values in draw_range(experiment, design, start, stop).items():
-            row(name)[start:stop] = values
+        targets: dict[str, np.ndarray] = {}
+
+        def target(name, start=start, stop=stop):
+            if name not in targets:
+                targets[name] = row(name)[start:stop]
+            return targets[name]
+
+        for name, values in draw_range(experiment, design, start, stop, out=target).items():
+            if values is not target(name):  # inputs are drawn where they end up
+                target(name)[...] = values
         if on_block is not None:
             on_block(stop - start)
 
@@ -154,7 +194,8 @@ def chain_design(experiment: Experiment, seed: int, chain: int):
     return make_design(experiment.method, list(experiment.design), experiment.draws, chain_seed)
 
 
-def draw_range(experiment: Experiment, design, start: int, stop: int) -> dict[str, np.ndarray]:
+def draw_range(experiment: Experiment, design, start: int, stop: int,
+               out: Callable[[str], np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Every sampled input and every output for draws `start` to `stop` of one chain.
 
     Parameters
@@ -164,34 +205,53 @@ def draw_range(experiment: Experiment, design, start: int, stop: int) -> dict[st
         The chain's design, from :func:`chain_design`.
     start, stop : int
         Draw numbers within the chain.
+    out : callable, optional
+        ``out(name)``: a ``(stop - start,)`` float64 array input `name` may be drawn into
+        (see :func:`draw_inputs`).
 
     Returns
     -------
     dict of str to ndarray
         Sampled inputs, then the model's outputs, each of shape ``(stop - start,)``.
     """
-    values = draw_inputs(experiment, design, start, stop)
-    out = {n: values[n] for n in experiment.sampled}
+    values = draw_inputs(experiment, design, start, stop, out)
+    drawn = {n: values[n] for n in experiment.sampled}
     try:
-        out.update(experiment.model_spec(values))
+        drawn.update(experiment.model_spec(values))
     except DomainError as error:  # a [[checks]] entry of the model failed in a draw
         raise located_check(error, experiment) from None
-    return out
+    return drawn
 
 
-def draw_inputs(experiment: Experiment, design, start: int, stop: int) -> dict[str, np.ndarray | float]:
-    """Every input with a prior for draws `start` to `stop` of one chain: sampled arrays and fixed floats."""
+def draw_inputs(experiment: Experiment, design, start: int, stop: int,
+                out: Callable[[str], np.ndarray] | None = None) -> dict[str, np.ndarray | float]:
+    """Every input with a prior for draws `start` to `stop` of one chain: sampled arrays and fixed floats.
+
+    With `out`, an input whose family writes in place (:func:`~overhang_sim.distributions.writes_into`)
+    is drawn into ``out(name)`` (and that array is its value); the values are the same either way.
+    """
     names = experiment.sampled
     values: dict[str, np.ndarray | float] = dict(fixed_inputs(experiment))
     if names:
         u = design.points(start, stop)
-        if experiment.design != names:  # a design shared with other scenarios: this one's columns
-            u = u[:, [experiment.design.index(n) for n in names]]
-        if experiment.cholesky is not None:
-            u = gaussian_copula(u, experiment.cholesky)
-        for j, name in enumerate(names):
-            values[name] = input_ppf(experiment, name)(u[:, j])
+        # a design shared with other scenarios: this one's columns (views, not a copy)
+        columns = [u[:, experiment.design.index(n)] for n in names] if experiment.design != names else \
+            [u[:, j] for j in range(len(names))]
+        if experiment.cholesky is not None:  # only the correlated columns change
+            for j, column in correlated_columns(columns, experiment.cholesky).items():
+                columns[j] = column
+        for name, column in zip(names, columns, strict=True):
+            values[name] = _draw(experiment, name, column, None if out is None else out(name))
     return values
+
+
+def _draw(experiment: Experiment, name: str, u: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """Input `name` at uniforms `u`, into `out` where its family allows (the same values either way)."""
+    dist, scale = experiment.priors[name].dist, experiment.scales.get(name)
+    if out is None or not writes_into(dist):
+        return input_ppf(experiment, name)(u)
+    values = dist.ppf(u, out=out)
+    return values if scale is None else np.multiply(values, scale, out=values)
 
 
 def input_ppf(experiment: Experiment, name: str):

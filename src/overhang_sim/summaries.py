@@ -14,8 +14,9 @@ come from the sorted copies by the algorithm of :func:`arviz.hdi`, which would s
 again on every call. The tests check the numbers equal, bit for bit, those of
 ``np.quantile`` and a sort per statistic. An HDI endpoint's Monte Carlo error comes
 from the spread of the per-chain endpoints, scaled for its cube-root rate of
-convergence (:func:`hdi_chain_error`). Outputs are summarised in parallel threads
-(numpy releases the GIL while it sorts).
+convergence (:func:`hdi_chain_error`). Each output is two tasks, its pooled sample and
+its chains (:data:`PARTS`), run on parallel threads (numpy releases the GIL while it
+sorts), so even a single output uses two cores.
 
 P(main >= t) is computed for the run's main output (``main_output`` attr; the
 instance count for the throughput and compute paths).
@@ -233,14 +234,82 @@ def _at_least(ordered, thresholds):
 
 
 def summary_threads(outputs: int) -> int:
-    """Threads :func:`summarize` uses for `outputs` outputs: one per core at most."""
-    return max(1, min(outputs, os.cpu_count() or 1))
+    """Threads :func:`summarize` uses for `outputs` outputs: one per task (two an output), one per core at most."""
+    return max(1, min(len(PARTS) * outputs, os.cpu_count() or 1))
 
 
 def workspace_bytes(chains: int, draws: int) -> int:
     """Scratch memory one summary thread holds for an output of ``(chains, draws)`` float64 values:
     the pooled sample, one chain's row and a block of HDI widths."""
     return chains * draws * 8 + draws * 8 + min(chains * draws, HDI_BLOCK) * 8
+
+
+def _scratch(scratch: dict, key: str, shape: tuple[int, ...]) -> np.ndarray:
+    """``scratch[key]``, a float64 array of `shape` the thread reuses (made when missing or of another shape)."""
+    array = scratch.get(key)
+    if array is None or array.shape != shape:
+        array = scratch[key] = np.empty(shape)
+    return array
+
+
+def _pooled_part(x, spec, scratch):
+    """The statistics of one output's pooled ``(chain, draw)`` values: means (and the chains' means,
+    for their error), quantiles, whether it is an indicator, tail shape and HDIs, from one sort into
+    ``scratch["pooled"]``."""
+    pooled = _scratch(scratch, "pooled", x.shape)
+    probs, intervals = _probs(spec), spec.intervals
+    logx = _log10(x, out=pooled)
+    out = {"mean": np.array([x.mean(), logx.mean()]),
+           "mean_se": np.array([chain_error(x.mean(axis=1)), chain_error(logx.mean(axis=1))])}
+    flat = pooled.reshape(-1)
+    np.copyto(pooled, x)
+    flat.sort()
+    out["quant"] = sorted_quantiles(flat, probs)
+    out["nonbinary"] = _count(flat, 0.0) + _count(flat, 1.0) < flat.size
+    out["tail"] = tail_statistics(x, flat)  # before log10 overwrites the sorted values
+    hdi = [_hdis(flat, intervals), _hdis(_log10(flat, out=flat), intervals)]
+    out["hdi"] = np.array(hdi, dtype=float).reshape(2, len(intervals), 2)
+    return out
+
+
+def _chains_part(x, spec, thresholds, scratch):
+    """Each chain's quantiles, zeros, shares >= `thresholds` and HDIs (both scales), a chain at a time
+    sorted into ``scratch["row"]``."""
+    chains, draws = x.shape
+    row = _scratch(scratch, "row", (draws,))
+    probs, intervals = _probs(spec), spec.intervals
+    quant, hdi, zeros, at_least = [], [], [], []
+    for c in range(chains):
+        np.copyto(row, x[c])
+        row.sort()
+        quant.append(sorted_quantiles(row, probs))
+        zeros.append(_count(row, 0.0))
+        at_least.append(_at_least(row, thresholds) / draws)
+        linear = _hdis(row, intervals)
+        hdi.append([linear, _hdis(_log10(row, out=row), intervals)])
+    return {"shape": x.shape, "quant": np.stack(quant, axis=1), "zeros": zeros, "at_least": at_least,
+            "hdi": np.array(hdi, dtype=float).reshape(chains, 2, len(intervals), 2)}
+
+
+PARTS = ("pooled", "chains")  # the two tasks of an output, run on threads of their own where there are cores
+
+
+def _part(name: str, x, spec, thresholds=(), scratch=None):
+    """Part `name` (one of :data:`PARTS`) of one output's statistics."""
+    scratch = scratch if scratch is not None else {}
+    return _pooled_part(x, spec, scratch) if name == "pooled" else _chains_part(x, spec, thresholds, scratch)
+
+
+def _from_parts(pooled, chains, spec, thresholds=()):
+    """One output's statistics, labelled by dims, from its two parts (:func:`_pooled_part`, :func:`_chains_part`)."""
+    n_chains, draws = chains["shape"]
+    quant, quant_se = _quantile_stats(pooled["quant"], chains["quant"])
+    hdi_se = hdi_chain_error(chains["hdi"], 0)
+    out = {**_statistics(spec, pooled["mean"], pooled["mean_se"], quant, quant_se, pooled["hdi"], hdi_se),
+           **_zeros(chains["zeros"], np.full(n_chains, draws), pooled["nonbinary"]), **pooled["tail"]}
+    if len(thresholds):
+        out["_at_least"] = np.stack(chains["at_least"], axis=1)  # (threshold, chain)
+    return out
 
 
 def _one_output(x, spec, thresholds=(), scratch=None):
@@ -253,41 +322,9 @@ def _one_output(x, spec, thresholds=(), scratch=None):
     `scratch` (``{"pooled": (chain, draw), "row": (draw,)}``) lets a thread reuse its arrays.
     """
     x = np.asarray(x, dtype=float)
-    chains, draws = x.shape
     scratch = scratch if scratch is not None else {}
-    pooled = scratch.get("pooled")
-    if pooled is None or pooled.shape != x.shape:
-        pooled = scratch["pooled"] = np.empty_like(x, order="C")
-    row = scratch.get("row")
-    if row is None or row.shape != (draws,):
-        row = scratch["row"] = np.empty(draws)
-    probs, intervals = _probs(spec), spec.intervals
-    logx = _log10(x, out=pooled)
-    mean = np.array([x.mean(), logx.mean()])
-    mean_se = np.array([chain_error(x.mean(axis=1)), chain_error(logx.mean(axis=1))])
-    per_chain_q, per_chain_hdi, zeros, at_least = [], [], [], []
-    for c in range(chains):
-        np.copyto(row, x[c])
-        row.sort()
-        per_chain_q.append(sorted_quantiles(row, probs))
-        zeros.append(_count(row, 0.0))
-        at_least.append(_at_least(row, thresholds) / draws)
-        linear = _hdis(row, intervals)
-        per_chain_hdi.append([linear, _hdis(_log10(row, out=row), intervals)])
-    flat = pooled.reshape(-1)
-    np.copyto(pooled, x)
-    flat.sort()
-    quant, quant_se = _quantile_stats(sorted_quantiles(flat, probs), np.stack(per_chain_q, axis=1))
-    nonbinary = _count(flat, 0.0) + _count(flat, 1.0) < flat.size
-    tail = tail_statistics(x, flat)  # before log10 overwrites the sorted values
-    hdi = [_hdis(flat, intervals), _hdis(_log10(flat, out=flat), intervals)]
-    hdi = np.array(hdi, dtype=float).reshape(2, len(intervals), 2)
-    hdi_se = hdi_chain_error(np.array(per_chain_hdi, dtype=float).reshape(chains, 2, len(intervals), 2), 0)
-    out = {**_statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se),
-           **_zeros(zeros, np.full(chains, draws), nonbinary), **tail}
-    if len(thresholds):
-        out["_at_least"] = np.stack(at_least, axis=1)  # (threshold, chain)
-    return out
+    parts = {name: _part(name, x, spec, thresholds, scratch) for name in PARTS}
+    return _from_parts(parts["pooled"], parts["chains"], spec, thresholds)
 
 
 ATTRS = {
@@ -333,7 +370,7 @@ def _spec_of(run: xr.Dataset) -> SummarySpec:
         return SummarySpec()
 
 
-def summarize(run: xr.Dataset, spec: SummarySpec | None = None) -> xr.Dataset:
+def summarize(run: xr.Dataset, spec: SummarySpec | None = None, *, threads: int | None = None) -> xr.Dataset:
     """Summarise the outputs of a run.
 
     Parameters
@@ -345,6 +382,9 @@ def summarize(run: xr.Dataset, spec: SummarySpec | None = None) -> xr.Dataset:
         default the experiment's ``[summary]`` (saved with the run), else the
         5/25/50/75/95 % quantiles, 50 % and 90 % intervals and P(main >= 1e5, 1e6,
         1e7, 1e8).
+    threads : int, optional
+        Threads running the tasks (two an output: its pooled sample and its chains); default
+        :func:`summary_threads`; 1 runs them in this thread. Never changes the result.
 
     Returns
     -------
@@ -371,20 +411,30 @@ def summarize(run: xr.Dataset, spec: SummarySpec | None = None) -> xr.Dataset:
                           key="outputs")
     main = main_output(run)
     thresholds = tuple(spec.thresholds) if main in available else ()
-    local = threading.local()  # each thread's scratch arrays, reused for its next output
+    local = threading.local()  # each thread's scratch arrays, reused for its next task
 
-    def one(name):
+    def one(task):
+        name, part = task
         if not hasattr(local, "scratch"):
             local.scratch = {}
-        x = run[name].transpose("chain", "draw").values
-        return _one_output(x, spec, thresholds if name == main else (), local.scratch)
+        x = np.asarray(run[name].transpose("chain", "draw").values, dtype=float)  # a view of kept samples
+        return _part(part, x, spec, thresholds if name == main else (), local.scratch)
 
-    pool = ThreadPoolExecutor(max_workers=summary_threads(len(outputs)))
-    try:
-        per_output = list(pool.map(one, outputs))
-    finally:  # on Ctrl-C, the outputs not yet started are dropped rather than summarised
-        pool.shutdown(wait=True, cancel_futures=True)
+    tasks = [(name, part) for name in outputs for part in PARTS]
+    threads = summary_threads(len(outputs)) if threads is None else threads
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, not {threads}")
+    if threads == 1:
+        parts = {task: one(task) for task in tasks}
+    else:
+        pool = ThreadPoolExecutor(max_workers=threads)
+        try:
+            parts = dict(zip(tasks, pool.map(one, tasks), strict=True))
+        finally:  # on Ctrl-C, the tasks not yet started are dropped rather than run
+            pool.shutdown(wait=True, cancel_futures=True)
     del local
+    per_output = [_from_parts(parts[(n, "pooled")], parts[(n, "chains")], spec, thresholds if n == main else ())
+                  for n in outputs]
     exceedance = None
     if thresholds:
         shares = [p.pop("_at_least") for p in per_output if "_at_least" in p]
