@@ -432,26 +432,29 @@ def stack_scenarios(scenarios: ScenarioSet, datasets: list[xr.Dataset]) -> xr.Da
 def _stack_alike(datasets: list[xr.Dataset]) -> xr.Dataset | None:
     """The datasets stacked along a new first dim ``scenario_index`` with numpy, or None unless they are alike.
 
-    Alike: the same variables, each with the same dims and shape, and equal coordinates, as the
-    scenarios of a grid that differ only in values. The result is what ``xr.concat`` gives
+    Alike: the same variables, each with the same dims, shape and dtype, and equal coordinates,
+    as the scenarios of a grid that differ only in values. The result is what ``xr.concat`` gives
     (``data_vars="all"``, the first's coordinates and attrs) for those, in one step instead of
     aligning and copying per dataset, which took most of the time of a grid of small scenarios.
+    Variables are read as ``Dataset.variables`` (``ds[name]`` builds a DataArray: ~0.1 ms each).
     """
     first = datasets[0]
     names = list(first.data_vars)
     if any(not _alike(first, d, names) for d in datasets[1:]):
         return None
-    data = {n: xr.Variable(("scenario_index", *first[n].dims), np.stack([d[n].values for d in datasets]),
-                           first[n].attrs) for n in names}
+    data = {n: xr.Variable(("scenario_index", *first.variables[n].dims),
+                           np.stack([d.variables[n].values for d in datasets]), first.variables[n].attrs)
+            for n in names}
     return xr.Dataset(data, coords=first.coords, attrs=first.attrs)
 
 
 def _alike(first: xr.Dataset, other: xr.Dataset, names: list[str]) -> bool:
-    """`other` has `first`'s variables (dims, shape, dtype) and equal coordinates."""
+    """`other` has `first`'s data variables `names` (same dims, shape, dtype) and equal coordinates."""
+    mine, theirs = first.variables, other.variables
     if list(other.data_vars) != names or set(other.coords) != set(first.coords):
         return False
-    if any(other[n].dims != first[n].dims or other[n].shape != first[n].shape or other[n].dtype != first[n].dtype
+    if any((theirs[n].dims, theirs[n].shape, theirs[n].dtype) != (mine[n].dims, mine[n].shape, mine[n].dtype)
            for n in names):
         return False
-    return all(other[c].dims == first[c].dims and np.array_equal(other[c].values, first[c].values)
+    return all(theirs[c].dims == mine[c].dims and np.array_equal(theirs[c].values, mine[c].values)
                for c in first.coords)
