@@ -412,3 +412,36 @@ def test_kept_draws_on_plain_pages_are_ordinary_arrays():
     row[:] = np.arange(row.size)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(row)), np.arange(2**18))
     assert not isinstance(batch._plain_pages((2, 8)).base, memoryview)  # small: numpy's own
+
+
+@pytest.mark.parametrize("keep", [True, False], ids=["samples", "streamed"])
+def test_stacking_alike_scenarios_with_numpy_equals_xr_concat(sweep, monkeypatch, keep):
+    """The numpy stacking of a grid's alike scenario Datasets is exactly what ``xr.concat`` gave."""
+    from overhang_sim import scenarios as scenario_module
+
+    _, scenarios, _ = sweep
+    outputs = batch._summary_outputs(scenarios)
+    datasets = [batch.scenario_task(e, scenarios.base.seed, keep, outputs) for e in scenarios.experiments]
+    assert scenario_module._stack_alike(datasets) is not None  # the fast path is the one tested
+    fast = scenario_module.stack_scenarios(scenarios, datasets)
+    monkeypatch.setattr(scenario_module, "_stack_alike", lambda datasets: None)
+    slow = scenario_module.stack_scenarios(scenarios, datasets)
+    xr.testing.assert_identical(fast, slow)
+    for name in slow.variables:
+        assert (fast[name].dims, fast[name].attrs) == (slow[name].dims, slow[name].attrs), name
+
+
+def test_scenarios_that_differ_in_variables_are_stacked_by_xr_concat(sweep):
+    """A Dataset lacking a variable, or with other coordinates, is not 'alike': NaN fills it as before."""
+    from overhang_sim import scenarios as scenario_module
+
+    _, scenarios, _ = sweep
+    outputs = batch._summary_outputs(scenarios)
+    datasets = [batch.scenario_task(e, scenarios.base.seed, False, outputs) for e in scenarios.experiments]
+    assert scenario_module._stack_alike([datasets[0], datasets[1].drop_vars("mean")]) is None
+    assert scenario_module._stack_alike([datasets[0], datasets[1].assign_coords(prob=datasets[1]["prob"] + 0.01)]) \
+        is None
+    datasets[1] = datasets[1].drop_vars("mean")
+    stacked = scenario_module.stack_scenarios(scenarios, datasets)
+    assert bool(stacked["mean"].isel(required_tokens_per_s=0, year=1).isnull().all())
+    assert not bool(stacked["mean"].isel(required_tokens_per_s=0, year=0).isnull().any())
