@@ -2,7 +2,8 @@
 
 The unit of work is one chain of one scenario, or a whole scenario (all its
 chains, reduced on the worker) when a file has :data:`SCENARIO_TASKS_MIN` scenarios
-or more. A chain depends only on the scenario's experiment, the seed and the chain
+or more; scenarios that differ only in fixed inputs then run :data:`GROUP_SCENARIOS` to
+a task, each block of sampled inputs drawn once for the group (:func:`group_task`). A chain depends only on the scenario's experiment, the seed and the chain
 number (see :func:`~overhang_sim.simulation.chain_design`), and a scenario is reduced
 from its chains in chain order, never in the order tasks finish, so the result is
 bit-identical for any executor: this process, local workers or a dask.distributed
