@@ -457,3 +457,95 @@ def test_remove_stale_names_what_it_removed(tmp_path):
     assert remove_stale(tmp_path) == [dead]
     assert remove_stale(tmp_path) == [] and alive.is_dir()
     assert owner("overhang-123-x") == 123 and owner("overhang-abc") is None and owner("overhang--1-x") is None
+
+
+@pytest.mark.parametrize("keep", [True, False], ids=["samples", "streamed"])
+def test_stacking_alike_scenarios_with_numpy_equals_xr_concat(sweep, monkeypatch, keep):
+    """The numpy stacking of a grid's alike scenario Datasets is exactly what ``xr.concat`` gave."""
+    from overhang_sim import scenarios as scenario_module
+
+    _, scenarios, _ = sweep
+    outputs = batch._summary_outputs(scenarios)
+    datasets = [batch.scenario_task(e, scenarios.base.seed, keep, outputs) for e in scenarios.experiments]
+    assert scenario_module._stack_alike(datasets) is not None  # the fast path is the one tested
+    fast = scenario_module.stack_scenarios(scenarios, datasets)
+    monkeypatch.setattr(scenario_module, "_stack_alike", lambda datasets: None)
+    slow = scenario_module.stack_scenarios(scenarios, datasets)
+    xr.testing.assert_identical(fast, slow)
+    for name in slow.variables:
+        assert (fast[name].dims, fast[name].attrs) == (slow[name].dims, slow[name].attrs), name
+
+
+def test_scenarios_that_differ_in_variables_are_stacked_by_xr_concat(sweep):
+    """A Dataset lacking a variable, or with other coordinates, is not 'alike': NaN fills it as before."""
+    from overhang_sim import scenarios as scenario_module
+
+    _, scenarios, _ = sweep
+    outputs = batch._summary_outputs(scenarios)
+    datasets = [batch.scenario_task(e, scenarios.base.seed, False, outputs) for e in scenarios.experiments]
+    assert scenario_module._stack_alike([datasets[0], datasets[1].drop_vars("mean")]) is None
+    assert scenario_module._stack_alike([datasets[0], datasets[1].assign_coords(prob=datasets[1]["prob"] + 0.01)]) \
+        is None
+    datasets[1] = datasets[1].drop_vars("mean")
+    stacked = scenario_module.stack_scenarios(scenarios, datasets)
+    assert bool(stacked["mean"].isel(required_tokens_per_s=0, year=1).isnull().all())
+    assert not bool(stacked["mean"].isel(required_tokens_per_s=0, year=0).isnull().any())
+
+
+FIXED_SWEEP = f"""
+name = "fixed_sweep"
+model = "compute"
+priors = ["{PRIORS}"]
+samples = 1200
+chains = 3
+seed = 5
+
+[[correlations]]
+inputs = ["train_utilization", "inference_utilization"]
+rank = 0.5
+
+[[axes]]
+name = "required_tokens_per_s"
+values = [10, 20, 40, 80, 160]
+
+[[axes]]
+name = "cluster_gpus"
+values = [2e4, 1e5]
+"""
+
+
+@pytest.mark.parametrize("keep", [True, False], ids=["samples", "streamed"])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_scenarios_differing_in_fixed_inputs_share_draws_and_equal_their_own_runs(tmp_path, monkeypatch, keep,
+                                                                                     workers):
+    """Grouped tasks (inputs drawn once per group) give exactly what a task per scenario gives."""
+    scenarios = load_scenarios(_write(tmp_path, FIXED_SWEEP))
+    assert batch.shares_draws(scenarios)
+    monkeypatch.setattr(batch, "GROUP_SCENARIOS", 3)  # groups of 3, 3, 3, 1: a short last one
+    grouped = run_on(scenarios, workers=workers, keep_samples=keep)
+    monkeypatch.setattr(batch, "shares_draws", lambda scenarios: False)
+    alone = run_on(scenarios, workers=workers, keep_samples=keep)
+    xr.testing.assert_identical(grouped.drop_attrs(), alone.drop_attrs())
+    if keep:  # and the draws are those of each scenario's own plain run
+        for i in (0, 7):
+            cell = grouped.sel(scenarios.labels(i))
+            np.testing.assert_array_equal(cell["instances"].values, simulate(scenarios.experiments[i])["instances"].values)
+
+
+def test_an_axis_that_sets_a_prior_is_not_grouped(sweep):
+    _, scenarios, _ = sweep
+    assert not batch.shares_draws(scenarios)  # `year` sets cluster_gpus's prior: other draws
+
+
+def test_grouped_run_resumes_from_saved_scenarios(tmp_path, monkeypatch):
+    scenarios = load_scenarios(_write(tmp_path, FIXED_SWEEP))
+    monkeypatch.setattr(batch, "GROUP_SCENARIOS", 4)
+    expected = run_on(scenarios, workers=1, keep_samples=False)
+    out = tmp_path / "run.nc"
+    box = batch._Saved(Checkpoint(f"{out}.partial", batch._fingerprint(scenarios, scenarios.base.seed, False),
+                                  False, "x"))
+    outputs = batch._summary_outputs(scenarios)
+    for s in (1, 6):
+        box.save(("scenario", s), batch.scenario_task(scenarios.experiments[s], scenarios.base.seed, False, outputs))
+    resumed = run_on(scenarios, workers=1, keep_samples=False, out=out, resume=True)
+    xr.testing.assert_identical(resumed.drop_attrs(), expected.drop_attrs())

@@ -2,7 +2,8 @@
 
 The unit of work is one chain of one scenario, or a whole scenario (all its
 chains, reduced on the worker) when a file has :data:`SCENARIO_TASKS_MIN` scenarios
-or more. A chain depends only on the scenario's experiment, the seed and the chain
+or more; scenarios that differ only in fixed inputs then run :data:`GROUP_SCENARIOS` to
+a task, each block of sampled inputs drawn once for the group (:func:`group_task`). A chain depends only on the scenario's experiment, the seed and the chain
 number (see :func:`~overhang_sim.simulation.chain_design`), and a scenario is reduced
 from its chains in chain order, never in the order tasks finish, so the result is
 bit-identical for any executor: this process, local workers or a dask.distributed
@@ -36,8 +37,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .config import Experiment
-from .errors import CheckpointWarning, ConfigError
+from .config import Experiment, located_check
+from .errors import CheckpointWarning, ConfigError, DomainError
 from .executors import in_process, listening, report_progress
 from .pooling import axis_variance_share, pool, share_scale
 from .provenance import now, provenance
@@ -45,7 +46,9 @@ from .scenarios import POOLED, ScenarioSet, stack_scenarios
 from .simulation import (
     chain_design,
     check_memory,
+    draw_inputs,
     draw_range,
+    fixed_inputs,
     result_bytes,
     run_dataset,
     sample_chain,
@@ -61,6 +64,7 @@ BLOCK = 2**16  # draws a task evaluates at a time: fixed, so sums never depend o
 KEEP_SAMPLES_BYTES = 2 * 10**9  # keep raw samples by default up to this size
 SKETCH_ALPHA = 1e-3  # relative accuracy of streamed quantiles
 SCENARIO_TASKS_MIN = 8  # with this many scenarios a task is a whole scenario, else one chain
+GROUP_SCENARIOS = 25  # scenarios per task when they share their draws (group_task): 40 tasks for 1,000
 
 
 # --------------------------------------------------------------------------- tasks
@@ -105,18 +109,22 @@ def chain_task(experiment: Experiment, seed: int, chain: int, keep: bool, output
         sample_chain(experiment, seed, chain, row, BLOCK, on_block=progress)
         return {"samples": samples}
     design = chain_design(experiment, seed, chain)
-    thresholds = experiment.summary.thresholds
     merged: dict[str, dict] = {}
     for start in range(0, draws, BLOCK):
         stop = min(draws, start + BLOCK)
-        values = draw_range(experiment, design, start, stop)
-        for o in outputs:
-            if o in values:
-                x = np.broadcast_to(values[o], (stop - start,))
-                part = block_part(x, SKETCH_ALPHA, thresholds if o == experiment.main else ())
-                merged[o] = merge_parts([merged[o], part]) if o in merged else part
+        _add_block(merged, experiment, draw_range(experiment, design, start, stop), outputs, stop - start)
         progress(stop - start)
     return {"parts": merged}
+
+
+def _add_block(merged: dict, experiment: Experiment, values: dict, outputs: tuple[str, ...], n: int) -> None:
+    """One block's `n` draws of `outputs` merged into a chain's streamed parts (output -> part), in place."""
+    thresholds = experiment.summary.thresholds
+    for o in outputs:
+        if o in values:
+            x = np.broadcast_to(values[o], (n,))
+            part = block_part(x, SKETCH_ALPHA, thresholds if o == experiment.main else ())
+            merged[o] = merge_parts([merged[o], part]) if o in merged else part
 
 
 def scenario_task(experiment: Experiment, seed: int, keep: bool, outputs: tuple[str, ...],
@@ -133,6 +141,74 @@ def scenario_task(experiment: Experiment, seed: int, keep: bool, outputs: tuple[
         return _scenario_dataset(experiment, arrays, keep, outputs)
     chains = [chain_task(experiment, seed, c, keep, outputs, task) for c in range(experiment.chains)]
     return _scenario_dataset(experiment, chains, keep, outputs)
+
+
+def group_task(experiments: tuple[Experiment, ...], seed: int, keep: bool, outputs: tuple[str, ...],
+               task: object = None) -> list[xr.Dataset]:
+    """:func:`scenario_task` for scenarios that differ only in fixed inputs (runs on a worker).
+
+    Such scenarios draw the same sampled inputs (common random numbers: :func:`shares_draws`),
+    so each block's inputs are drawn once and only the model is evaluated per scenario:
+    the same values as each scenario's own :func:`scenario_task`, in a fraction of the time
+    when scenarios are small.
+    """
+    first = experiments[0]
+    arrays: list[dict] = [{} for _ in experiments]
+    chains: list[list[dict]] = [[] for _ in experiments]
+    for c in range(first.chains):
+        design = chain_design(first, seed, c)
+        merged: list[dict] = [{} for _ in experiments]
+        for start in range(0, first.draws, BLOCK):
+            stop = min(first.draws, start + BLOCK)
+            for k, values in enumerate(_draw_shared(experiments, design, start, stop)):
+                if keep:
+                    rows = _final_rows(arrays[k], experiments[k], c)
+                    for name, v in values.items():
+                        rows(name)[start:stop] = v
+                else:
+                    _add_block(merged[k], experiments[k], values, outputs, stop - start)
+            report_progress(task, (stop - start) * len(experiments))
+        for k in range(len(experiments)):
+            chains[k].append({"parts": merged[k]})
+    return [_scenario_dataset(e, arrays[k] if keep else chains[k], keep, outputs) for k, e in enumerate(experiments)]
+
+
+def _draw_shared(experiments, design, start: int, stop: int) -> list[dict[str, np.ndarray]]:
+    """:func:`~overhang_sim.simulation.draw_range` of each of `experiments`, their shared sampled inputs drawn once."""
+    drawn = draw_inputs(experiments[0], design, start, stop)
+    sampled = {n: drawn[n] for n in experiments[0].sampled}
+    found = []
+    for e in experiments:
+        values = {**fixed_inputs(e), **sampled}
+        out = dict(sampled)
+        try:
+            out.update(e.model_spec(values))
+        except DomainError as error:  # a [[checks]] entry of the model failed in a draw
+            raise located_check(error, e) from None
+        found.append(out)
+    return found
+
+
+def shares_draws(scenarios: ScenarioSet) -> bool:
+    """Whether the scenarios differ only in fixed inputs (every axis fixes an input), so draw the same sampled inputs."""
+    first = scenarios.experiments[0]
+    same = ("sampled", "design", "method", "draws", "chains", "main")
+
+    def alike(e: Experiment) -> bool:
+        return e.model_spec is first.model_spec and all(getattr(e, a) == getattr(first, a) for a in same) \
+            and _same_matrix(e.cholesky, first.cholesky)
+
+    return bool(scenarios.dims) and set(scenarios.dims) <= set(scenarios.fixed_axes) and \
+        all(alike(e) for e in scenarios.experiments)
+
+
+def _same_matrix(a, b) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+
+
+def _groups(scenarios: list[int], size: int) -> list[tuple[int, ...]]:
+    """`scenarios` (indices) in consecutive groups of at most `size`."""
+    return [tuple(scenarios[i:i + size]) for i in range(0, len(scenarios), size)]
 
 
 def _final_rows(arrays: dict, experiment: Experiment, chain: int):
@@ -406,6 +482,14 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
             reduced[s] = _scenario_dataset(scenarios.experiments[s], finals.pop(s) if keep else parts, keep,
                                            outputs)
 
+    if by_scenario and shares_draws(scenarios):  # the scenarios still to run, a group of them per task
+        todo = [s for s in range(len(scenarios.experiments)) if ("scenario", s) in jobs]
+        for s in todo:
+            del jobs[("scenario", s)], sizes[("scenario", s)]
+        for group in _groups(todo, GROUP_SCENARIOS):
+            key = ("group", group)
+            sizes[key] = sum(scenarios.experiments[s].samples for s in group)
+            jobs[key] = (group_task, (tuple(scenarios.experiments[s] for s in group), seed, keep, outputs, key))
     for s in {s for s, _ in done}:
         reduce_if_complete(s)
     bar = _Bar(sum(sizes.values()), quiet)
@@ -416,6 +500,12 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
                 if not by_scenario and key[1][0] in shared:  # the rows the worker wrote in place
                     s, c = key[1]
                     result = {"samples": {**{n: finals[s][n][c] for n in shared[s]}, **result["samples"]}}
+                if key[0] == "group":  # saved and reduced scenario by scenario, as whole-scenario tasks are
+                    for s, dataset in zip(key[1], result):
+                        saved.save(("scenario", s), dataset)
+                        reduced[s] = dataset
+                    bar.finish(key, sizes[key])
+                    continue
                 saved.save(key, result)
                 if chain_results is not None:
                     chain_results[key[1]] = result
