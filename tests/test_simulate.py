@@ -246,7 +246,8 @@ def test_memory_check_counts_what_the_summary_needs(throughput, monkeypatch):
     samples = simulation.result_bytes(experiment)
     scratch = simulation.summary_bytes(experiment)
     outputs = len(experiment.summary.outputs) or len(experiment.model_spec.outputs)
-    assert scratch == summary_threads(outputs) * workspace_bytes(experiment.chains, experiment.draws) > 0
+    values = experiment.chains * experiment.draws
+    assert scratch == summary_threads(outputs, values) * workspace_bytes(experiment.chains, experiment.draws) > 0
     monkeypatch.setattr(simulation, "_physical_memory", lambda: samples + scratch)
     simulation.check_memory([experiment])
     monkeypatch.setattr(simulation, "_physical_memory", lambda: samples + scratch - 1)

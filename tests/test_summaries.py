@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import warnings
 
 import numpy as np
@@ -403,3 +404,20 @@ def test_summarize_holds_one_extra_output_per_thread():
     # plus one output's worth for what is not scratch (transient numpy buffers, the result's arrays while
     # another thread still works): measured 6.5-7.4 MB against 6.3 MB of scratch; the old code held 9 MB
     assert peak <= allowed + chains * draws * 8, (peak, allowed)
+
+
+def test_small_summaries_start_no_thread_pool(monkeypatch):
+    """A grid's scenarios of 1e4 samples paid ~20 ms each to start summarize's pool for ~5 ms of work
+    an output: below THREADED_SUMMARY_MIN values the tasks run in the caller's thread, with the same
+    numbers as on threads."""
+    from overhang_sim import summaries
+    from overhang_sim.summaries import THREADED_SUMMARY_MIN, summary_threads
+
+    rng = np.random.default_rng(11)
+    small = xr.Dataset({"y": (("chain", "draw"), rng.lognormal(0, 1, (4, 2500)), {"role": "output"})})
+    spec = SummarySpec(outputs=("y",), thresholds=(1.0,))
+    on_threads = summarize(small, spec, threads=2)
+    monkeypatch.setattr(summaries, "ThreadPoolExecutor", None)  # any pool started now fails
+    xr.testing.assert_identical(summarize(small, spec), on_threads)
+    assert summary_threads(3, THREADED_SUMMARY_MIN - 1) == 1
+    assert summary_threads(3, THREADED_SUMMARY_MIN) == summary_threads(3) == min(6, os.cpu_count() or 1)

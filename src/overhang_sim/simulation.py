@@ -47,7 +47,8 @@ def summary_bytes(experiment: Experiment) -> int:
     from .summaries import summary_threads, workspace_bytes
 
     outputs = len(experiment.summary.outputs) or len(experiment.model_spec.outputs)
-    return summary_threads(outputs) * workspace_bytes(experiment.chains, experiment.draws)
+    return (summary_threads(outputs, experiment.chains * experiment.draws)
+            * workspace_bytes(experiment.chains, experiment.draws))
 
 
 def check_memory(experiments) -> None:
