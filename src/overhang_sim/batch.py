@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .config import Experiment, located_check
-from .errors import CheckpointWarning, ConfigError, DomainError
+from .config import Experiment
+from .errors import CheckpointWarning, ConfigError
 from .executors import in_process, listening, report_progress
 from .pooling import axis_variance_share, pool, share_scale
 from .provenance import now, provenance
@@ -48,6 +48,7 @@ from .simulation import (
     check_memory,
     draw_inputs,
     draw_range,
+    evaluate,
     fixed_inputs,
     result_bytes,
     run_dataset,
@@ -177,16 +178,7 @@ def _draw_shared(experiments, design, start: int, stop: int) -> list[dict[str, n
     """:func:`~overhang_sim.simulation.draw_range` of each of `experiments`, their shared sampled inputs drawn once."""
     drawn = draw_inputs(experiments[0], design, start, stop)
     sampled = {n: drawn[n] for n in experiments[0].sampled}
-    found = []
-    for e in experiments:
-        values = {**fixed_inputs(e), **sampled}
-        out = dict(sampled)
-        try:
-            out.update(e.model_spec(values))
-        except DomainError as error:  # a [[checks]] entry of the model failed in a draw
-            raise located_check(error, e) from None
-        found.append(out)
-    return found
+    return [{**sampled, **evaluate(e, {**fixed_inputs(e), **sampled})} for e in experiments]
 
 
 def shares_draws(scenarios: ScenarioSet) -> bool:

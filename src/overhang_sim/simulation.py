@@ -23,7 +23,7 @@ from .distributions import writes_into
 from .errors import ConfigError, DesignWarning, DomainError
 from .provenance import now, provenance
 
-__all__ = ["chain_design", "check_memory", "summary_bytes", "draw_inputs", "draw_range", "fixed_inputs", "input_ppf", "result_bytes", "run_dataset",
+__all__ = ["chain_design", "check_memory", "summary_bytes", "draw_inputs", "draw_range", "evaluate", "fixed_inputs", "input_ppf", "result_bytes", "run_dataset",
            "sample_chain", "simulate", "variable_attrs", "warn_about_design"]
 
 CHUNK_SIZE = 2**18
@@ -216,12 +216,16 @@ def draw_range(experiment: Experiment, design, start: int, stop: int,
         Sampled inputs, then the model's outputs, each of shape ``(stop - start,)``.
     """
     values = draw_inputs(experiment, design, start, stop, out)
-    drawn = {n: values[n] for n in experiment.sampled}
+    return {**{n: values[n] for n in experiment.sampled}, **evaluate(experiment, values)}
+
+
+def evaluate(experiment: Experiment, values: dict[str, np.ndarray | float]) -> dict[str, np.ndarray]:
+    """The model's outputs at `values` (every input, by name); a failed ``[[checks]]`` entry is
+    raised as a one-line error located in the experiment's file (:func:`~overhang_sim.config.located_check`)."""
     try:
-        drawn.update(experiment.model_spec(values))
+        return experiment.model_spec(values)
     except DomainError as error:  # a [[checks]] entry of the model failed in a draw
         raise located_check(error, experiment) from None
-    return drawn
 
 
 def draw_inputs(experiment: Experiment, design, start: int, stop: int,
