@@ -36,7 +36,7 @@ import xarray as xr
 from . import sketch as sk
 from .config import SummarySpec
 from .errors import ConfigError
-from .tails import tail_statistics
+from .tails import tail_shapes_of_sorted
 
 __all__ = ["DEFAULT_OUTPUTS", "block_part", "chain_error", "compare", "hdi_chain_error", "hdi_of_sorted", "main_output",
            "merge_parts", "sorted_quantiles", "summarize", "summary_from_parts", "summary_threads", "workspace_bytes"]
@@ -83,41 +83,80 @@ HDI_BLOCK = 2**16  # widths compared at a time by the HDI search (bounds its scr
 
 
 def sorted_quantiles(ordered: np.ndarray, probs) -> np.ndarray:
-    """``np.quantile(ordered, probs)`` of a sorted 1-d sample, read at the needed ranks.
+    """``np.quantile(ordered, probs, axis=-1)`` of samples sorted along their last axis, read at the needed ranks.
 
+    `ordered` has shape ``(..., n)`` (one sample per row); the result ``(..., len(probs))``.
     The same arithmetic as numpy's default (``linear``, Hyndman & Fan's type 7) on the
     two order statistics around each virtual index ``(n - 1) p``, so the result is bit
-    for bit numpy's, without its partition of the whole sample. NaN if the sample has a NaN.
+    for bit numpy's, without its partition of the whole sample. NaN in a row whose sample has a NaN.
     """
     probs = np.asarray(probs, dtype=float)
-    n = len(ordered)
+    n = ordered.shape[-1]
     virtual = (n - 1) * probs
     previous = np.floor(virtual)
     following = previous + 1
     previous[virtual >= n - 1] = following[virtual >= n - 1] = -1
     previous, following = previous.astype(np.intp), following.astype(np.intp)
     gamma = virtual - previous
-    a, b = ordered[previous], ordered[following]
+    a, b = ordered[..., previous], ordered[..., following]
     with np.errstate(invalid="ignore"):
         diff = b - a
         result = a + diff * gamma
         np.subtract(b, diff * (1 - gamma), out=result, where=gamma >= 0.5)
-    if n and np.isnan(ordered[-1]):
-        result[:] = np.nan
+    if n:
+        result[np.isnan(ordered[..., -1])] = np.nan
     return result
 
 
-def _narrowest(ordered: np.ndarray, k: int) -> int:
-    """``argmin(ordered[k:] - ordered[:n - k])``, a block of widths at a time (the first minimum)."""
-    m = len(ordered) - k
-    best, where = np.inf, 0
-    for start in range(0, m, HDI_BLOCK):
-        stop = min(m, start + HDI_BLOCK)
-        widths = ordered[start + k:stop + k] - ordered[start:stop]
-        i = int(np.argmin(widths))
-        if widths[i] < best:
-            best, where = widths[i], start + i
+def _narrowest(rows: np.ndarray, k: int, start: np.ndarray) -> np.ndarray:
+    """Per row of `rows` ``(r, n)``, the first ``i >= start`` minimising ``rows[i + k] - rows[i]``.
+
+    Widths are compared a block of columns at a time (about :data:`HDI_BLOCK` widths for all rows
+    together), keeping each row's first minimum, so the answer does not depend on the blocks.
+    """
+    r, m = rows.shape[0], rows.shape[1] - k
+    best, where = np.full(r, np.inf), start.astype(np.intp, copy=True)
+    step = max(1, HDI_BLOCK // max(r, 1))
+    masked = bool(np.any(start > 0))
+    with np.errstate(invalid="ignore"):
+        for first in range(0, m, step):
+            stop = min(m, first + step)
+            widths = rows[:, first + k:stop + k] - rows[:, first:stop]
+            if masked:  # the -inf atom before `start` is no interval's lower end
+                widths[np.arange(first, stop) < start[:, None]] = np.inf
+            i = np.argmin(widths, axis=1)
+            w = widths[np.arange(r), i]
+            better = w < best
+            best[better], where[better] = w[better], first + i[better]
     return where
+
+
+def hdi_bounds(ordered: np.ndarray, mass: float) -> tuple[np.ndarray, np.ndarray]:
+    """Narrowest interval holding `mass` of each row of `ordered` ``(..., n)``, sorted along its last axis.
+
+    Returns (lower, upper), each of shape ``ordered.shape[:-1]``. The algorithm of
+    :func:`arviz.hdi` (``k = floor(mass * n)``; the first ``i`` that minimises
+    ``ordered[i + k] - ordered[i]``) without its sort, for every row at once. A constant
+    sample gives its value at both ends; a sample with NaN or +inf gives NaN. Values of -inf
+    (log10 of zero instances) are an atom no finite interval reaches: the HDI is the narrowest
+    interval of the finite values if they hold the mass, else ``[-inf, ordered[k]]``.
+    """
+    n = ordered.shape[-1]
+    k = int(np.floor(mass * n))
+    rows = ordered.reshape(-1, n)
+    first, last = rows[:, 0], rows[:, -1]
+    atom = (first == -np.inf) & np.isfinite(last)  # log10 of zeros: an atom at -inf
+    atoms = np.where(atom, np.count_nonzero(rows == -np.inf, axis=1) if atom.any() else 0, 0)
+    reaches = atom & (n - atoms <= k)  # every interval holding the mass reaches the atom
+    regular = np.isfinite(last) & (atom | np.isfinite(first)) & ~reaches
+    i = np.minimum(_narrowest(rows, k, atoms), n - 1)
+    r = np.arange(rows.shape[0])
+    lower, upper = rows[r, i], rows[r, np.minimum(i + k, n - 1)]
+    lower = np.where(regular, lower, np.where(reaches, -np.inf, np.nan))
+    upper = np.where(regular, upper, np.where(reaches, rows[:, min(k, n - 1)], np.nan))
+    constant = first == last
+    lower, upper = np.where(constant, first, lower), np.where(constant, first, upper)
+    return lower.reshape(ordered.shape[:-1]), upper.reshape(ordered.shape[:-1])
 
 
 def _quantiles(x, probs):
@@ -129,33 +168,16 @@ def _quantiles(x, probs):
 
 
 def _quantile_stats(pooled, per_chain):
-    """Quantiles on both scales (log10 of the linear ones) and their errors; per_chain is (prob, chain)."""
-    return (np.stack([pooled, _log10(pooled)]),
-            np.stack([chain_error(per_chain, 1), chain_error(_log10(per_chain), 1)]))
+    """Quantiles on both scales (log10 of the linear ones) and their errors; pooled is (..., prob),
+    per_chain (..., prob, chain); both results (..., scale, prob)."""
+    return (np.stack([pooled, _log10(pooled)], axis=-2),
+            np.stack([chain_error(per_chain, -1), chain_error(_log10(per_chain), -1)], axis=-2))
 
 
 def hdi_of_sorted(ordered: np.ndarray, mass: float) -> tuple[float, float]:
-    """Narrowest interval holding `mass` of the sorted sample `ordered`.
-
-    The algorithm of :func:`arviz.hdi` (``k = floor(mass * n)``; the first ``i`` that
-    minimises ``ordered[i + k] - ordered[i]``) without its sort. A constant sample
-    gives its value at both ends; a sample with NaN or +inf gives NaN. Values of -inf (log10
-    of zero instances) are an atom no finite interval reaches: the HDI is the narrowest
-    interval of the finite values if they hold the mass, else ``[-inf, ordered[k]]``.
-    """
-    if ordered[0] == ordered[-1]:
-        return float(ordered[0]), float(ordered[0])
-    n = len(ordered)
-    k = int(np.floor(mass * n))
-    if ordered[0] == -np.inf and np.isfinite(ordered[-1]):  # log10 of zeros: an atom at -inf
-        finite = ordered[np.searchsorted(ordered, -np.inf, side="right"):]
-        if len(finite) <= k:  # every interval holding the mass reaches the atom
-            return -np.inf, float(ordered[k])
-        ordered = finite
-    if not (np.isfinite(ordered[0]) and np.isfinite(ordered[-1])):
-        return np.nan, np.nan
-    i = _narrowest(ordered, k)
-    return float(ordered[i]), float(ordered[i + k])
+    """Narrowest interval holding `mass` of the sorted 1-d sample `ordered`: :func:`hdi_bounds` of one row."""
+    lower, upper = hdi_bounds(np.asarray(ordered)[None], mass)
+    return float(lower[0]), float(upper[0])
 
 
 def _hdis(ordered, intervals):
@@ -175,13 +197,14 @@ def _hdi(x, intervals):
 
 
 def _exceedance(x, thresholds):
-    per_chain = np.stack([(x >= t).mean(axis=1) for t in thresholds])  # (threshold, chain)
+    """P(x >= t) and its error from ``(..., chain, draw)`` values."""
+    per_chain = np.stack([(x >= t).mean(axis=-1) for t in thresholds], axis=-2)  # (..., threshold, chain)
     return _exceedance_stats(per_chain)
 
 
 def _exceedance_stats(per_chain):
-    """P(main >= t) and its error from the per-chain shares, (threshold, chain)."""
-    return per_chain.mean(axis=1), chain_error(per_chain, 1)
+    """P(main >= t) and its error from the per-chain shares, (..., threshold, chain)."""
+    return per_chain.mean(axis=-1), chain_error(per_chain, -1)
 
 
 def _probs(spec):
@@ -190,35 +213,41 @@ def _probs(spec):
     return np.array([*spec.quantiles, *tails], dtype=float)
 
 
-def _zeros(per_chain_zeros, per_chain_n, nonbinary):
-    """P(output = 0) with its error between chains, and whether every draw is 0 or 1 (an indicator)."""
+def _zeros(per_chain_zeros, per_chain_n, nonbinary, batch=()):
+    """P(output = 0) with its error between chains, and whether every draw is 0 or 1 (an indicator);
+    the counts are (..., chain), `batch` names the leading dims."""
     n = np.asarray(per_chain_n, dtype=float)
     zeros = np.asarray(per_chain_zeros, dtype=float)
-    return {"prob_zero": ((), zeros.sum() / n.sum()), "prob_zero_mcse": ((), chain_error(zeros / n)),
-            "binary": ((), not nonbinary)}
+    return {"prob_zero": (batch, zeros.sum(axis=-1) / n.sum(axis=-1)),
+            "prob_zero_mcse": (batch, chain_error(zeros / n, -1)), "binary": (batch, np.logical_not(nonbinary))}
 
 
-def _statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se):
-    """One output's statistics, labelled by dims; `quant` holds :func:`_probs` on both scales."""
+def _statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se, batch=()):
+    """One output's statistics, labelled by dims; `quant` holds :func:`_probs` on both scales.
+
+    Every array has the leading dims `batch` (names; none for one run), then ``scale`` ....
+    """
     n = len(spec.quantiles)
     intervals = len(spec.intervals)
-    eti = quant[:, n:].reshape(2, intervals, 2)
-    eti_se = quant_se[:, n:].reshape(2, intervals, 2)
-    hdi = np.reshape(hdi, (2, intervals, 2))
-    hdi_se = np.reshape(hdi_se, (2, intervals, 2))
+    lead = np.shape(mean)[:-1]
+    eti = quant[..., n:].reshape(*lead, 2, intervals, 2)
+    eti_se = quant_se[..., n:].reshape(*lead, 2, intervals, 2)
+    hdi = np.reshape(hdi, (*lead, 2, intervals, 2))
+    hdi_se = np.reshape(hdi_se, (*lead, 2, intervals, 2))
+    scale, prob, interval = (*batch, "scale"), (*batch, "scale", "prob"), (*batch, "scale", "interval")
     return {
-        "mean": (("scale",), mean),
-        "mean_mcse": (("scale",), mean_se),
-        "quantile": (("scale", "prob"), quant[:, :n]),
-        "quantile_mcse": (("scale", "prob"), quant_se[:, :n]),
-        "eti_lower": (("scale", "interval"), eti[..., 0]),
-        "eti_upper": (("scale", "interval"), eti[..., 1]),
-        "eti_lower_mcse": (("scale", "interval"), eti_se[..., 0]),
-        "eti_upper_mcse": (("scale", "interval"), eti_se[..., 1]),
-        "hdi_lower": (("scale", "interval"), hdi[..., 0]),
-        "hdi_upper": (("scale", "interval"), hdi[..., 1]),
-        "hdi_lower_mcse": (("scale", "interval"), hdi_se[..., 0]),
-        "hdi_upper_mcse": (("scale", "interval"), hdi_se[..., 1]),
+        "mean": (scale, mean),
+        "mean_mcse": (scale, mean_se),
+        "quantile": (prob, quant[..., :n]),
+        "quantile_mcse": (prob, quant_se[..., :n]),
+        "eti_lower": (interval, eti[..., 0]),
+        "eti_upper": (interval, eti[..., 1]),
+        "eti_lower_mcse": (interval, eti_se[..., 0]),
+        "eti_upper_mcse": (interval, eti_se[..., 1]),
+        "hdi_lower": (interval, hdi[..., 0]),
+        "hdi_upper": (interval, hdi[..., 1]),
+        "hdi_lower_mcse": (interval, hdi_se[..., 0]),
+        "hdi_upper_mcse": (interval, hdi_se[..., 1]),
     }
 
 
@@ -244,8 +273,16 @@ def summary_threads(outputs: int, values: int | None = None) -> int:
 
 def workspace_bytes(chains: int, draws: int) -> int:
     """Scratch memory one summary thread holds for an output of ``(chains, draws)`` float64 values:
-    the pooled sample, one chain's row and a block of HDI widths."""
-    return chains * draws * 8 + draws * 8 + min(chains * draws, HDI_BLOCK) * 8
+    the pooled sample, the chains sorted at once (:func:`_rows_at_once`) and a block of HDI widths."""
+    return chains * draws * 8 + _rows_at_once(draws, chains) * draws * 8 + min(chains * draws, HDI_BLOCK) * 8
+
+
+ROWS_AT_ONCE = 2**18  # values of chains sorted at once by the chains part (one chain at least)
+
+
+def _rows_at_once(draws: int, rows: int) -> int:
+    """How many chains (rows of `draws`) of `rows` the chains part sorts at once: :data:`ROWS_AT_ONCE` values."""
+    return max(1, min(rows, ROWS_AT_ONCE // max(draws, 1)))
 
 
 def _scratch(scratch: dict, key: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -257,42 +294,60 @@ def _scratch(scratch: dict, key: str, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _pooled_part(x, spec, scratch):
-    """The statistics of one output's pooled ``(chain, draw)`` values: means (and the chains' means,
-    for their error), quantiles, whether it is an indicator, tail shape and HDIs, from one sort into
-    ``scratch["pooled"]``."""
+    """The statistics of one output's pooled ``(..., chain, draw)`` values (a pooled sample per leading
+    index): means (and the chains' means, for their error), quantiles, whether it is an indicator, tail
+    shape and HDIs, from one sort along the last axis into ``scratch["pooled"]``."""
     pooled = _scratch(scratch, "pooled", x.shape)
     probs, intervals = _probs(spec), spec.intervals
+    lead = x.shape[:-2]
     logx = _log10(x, out=pooled)
-    out = {"mean": np.array([x.mean(), logx.mean()]),
-           "mean_se": np.array([chain_error(x.mean(axis=1)), chain_error(logx.mean(axis=1))])}
-    flat = pooled.reshape(-1)
+    out = {"mean": np.stack([x.reshape(*lead, -1).mean(axis=-1), logx.reshape(*lead, -1).mean(axis=-1)], axis=-1),
+           "mean_se": np.stack([chain_error(x.mean(axis=-1), -1), chain_error(logx.mean(axis=-1), -1)], axis=-1)}
+    flat = pooled.reshape(*lead, -1)
     np.copyto(pooled, x)
-    flat.sort()
+    flat.sort(axis=-1)
     out["quant"] = sorted_quantiles(flat, probs)
-    out["nonbinary"] = _count(flat, 0.0) + _count(flat, 1.0) < flat.size
-    out["tail"] = tail_statistics(x, flat)  # before log10 overwrites the sorted values
-    hdi = [_hdis(flat, intervals), _hdis(_log10(flat, out=flat), intervals)]
-    out["hdi"] = np.array(hdi, dtype=float).reshape(2, len(intervals), 2)
+    out["nonbinary"] = np.count_nonzero((flat == 0.0) | (flat == 1.0), axis=-1) < flat.shape[-1]
+    out["tail"] = tail_shapes_of_sorted(flat)  # before log10 overwrites the sorted values
+    linear = _hdi_rows(flat, intervals)
+    out["hdi"] = np.stack([linear, _hdi_rows(_log10(flat, out=flat), intervals)], axis=-3)  # (..., scale, interval, 2)
     return out
 
 
+def _hdi_rows(ordered, intervals) -> np.ndarray:
+    """HDI bounds of each row of `ordered` (sorted along its last axis), shape (..., interval, 2)."""
+    bounds = [np.stack(hdi_bounds(ordered, mass), axis=-1) for mass in intervals]
+    return np.stack(bounds, axis=-2) if bounds else np.empty((*ordered.shape[:-1], 0, 2))
+
+
 def _chains_part(x, spec, thresholds, scratch):
-    """Each chain's quantiles, zeros, shares >= `thresholds` and HDIs (both scales), a chain at a time
-    sorted into ``scratch["row"]``."""
-    chains, draws = x.shape
-    row = _scratch(scratch, "row", (draws,))
+    """Each chain's quantiles, zeros, shares >= `thresholds` and HDIs (both scales) of ``(..., chain, draw)``
+    values, :func:`_rows_at_once` chains at a time sorted into ``scratch["rows"]``."""
+    *lead, chains, draws = x.shape
+    rows = x.reshape(-1, draws)
+    at_once = _rows_at_once(draws, rows.shape[0])
+    buffer = _scratch(scratch, "rows", (at_once, draws))
     probs, intervals = _probs(spec), spec.intervals
-    quant, hdi, zeros, at_least = [], [], [], []
-    for c in range(chains):
-        np.copyto(row, x[c])
-        row.sort()
-        quant.append(sorted_quantiles(row, probs))
-        zeros.append(_count(row, 0.0))
-        at_least.append(_at_least(row, thresholds) / draws)
-        linear = _hdis(row, intervals)
-        hdi.append([linear, _hdis(_log10(row, out=row), intervals)])
-    return {"shape": x.shape, "quant": np.stack(quant, axis=1), "zeros": zeros, "at_least": at_least,
-            "hdi": np.array(hdi, dtype=float).reshape(chains, 2, len(intervals), 2)}
+    quant, hdi = np.empty((rows.shape[0], probs.size)), np.empty((rows.shape[0], 2, len(intervals), 2))
+    zeros, at_least = np.empty(rows.shape[0], np.int64), np.empty((rows.shape[0], len(thresholds)))
+    for start in range(0, rows.shape[0], at_once):
+        stop = min(rows.shape[0], start + at_once)
+        part = buffer[:stop - start]
+        np.copyto(part, rows[start:stop])
+        part.sort(axis=-1)
+        quant[start:stop] = sorted_quantiles(part, probs)
+        zeros[start:stop] = np.count_nonzero(part == 0.0, axis=-1)
+        for j, t in enumerate(thresholds):  # NaN is not >= t, as ``x >= t`` says
+            at_least[start:stop, j] = np.count_nonzero(part >= t, axis=-1) / draws
+        hdi[start:stop, 0] = _hdi_rows(part, intervals)
+        hdi[start:stop, 1] = _hdi_rows(_log10(part, out=part), intervals)
+
+    def by_chain(a):  # (rows, ...) -> (..., chain, ...)
+        return a.reshape(*lead, chains, *a.shape[1:])
+
+    return {"shape": (chains, draws), "quant": np.ascontiguousarray(np.swapaxes(by_chain(quant), -1, -2)),
+            "zeros": by_chain(zeros), "at_least": np.ascontiguousarray(np.swapaxes(by_chain(at_least), -1, -2)),
+            "hdi": by_chain(hdi)}
 
 
 THREADED_SUMMARY_MIN = 2**18  # values an output needs before its summary tasks go to threads
@@ -305,31 +360,35 @@ def _part(name: str, x, spec, thresholds=(), scratch=None):
     return _pooled_part(x, spec, scratch) if name == "pooled" else _chains_part(x, spec, thresholds, scratch)
 
 
-def _from_parts(pooled, chains, spec, thresholds=()):
-    """One output's statistics, labelled by dims, from its two parts (:func:`_pooled_part`, :func:`_chains_part`)."""
+def _from_parts(pooled, chains, spec, thresholds=(), batch=()):
+    """One output's statistics, labelled by dims, from its two parts (:func:`_pooled_part`, :func:`_chains_part`);
+    `batch` names the leading dims of the values they were computed from."""
     n_chains, draws = chains["shape"]
     quant, quant_se = _quantile_stats(pooled["quant"], chains["quant"])
-    hdi_se = hdi_chain_error(chains["hdi"], 0)
-    out = {**_statistics(spec, pooled["mean"], pooled["mean_se"], quant, quant_se, pooled["hdi"], hdi_se),
-           **_zeros(chains["zeros"], np.full(n_chains, draws), pooled["nonbinary"]), **pooled["tail"]}
+    hdi_se = hdi_chain_error(chains["hdi"], -4)  # (..., chain, scale, interval, 2)
+    k, k_se = pooled["tail"]
+    out = {**_statistics(spec, pooled["mean"], pooled["mean_se"], quant, quant_se, pooled["hdi"], hdi_se, batch),
+           **_zeros(chains["zeros"], np.full(n_chains, draws), pooled["nonbinary"], batch),
+           "tail_shape": (batch, k), "tail_shape_se": (batch, k_se)}
     if len(thresholds):
-        out["_at_least"] = np.stack(chains["at_least"], axis=1)  # (threshold, chain)
+        out["_at_least"] = chains["at_least"]  # (..., threshold, chain)
     return out
 
 
-def _one_output(x, spec, thresholds=(), scratch=None):
-    """One output's statistics from its ``(chain, draw)`` values, in :func:`workspace_bytes` of scratch.
+def _one_output(x, spec, thresholds=(), scratch=None, batch=()):
+    """One output's statistics from its ``(..., chain, draw)`` values, in :func:`workspace_bytes` of scratch.
 
     Each chain is sorted once into a row of scratch, the pooled sample once into an
     array of the output's size; quantiles are read at their ranks (:func:`sorted_quantiles`)
-    and log10 is taken in place of sorted copies (log10 keeps the order). With
+    and log10 is taken in place of sorted copies (log10 keeps the order). Leading dims (named
+    `batch`) are summarised along, each index on its own, the same numbers as one at a time. With
     `thresholds`, the per-chain shares of draws >= each are returned under ``"_at_least"``.
-    `scratch` (``{"pooled": (chain, draw), "row": (draw,)}``) lets a thread reuse its arrays.
+    `scratch` (``{"pooled": x.shape, "rows": (chains, draw)}``) lets a thread reuse its arrays.
     """
     x = np.asarray(x, dtype=float)
     scratch = scratch if scratch is not None else {}
     parts = {name: _part(name, x, spec, thresholds, scratch) for name in PARTS}
-    return _from_parts(parts["pooled"], parts["chains"], spec, thresholds)
+    return _from_parts(parts["pooled"], parts["chains"], spec, thresholds, batch)
 
 
 ATTRS = {
@@ -416,18 +475,21 @@ def summarize(run: xr.Dataset, spec: SummarySpec | None = None, *, threads: int 
                           key="outputs")
     main = main_output(run)
     thresholds = tuple(spec.thresholds) if main in available else ()
+    batch = tuple(d for d in run[outputs[0]].dims if d not in ("chain", "draw"))
     local = threading.local()  # each thread's scratch arrays, reused for its next task
+
+    def values(name):  # a view of kept samples, (*batch, chain, draw)
+        return np.asarray(run[name].transpose(*batch, "chain", "draw").values, dtype=float)
 
     def one(task):
         name, part = task
         if not hasattr(local, "scratch"):
             local.scratch = {}
-        x = np.asarray(run[name].transpose("chain", "draw").values, dtype=float)  # a view of kept samples
-        return _part(part, x, spec, thresholds if name == main else (), local.scratch)
+        return _part(part, values(name), spec, thresholds if name == main else (), local.scratch)
 
     tasks = [(name, part) for name in outputs for part in PARTS]
     if threads is None:
-        threads = summary_threads(len(outputs), run.sizes.get("chain", 1) * run.sizes.get("draw", 1))
+        threads = summary_threads(len(outputs), math.prod(run[outputs[0]].shape))
     if threads < 1:
         raise ValueError(f"threads must be >= 1, not {threads}")
     if threads == 1:
@@ -439,26 +501,27 @@ def summarize(run: xr.Dataset, spec: SummarySpec | None = None, *, threads: int 
         finally:  # on Ctrl-C, the tasks not yet started are dropped rather than run
             pool.shutdown(wait=True, cancel_futures=True)
     del local
-    per_output = [_from_parts(parts[(n, "pooled")], parts[(n, "chains")], spec, thresholds if n == main else ())
-                  for n in outputs]
+    per_output = [_from_parts(parts[(n, "pooled")], parts[(n, "chains")], spec, thresholds if n == main else (),
+                              batch) for n in outputs]
     exceedance = None
     if thresholds:
         shares = [p.pop("_at_least") for p in per_output if "_at_least" in p]
-        exceedance = _exceedance_stats(shares[0]) if shares else \
-            _exceedance(run[main].transpose("chain", "draw").values, thresholds)
+        exceedance = _exceedance_stats(shares[0]) if shares else _exceedance(values(main), thresholds)
     meta = {n: (run[n].attrs.get("units", ""), run[n].attrs.get("long_name", n)) for n in outputs}
-    return _summary_dataset(per_output, exceedance, spec, outputs, meta, {**run.attrs, "main_output": main})
+    return _summary_dataset(per_output, exceedance, spec, outputs, meta, {**run.attrs, "main_output": main}, batch)
 
 
-def _summary_dataset(per_output, exceedance, spec, outputs, meta, attrs):
-    """Label the per-output statistics (one dict each) as a summary Dataset."""
+def _summary_dataset(per_output, exceedance, spec, outputs, meta, attrs, batch=()):
+    """Label the per-output statistics (one dict each) as a summary Dataset; `batch` names their
+    leading dims, which come before ``output``."""
+    lead = len(batch)
     data = {
-        key: (("output", *per_output[0][key][0]), np.stack([p[key][1] for p in per_output]))
+        key: ((*batch, "output", *per_output[0][key][0][lead:]), np.stack([p[key][1] for p in per_output], axis=lead))
         for key in per_output[0]
     }
     if exceedance is not None:
-        data["prob_at_least"] = (("threshold",), exceedance[0])
-        data["prob_at_least_mcse"] = (("threshold",), exceedance[1])
+        data["prob_at_least"] = ((*batch, "threshold"), exceedance[0])
+        data["prob_at_least_mcse"] = ((*batch, "threshold"), exceedance[1])
     coords = {
         "output": outputs,
         "scale": list(SCALES),

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-__all__ = ["MEAN_NOT_FINITE", "VARIANCE_NOT_FINITE", "tail_draws", "tail_shape", "tail_shape_of_sorted", "tail_statistics", "tail_warning"]
+__all__ = ["MEAN_NOT_FINITE", "VARIANCE_NOT_FINITE", "tail_draws", "tail_shape", "tail_shape_of_sorted", "tail_shapes_of_sorted", "tail_statistics", "tail_warning"]
 
 VARIANCE_NOT_FINITE = 0.5
 MEAN_NOT_FINITE = 1.0
@@ -67,43 +67,85 @@ def tail_shape_of_sorted(ordered: np.ndarray) -> tuple[float, float]:
     output anyway pays nothing more; the arithmetic is ``arviz.psislw``'s on those values
     (the tests check the two agree), without importing ArviZ (about 1.3 s).
     """
-    n = int(np.searchsorted(ordered, np.nan, "left"))  # the draws that are not NaN
-    m = min(tail_draws(n), n - int(np.searchsorted(ordered[:n], 0.0, "right")))  # the tail holds positive draws
-    if m < 5 or n < tail_draws(n) + 1 or not math.isfinite(ordered[n - 1]):
-        return math.nan, math.nan
-    top = ordered[n - tail_draws(n) - 1:n]
+    k, se = tail_shapes_of_sorted(np.asarray(ordered, dtype=float)[None])
+    return float(k[0]), float(se[0])
+
+
+def _excess(row: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """The tail excesses psislw fits of one sorted row and its tail draws m, or None when k̂ is NaN."""
+    n = int(np.searchsorted(row, np.nan, "left"))  # the draws that are not NaN
+    m = min(tail_draws(n), n - int(np.searchsorted(row[:n], 0.0, "right")))  # the tail holds positive draws
+    if m < 5 or n < tail_draws(n) + 1 or not math.isfinite(row[n - 1]):
+        return None
+    top = row[n - tail_draws(n) - 1:n]
     with np.errstate(divide="ignore"):
         logs = np.log(np.where(top > 0, top, 0.0))
     logs -= logs[-1]  # as psislw: the largest log weight is 0
     cutoff = max(logs[0], np.log(np.finfo(float).tiny))
     tail = logs[logs > cutoff]
-    if tail.size <= 4:
-        return math.nan, math.nan
-    k = _gpd_shape(np.exp(tail) - np.exp(cutoff))
-    if not math.isfinite(k):
-        return math.nan, math.nan
-    return k, (1 + k) / math.sqrt(m)
+    return (np.exp(tail) - np.exp(cutoff), m) if tail.size > 4 else None
 
 
-def _gpd_shape(excess: np.ndarray) -> float:
-    """Shape of a generalized Pareto fitted to sorted positive `excess`: Zhang & Stephens (2009)
-    empirical Bayes, with ArviZ's weak prior towards k = 0.5 (``arviz.stats.stats._gpdfit``)."""
-    n = excess.size
+def tail_shapes_of_sorted(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`tail_shape_of_sorted` of each row of `ordered` ``(..., n)``, sorted along its last axis.
+
+    Returns k̂ and its standard error, each of shape ``ordered.shape[:-1]``. Rows whose tails
+    have the same number of excesses are fitted together (:func:`_gpd_shapes`), with the
+    arithmetic of one row at a time, so the numbers are those of each row on its own.
+    """
+    rows = ordered.reshape(-1, ordered.shape[-1])
+    k, se = np.full(rows.shape[0], np.nan), np.full(rows.shape[0], np.nan)
+    alike: dict[int, list] = {}  # excess count -> [(row, m, excess)]
+    for r, row in enumerate(rows):
+        if (found := _excess(row)) is not None:
+            alike.setdefault(found[0].size, []).append((r, found[1], found[0]))
+    for group in alike.values():
+        shapes = _gpd_shapes(np.stack([x for _, _, x in group]))
+        for (r, m, _), shape in zip(group, shapes):
+            if math.isfinite(shape):
+                k[r], se[r] = shape, (1 + shape) / math.sqrt(m)
+    return k.reshape(ordered.shape[:-1]), se.reshape(ordered.shape[:-1])
+
+
+GPD_VALUES = 2**17  # values of log1p(-b x) formed at once by _gpd_shapes (a row of b at a time above)
+
+
+def _log1p_means(b: np.ndarray, excess: np.ndarray) -> np.ndarray:
+    """``log1p(-b[r, j] * excess[r]).mean()`` for every row r and grid point j, (rows, grid)."""
+    rows, grid = b.shape
+    n = excess.shape[1]
+    if grid * n > GPD_VALUES:  # a row at a time: no (grid, n) array
+        return np.array([[np.log1p(-each * x).mean() for each in row] for row, x in zip(b, excess)])
+    at_once = max(1, GPD_VALUES // (grid * n))
+    return np.concatenate([np.log1p(-b[i:i + at_once, :, None] * excess[i:i + at_once, None, :]).mean(axis=-1)
+                           for i in range(0, rows, at_once)])
+
+
+def _gpd_shapes(excess: np.ndarray) -> np.ndarray:
+    """Shapes of generalized Paretos fitted to each row of sorted positive `excess` ``(rows, n)``: Zhang &
+    Stephens (2009) empirical Bayes, with ArviZ's weak prior towards k = 0.5 (``arviz.stats.stats._gpdfit``)."""
+    rows, n = excess.shape
     m_est = 30 + int(n ** 0.5)
     b = 1 - np.sqrt(m_est / (np.arange(1, m_est + 1, dtype=float) - 0.5))
-    b /= 3 * excess[int(n / 4 + 0.5) - 1]
-    b += 1 / excess[-1]
+    b = b / (3 * excess[:, int(n / 4 + 0.5) - 1:int(n / 4 + 0.5)])
+    b += 1 / excess[:, -1:]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        k = np.array([np.log1p(-each * excess).mean() for each in b])  # a row at a time: no (m_est, n) array
+        k = _log1p_means(b, excess)
         profile = n * (np.log(-(b / k)) - k - 1)
-        weights = 1 / np.exp(profile - profile[:, None]).sum(axis=1)
+        weights = 1 / np.exp(profile[:, None, :] - profile[:, :, None]).sum(axis=-1)
+    return np.array([_posterior_shape(w, grid, x) for w, grid, x in zip(weights, b, excess)])
+
+
+def _posterior_shape(weights: np.ndarray, b: np.ndarray, excess: np.ndarray) -> float:
+    """One row's shape from its grid `b` and their `weights` (each row drops its own negligible points)."""
     keep = weights >= 10 * np.finfo(float).eps
     if not np.all(keep):
         weights, b = weights[keep], b[keep]
-    weights /= weights.sum()
+    weights = weights / weights.sum()
     b_post = np.sum(b * weights)
-    k_post = np.log1p(-b_post * excess).mean()
-    return float((n * k_post + 10 * 0.5) / (n + 10))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        k_post = np.log1p(-b_post * excess).mean()
+    return float((len(excess) * k_post + 10 * 0.5) / (len(excess) + 10))
 
 
 def tail_statistics(x: np.ndarray, ordered: np.ndarray | None = None) -> dict:
