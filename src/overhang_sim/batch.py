@@ -57,7 +57,7 @@ from .simulation import (
     warn_about_design,
 )
 from .storage import Checkpoint, save
-from .summaries import DEFAULT_OUTPUTS, block_part, merge_parts, summarize, summary_from_parts
+from .summaries import DEFAULT_OUTPUTS, block_part, merge_parts, summaries_from_parts, summarize, summary_from_parts
 
 __all__ = ["BLOCK", "KEEP_SAMPLES_BYTES", "run"]
 
@@ -145,16 +145,17 @@ def scenario_task(experiment: Experiment, seed: int, keep: bool, outputs: tuple[
 
 
 def group_task(experiments: tuple[Experiment, ...], seed: int, keep: bool, outputs: tuple[str, ...],
-               task: object = None) -> list[xr.Dataset]:
+               task: object = None) -> xr.Dataset:
     """:func:`scenario_task` for scenarios that differ only in fixed inputs (runs on a worker).
 
     Such scenarios draw the same sampled inputs (common random numbers: :func:`shares_draws`),
     so each block's inputs are drawn once and only the model is evaluated per scenario:
     the same values as each scenario's own :func:`scenario_task`, in a fraction of the time
-    when scenarios are small.
+    when scenarios are small. The group comes back as one Dataset with a first dim
+    ``scenario_index`` (:func:`_group_dataset`), summarised in one pass along it.
     """
     first = experiments[0]
-    arrays: list[dict] = [{} for _ in experiments]
+    arrays: dict[str, np.ndarray] = {}  # name -> (scenario, chain, draw)
     chains: list[list[dict]] = [[] for _ in experiments]
     for c in range(first.chains):
         design = chain_design(first, seed, c)
@@ -163,15 +164,51 @@ def group_task(experiments: tuple[Experiment, ...], seed: int, keep: bool, outpu
             stop = min(first.draws, start + BLOCK)
             for k, values in enumerate(_draw_shared(experiments, design, start, stop)):
                 if keep:
-                    rows = _final_rows(arrays[k], experiments[k], c)
                     for name, v in values.items():
-                        rows(name)[start:stop] = v
+                        if name not in arrays:
+                            arrays[name] = _plain_pages((len(experiments), first.chains, first.draws))
+                        arrays[name][k, c, start:stop] = v
                 else:
                     _add_block(merged[k], experiments[k], values, outputs, stop - start)
             report_progress(task, (stop - start) * len(experiments))
         for k in range(len(experiments)):
             chains[k].append({"parts": merged[k]})
-    return [_scenario_dataset(e, arrays[k] if keep else chains[k], keep, outputs) for k, e in enumerate(experiments)]
+    return _group_dataset(experiments, arrays if keep else chains, keep, outputs)
+
+
+def _group_dataset(experiments, results, keep: bool, outputs) -> xr.Dataset:
+    """The Datasets of a group's scenarios (:func:`_scenario_dataset`) stacked along a first dim ``scenario_index``,
+    built and summarised once for the group: `results` is name -> ``(scenario, chain, draw)`` when kept,
+    else each scenario's chains' task results."""
+    first = experiments[0]
+    same = all(e.summary == first.summary and set(e.priors) == set(first.priors) for e in experiments)
+    if not keep and same and all(set(r[0]["parts"]) == set(results[0][0]["parts"]) for r in results):
+        present = [o for o in outputs if o in results[0][0]["parts"]]
+        parts = [{o: [ch["parts"][o] for ch in chains] for o in present} for chains in results]
+        return summaries_from_parts(parts, _spec(first, tuple(present)), _meta(first, present),
+                                    {"main_output": first.main})
+    if keep and same:
+        run = _stacked_run(experiments, results)
+        run.attrs = {"main_output": first.main}
+        summary = summarize(run, _spec(first, tuple(o for o in outputs if o in run)))
+        return xr.merge([run, summary], combine_attrs="override")
+    each = [_scenario_dataset(e, {n: a[k] for n, a in results.items()} if keep else results[k], keep, outputs)
+            for k, e in enumerate(experiments)]
+    return xr.concat(each, dim="scenario_index", data_vars="all", coords="minimal", compat="override",
+                     join="outer", combine_attrs="override")
+
+
+def _stacked_run(experiments, arrays: dict[str, np.ndarray]) -> xr.Dataset:
+    """:func:`~overhang_sim.simulation.run_dataset` of each scenario stacked along ``scenario_index``, from
+    ``(scenario, chain, draw)`` arrays: the first scenario's layout and attrs, each one's fixed inputs."""
+    layout = run_dataset(experiments[0], {n: a[0] for n, a in arrays.items()})
+    fixed = [fixed_inputs(e) for e in experiments]
+    data = {}
+    for name in layout.data_vars:
+        variable = layout.variables[name]
+        values = arrays[name] if variable.dims else np.array([f[name] for f in fixed], dtype=float)
+        data[name] = xr.Variable(("scenario_index", *variable.dims), values, variable.attrs)
+    return xr.Dataset(data, coords=layout.coords)
 
 
 def _draw_shared(experiments, design, start: int, stop: int) -> list[dict[str, np.ndarray]]:
@@ -199,8 +236,16 @@ def _same_matrix(a, b) -> bool:
 
 
 def _groups(scenarios: list[int], size: int) -> list[tuple[int, ...]]:
-    """`scenarios` (indices) in consecutive groups of at most `size`."""
-    return [tuple(scenarios[i:i + size]) for i in range(0, len(scenarios), size)]
+    """`scenarios` (ascending indices) in groups of at most `size` consecutive indices (a gap, such as a
+    scenario resumed from a checkpoint, starts a new group), so that a group's Dataset is one block of
+    the grid along ``scenario_index``."""
+    runs: list[list[int]] = []
+    for s in scenarios:
+        if runs and s == runs[-1][-1] + 1 and len(runs[-1]) < size:
+            runs[-1].append(s)
+        else:
+            runs.append([s])
+    return [tuple(r) for r in runs]
 
 
 def _final_rows(arrays: dict, experiment: Experiment, chain: int):
@@ -434,7 +479,8 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
     box = Checkpoint(f"{out}.partial", _fingerprint(scenarios, seed, keep), resume, scenarios.path) if out else None
     saved = _Saved(box)
     by_scenario = len(scenarios.experiments) >= SCENARIO_TASKS_MIN and chain_results is None
-    jobs, done, reduced, sizes = {}, {}, {}, {}
+    grouped = by_scenario and shares_draws(scenarios)  # the scenarios still to run, a group of them per task
+    jobs, done, reduced, sizes, todo = {}, {}, {}, {}, []
     finals: dict[int, dict[str, np.ndarray]] = {}  # kept draws, scenario -> name -> (chain, draw)
     shared: dict[int, dict[str, str]] = {}  # scenario -> name -> file local workers write into
     folder = _shared_folder(executor, keep, by_scenario, sum(result_bytes(e) for e in scenarios.experiments))
@@ -450,10 +496,13 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
             shared[s], finals[s] = _shared_files(experiment, seed, Path(folder.name), s)
         tasks = [("scenario", s)] if by_scenario else [("chain", (s, c)) for c in range(experiment.chains)]
         for key in tasks:
-            sizes[key] = experiment.samples if by_scenario else experiment.draws
             result = saved.load(key) if resume else None
             if result is None and chain_results is not None:
                 result = chain_results.get(key[1])
+            if result is None and grouped:
+                todo.append(s)  # run in a group below
+                continue
+            sizes[key] = experiment.samples if by_scenario else experiment.draws
             if result is None:
                 rows = _final_rows(finals.setdefault(s, {}), experiment, key[1][1]) \
                     if keep and in_process(executor) and not by_scenario else None
@@ -464,6 +513,10 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
                 reduced[s] = result
             else:
                 arrived(*key[1], result)
+    for group in _groups(todo, GROUP_SCENARIOS):
+        key = ("group", group)
+        sizes[key] = sum(scenarios.experiments[s].samples for s in group)
+        jobs[key] = (group_task, (tuple(scenarios.experiments[s] for s in group), seed, keep, outputs, key))
     started = now()
 
     def reduce_if_complete(s: int) -> None:
@@ -474,14 +527,6 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
             reduced[s] = _scenario_dataset(scenarios.experiments[s], finals.pop(s) if keep else parts, keep,
                                            outputs)
 
-    if by_scenario and shares_draws(scenarios):  # the scenarios still to run, a group of them per task
-        todo = [s for s in range(len(scenarios.experiments)) if ("scenario", s) in jobs]
-        for s in todo:
-            del jobs[("scenario", s)], sizes[("scenario", s)]
-        for group in _groups(todo, GROUP_SCENARIOS):
-            key = ("group", group)
-            sizes[key] = sum(scenarios.experiments[s].samples for s in group)
-            jobs[key] = (group_task, (tuple(scenarios.experiments[s] for s in group), seed, keep, outputs, key))
     for s in {s for s, _ in done}:
         reduce_if_complete(s)
     bar = _Bar(sum(sizes.values()), quiet)
@@ -492,10 +537,11 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
                 if not by_scenario and key[1][0] in shared:  # the rows the worker wrote in place
                     s, c = key[1]
                     result = {"samples": {**{n: finals[s][n][c] for n in shared[s]}, **result["samples"]}}
-                if key[0] == "group":  # saved and reduced scenario by scenario, as whole-scenario tasks are
-                    for s, dataset in zip(key[1], result):
-                        saved.save(("scenario", s), dataset)
-                        reduced[s] = dataset
+                if key[0] == "group":  # one Dataset along scenario_index; saved scenario by scenario
+                    if saved.box is not None:
+                        for k, s in enumerate(key[1]):
+                            saved.save(("scenario", s), result.isel(scenario_index=k))
+                    reduced[key[1][0]] = result
                     bar.finish(key, sizes[key])
                     continue
                 saved.save(key, result)
@@ -512,7 +558,7 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
         bar.close()
         if folder is not None:  # the files go; this process's mappings keep the draws
             folder.cleanup()
-    result = stack_scenarios(scenarios, [reduced[s] for s in range(len(scenarios.experiments))])
+    result = stack_scenarios(scenarios, _in_order(reduced, len(scenarios.experiments)))
     result.attrs = provenance(scenarios.experiments, text=scenarios.text, path=scenarios.path, seed=seed,
                               keep_samples=keep, axes=scenarios.dims, started=started,
                               quantiles_from="samples (exact)" if keep else
@@ -526,6 +572,16 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
         save(result, out)
         box.remove()
     return result
+
+
+def _in_order(reduced: dict[int, xr.Dataset], count: int) -> list[xr.Dataset]:
+    """The scenarios' Datasets in grid order: one per scenario, or a group's (along ``scenario_index``)
+    under its first scenario."""
+    found, s = [], 0
+    while s < count:
+        found.append(reduced[s])
+        s += reduced[s].sizes.get("scenario_index", 1)
+    return found
 
 
 def _with_pooled(result: xr.Dataset, scenarios: ScenarioSet) -> xr.Dataset:
@@ -580,8 +636,13 @@ def _scenario_dataset(experiment: Experiment, chains, keep: bool, outputs) -> xr
         return xr.merge([run, summary], combine_attrs="override")
     present = [o for o in outputs if o in chains[0]["parts"]]
     parts = {o: [ch["parts"][o] for ch in chains] for o in present}
-    meta = {o: (variable_attrs(experiment, o)["units"], variable_attrs(experiment, o)["long_name"]) for o in present}
-    return summary_from_parts(parts, _spec(experiment, tuple(present)), meta, {"main_output": experiment.main})
+    return summary_from_parts(parts, _spec(experiment, tuple(present)), _meta(experiment, present),
+                              {"main_output": experiment.main})
+
+
+def _meta(experiment, outputs) -> dict[str, tuple[str, str]]:
+    """Each output's (units, long_name)."""
+    return {o: (variable_attrs(experiment, o)["units"], variable_attrs(experiment, o)["long_name"]) for o in outputs}
 
 
 def _spec(experiment, outputs):

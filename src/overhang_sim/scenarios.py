@@ -398,16 +398,23 @@ def _unravel(index, shape):
 def stack_scenarios(scenarios: ScenarioSet, datasets: list[xr.Dataset]) -> xr.Dataset:
     """One Dataset per scenario (grid order) -> one Dataset with the scenario axes as dims.
 
+    A Dataset may also hold several consecutive scenarios along a first dim ``scenario_index``
+    (a group run and summarised together, :func:`overhang_sim.batch.group_task`).
     Variables a scenario lacks are NaN there; an axis that fixes an input replaces
     that input's variable (the coordinate is the input).
     """
     if not scenarios.dims:
         return datasets[0]
-    stacked = _stack_alike(datasets)
+    if any("scenario_index" in d.dims for d in datasets):
+        datasets = [d if "scenario_index" in d.dims else d.expand_dims("scenario_index") for d in datasets]
+        stacked = _stack_alike(datasets, along=True)
+    else:
+        stacked = _stack_alike(datasets)
     if stacked is None:
         stacked = xr.concat(datasets, dim="scenario_index", data_vars="all", coords="minimal",
                             compat="override", join="outer", combine_attrs="override")
-    index = {d: ("scenario_index", [scenarios.labels(i)[d] for i in range(len(datasets))])
+    count = stacked.sizes["scenario_index"]
+    index = {d: ("scenario_index", [scenarios.labels(i)[d] for i in range(count)])
              for d in scenarios.dims}
     stacked = stacked.drop_vars([d for d in scenarios.fixed_axes if d in stacked.data_vars])
     stacked = stacked.assign_coords(index)
@@ -429,31 +436,41 @@ def stack_scenarios(scenarios: ScenarioSet, datasets: list[xr.Dataset]) -> xr.Da
     return stacked
 
 
-def _stack_alike(datasets: list[xr.Dataset]) -> xr.Dataset | None:
-    """The datasets stacked along a new first dim ``scenario_index`` with numpy, or None unless they are alike.
+def _stack_alike(datasets: list[xr.Dataset], along: bool = False) -> xr.Dataset | None:
+    """The datasets stacked along a new first dim ``scenario_index`` with numpy (`along`: concatenated
+    along the first dim ``scenario_index`` they have), or None unless they are alike.
 
-    Alike: the same variables, each with the same dims, shape and dtype, and equal coordinates,
-    as the scenarios of a grid that differ only in values. The result is what ``xr.concat`` gives
-    (``data_vars="all"``, the first's coordinates and attrs) for those, in one step instead of
-    aligning and copying per dataset, which took most of the time of a grid of small scenarios.
+    Alike: the same variables, each with the same dims, shape (but along ``scenario_index``) and dtype,
+    and equal coordinates, as the scenarios of a grid that differ only in values. The result is what
+    ``xr.concat`` gives (``data_vars="all"``, the first's coordinates and attrs) for those, in one step
+    instead of aligning and copying per dataset, which took most of the time of a grid of small scenarios.
     Variables are read as ``Dataset.variables`` (``ds[name]`` builds a DataArray: ~0.1 ms each).
     """
     first = datasets[0]
     names = list(first.data_vars)
-    if any(not _alike(first, d, names) for d in datasets[1:]):
+    if any(not _alike(first, d, names, along) for d in datasets[1:]):
         return None
-    data = {n: xr.Variable(("scenario_index", *first.variables[n].dims),
-                           np.stack([d.variables[n].values for d in datasets]), first.variables[n].attrs)
-            for n in names}
+    if along:
+        data = {n: xr.Variable(first.variables[n].dims, np.concatenate([d.variables[n].values for d in datasets]),
+                               first.variables[n].attrs) for n in names}
+    else:
+        data = {n: xr.Variable(("scenario_index", *first.variables[n].dims),
+                               np.stack([d.variables[n].values for d in datasets]), first.variables[n].attrs)
+                for n in names}
     return xr.Dataset(data, coords=first.coords, attrs=first.attrs)
 
 
-def _alike(first: xr.Dataset, other: xr.Dataset, names: list[str]) -> bool:
-    """`other` has `first`'s data variables `names` (same dims, shape, dtype) and equal coordinates."""
+def _alike(first: xr.Dataset, other: xr.Dataset, names: list[str], along: bool = False) -> bool:
+    """`other` has `first`'s data variables `names` (same dims, shape -- but the first, `along` -- and dtype)
+    and equal coordinates."""
     mine, theirs = first.variables, other.variables
     if list(other.data_vars) != names or set(other.coords) != set(first.coords):
         return False
-    if any((theirs[n].dims, theirs[n].shape, theirs[n].dtype) != (mine[n].dims, mine[n].shape, mine[n].dtype)
+    if along and any(theirs[n].dims[:1] != ("scenario_index",) or mine[n].dims[:1] != ("scenario_index",)
+                     for n in names):
+        return False
+    cut = 1 if along else 0
+    if any((theirs[n].dims, theirs[n].shape[cut:], theirs[n].dtype) != (mine[n].dims, mine[n].shape[cut:], mine[n].dtype)
            for n in names):
         return False
     return all(theirs[c].dims == mine[c].dims and np.array_equal(theirs[c].values, mine[c].values)

@@ -38,8 +38,8 @@ from .config import SummarySpec
 from .errors import ConfigError
 from .tails import tail_shapes_of_sorted
 
-__all__ = ["DEFAULT_OUTPUTS", "block_part", "chain_error", "compare", "hdi_chain_error", "hdi_of_sorted", "main_output",
-           "merge_parts", "sorted_quantiles", "summarize", "summary_from_parts", "summary_threads", "workspace_bytes"]
+__all__ = ["DEFAULT_OUTPUTS", "block_part", "chain_error", "compare", "hdi_bounds", "hdi_chain_error", "hdi_of_sorted", "main_output",
+           "merge_parts", "sorted_quantiles", "summaries_from_parts", "summarize", "summary_from_parts", "summary_threads", "workspace_bytes"]
 
 DEFAULT_OUTPUTS = ("instances", "cluster_tokens_per_s", "tokens_per_gpu_s", "params",
                    "serial_speedup", "tasks_per_day", "human_to_model_data_ratio",
@@ -620,8 +620,24 @@ def summary_from_parts(parts: dict, spec: SummarySpec, meta: dict, attrs: dict) 
     ``alpha`` in value); a quantile's reported error is at least the sketch's own,
     ``alpha |q| / sqrt(3)``. Means and exceedance probabilities are exact.
     """
-    outputs = list(parts)
-    per_output = [_streamed_output(parts[o], spec) for o in outputs]
+    per_output, exceedance = _streamed_statistics(parts, spec, attrs)
+    return _summary_dataset(per_output, exceedance, spec, list(parts), meta, attrs)
+
+
+def summaries_from_parts(parts: list[dict], spec: SummarySpec, meta: dict, attrs: dict,
+                         dim: str = "scenario_index") -> xr.Dataset:
+    """:func:`summary_from_parts` of several streamed runs with the same outputs, stacked along a first dim `dim`:
+    the same numbers, labelled once (one Dataset for a group of scenarios rather than one each)."""
+    found = [_streamed_statistics(p, spec, attrs) for p in parts]
+    per_output = [{key: ((dim, *dims), np.stack([f[0][j][key][1] for f in found])) for key, (dims, _) in stats.items()}
+                  for j, stats in enumerate(found[0][0])]
+    exceedance = None if found[0][1] is None else tuple(np.stack([f[1][i] for f in found]) for i in range(2))
+    return _summary_dataset(per_output, exceedance, spec, list(parts[0]), meta, attrs, (dim,))
+
+
+def _streamed_statistics(parts: dict, spec: SummarySpec, attrs: dict):
+    """Per-output statistics (a dict each, as :func:`_streamed_output`) and the exceedance of the main output."""
+    per_output = [_streamed_output(parts[o], spec) for o in parts]
     exceedance = None
     main = attrs.get("main_output", "instances")
     if main in parts and spec.thresholds:
@@ -629,7 +645,7 @@ def summary_from_parts(parts: dict, spec: SummarySpec, meta: dict, attrs: dict) 
         counts = np.stack([p["at_least"] for p in chains], axis=1).astype(float)  # (threshold, chain)
         n = np.array([float(p["n"]) for p in chains])
         exceedance = (counts.sum(axis=1) / n.sum(), chain_error(counts / n, 1))
-    return _summary_dataset(per_output, exceedance, spec, outputs, meta, attrs)
+    return per_output, exceedance
 
 
 # --------------------------------------------------------------------------- paired comparisons
