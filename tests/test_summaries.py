@@ -421,3 +421,94 @@ def test_small_summaries_start_no_thread_pool(monkeypatch):
     xr.testing.assert_identical(summarize(small, spec), on_threads)
     assert summary_threads(3, THREADED_SUMMARY_MIN - 1) == 1
     assert summary_threads(3, THREADED_SUMMARY_MIN) == summary_threads(3) == min(6, os.cpu_count() or 1)
+
+
+# --------------------------------------------------------------------------- along leading dims (a grid's scenarios)
+
+
+@st.composite
+def stacked_arrays(draw):
+    """1-6 (chain, draw) samples of one shape, of mixed kinds (constants, ties, zeros, signs, +inf, NaN)."""
+    chains, draws = draw(st.integers(1, 4)), draw(st.integers(1, 40))
+    rows = []
+    for _ in range(draw(st.integers(1, 6))):
+        if draw(st.integers(0, 5)) == 0:
+            rows.append(np.full((chains, draws), draw(st.sampled_from([0.0, 1.0, 7.0, np.nan]))))
+            continue
+        kind = draw(st.sampled_from(_KINDS))
+        rows.append(np.array(draw(st.lists(kind, min_size=chains * draws, max_size=chains * draws)),
+                             dtype=float).reshape(chains, draws))
+    return np.stack(rows)
+
+
+@settings(max_examples=200, deadline=None)
+@given(stacked_arrays(), SPECS)
+def test_statistics_along_a_leading_dim_equal_each_sample_alone_bit_for_bit(x, spec):
+    """Issue 11 target 4: a group's (scenario, chain, draw) values are summarised at once; every number is
+    the one of that scenario's (chain, draw) values summarised alone."""
+    from overhang_sim.summaries import _one_output
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        together = _one_output(x, spec, spec.thresholds, batch=("s",))
+        alone = [_one_output(row, spec, spec.thresholds) for row in x]
+    assert set(together) == set(alone[0])
+    if spec.thresholds:  # the chains' shares >= each threshold, (s, threshold, chain)
+        np.testing.assert_array_equal(together.pop("_at_least"), np.stack([each.pop("_at_least") for each in alone]))
+    for key, (dims, values) in together.items():
+        assert dims == ("s", *alone[0][key][0]), key
+        for k, each in enumerate(alone):
+            np.testing.assert_array_equal(np.asarray(values)[k], np.asarray(each[key][1]), err_msg=key)
+
+
+def test_hdi_bounds_of_rows_are_each_rows_hdi(monkeypatch):
+    """hdi_bounds searches every row at once (blocks of columns; the -inf atom masked per row)."""
+    import reference_summary as ref
+
+    from overhang_sim import summaries
+
+    rng = np.random.default_rng(7)
+    rows = np.sort(np.round(rng.lognormal(0, 1, (6, 500)), 1), axis=1)
+    rows[1, :40] = 0.0  # an atom at -inf in log10 that the mass does not reach
+    rows[2, :480] = 0.0  # ... and one that it does
+    rows[3] = 5.0  # constant
+    rows[4, -1] = np.inf
+    rows[5, -3:] = np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_rows = np.log10(rows)
+    for block in (summaries.HDI_BLOCK, 7):
+        monkeypatch.setattr(summaries, "HDI_BLOCK", block)
+        for values in (rows, log_rows):
+            for mass in (0.1, 0.5, 0.9):
+                lower, upper = summaries.hdi_bounds(values, mass)
+                for r in range(len(values)):
+                    assert (lower[r], upper[r]) == pytest.approx(ref.hdi_of_sorted(values[r], mass), nan_ok=True)
+                    np.testing.assert_array_equal([lower[r], upper[r]], ref.hdi_of_sorted(values[r], mass))
+
+
+@pytest.mark.parametrize("scenarios", [1, 3, 8])
+def test_summarize_a_run_with_a_scenario_dim_equals_each_scenario_summarized(small_run, scenarios):
+    """summarize on (scenario_index, chain, draw) outputs: one Dataset, the numbers and layout of each
+    scenario's own summary along scenario_index (before, summarize refused a third dim)."""
+    spec = SummarySpec(outputs=("instances", "cluster_tokens_per_s"), intervals=(0.5, 0.9), thresholds=(1e3, 1e5))
+    factors = xr.DataArray(np.geomspace(0.3, 30, scenarios), dims="scenario_index")
+    run = small_run.assign({n: (small_run[n] * factors).assign_attrs(small_run[n].attrs) for n in spec.outputs})
+    run = run.transpose("scenario_index", ...)
+    together = summarize(run, spec)
+    for k in range(scenarios):
+        alone = summarize(run.isel(scenario_index=k), spec)
+        xr.testing.assert_identical(together.isel(scenario_index=k), alone)
+
+
+def test_streamed_summaries_along_scenarios_equal_each_alone(small_run):
+    from overhang_sim.summaries import block_part, summaries_from_parts, summary_from_parts
+
+    spec = SummarySpec(outputs=("instances", "cluster_tokens_per_s"), intervals=(0.5, 0.9), thresholds=(1e3,))
+    meta = {o: ("", o) for o in spec.outputs}
+    parts = [{o: [block_part(c * f, 1e-3, spec.thresholds if o == "instances" else ())
+                  for c in small_run[o].transpose("chain", "draw").values] for o in spec.outputs}
+             for f in (0.5, 1.0, 4.0)]
+    attrs = {"main_output": "instances"}
+    together = summaries_from_parts(parts, spec, meta, attrs)
+    for k, p in enumerate(parts):
+        xr.testing.assert_identical(together.isel(scenario_index=k), summary_from_parts(p, spec, meta, attrs))

@@ -131,3 +131,22 @@ def test_the_shape_is_arviz_psislw_on_the_largest_draws(seed, n, k, zeros):
         assert np.isnan(ours)
     else:
         assert ours == pytest.approx(float(theirs), rel=1e-12, abs=1e-12)
+
+
+def test_tail_shapes_of_rows_equal_each_row_alone(monkeypatch):
+    """Rows fitted together (and, above GPD_VALUES, a grid point at a time) give each row's own k̂ bit for bit."""
+    from scipy import stats
+
+    from overhang_sim import tails
+
+    rows = np.sort(np.stack([stats.genpareto(c=c).rvs(size=3000, random_state=i) for i, c in
+                             enumerate((0.2, 0.7, 1.2, 0.7))]), axis=1)
+    rows[3, -400:] = 5.0  # ties: fewer excesses, a group of its own
+    alone = [tails.tail_shape_of_sorted(r) for r in rows]
+    for limit in (tails.GPD_VALUES, 10):
+        monkeypatch.setattr(tails, "GPD_VALUES", limit)
+        k, se = tails.tail_shapes_of_sorted(rows)
+        np.testing.assert_array_equal(np.stack([k, se], axis=1), np.array(alone))
+    monkeypatch.undo()
+    reference = [tails.tail_shape(r) for r in rows]
+    np.testing.assert_array_equal(np.array(alone), np.array(reference))

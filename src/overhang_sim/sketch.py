@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import decimal
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,7 +44,7 @@ import numpy.typing as npt
 
 from .errors import OverhangError
 
-__all__ = ["Sketch", "SketchError", "bucket_edges", "from_arrays", "hdi", "merge", "merge_all",
+__all__ = ["Sketch", "SketchError", "bucket_edges", "from_arrays", "hdi", "hdis", "merge", "merge_all",
            "quantile", "sketch"]
 
 MIN_ALPHA = 1e-6
@@ -290,17 +290,39 @@ def hdi(sk: Sketch, mass: float, transform=None) -> tuple[float, float]:
     function such as ``np.log10``) it is the narrowest interval of the transformed
     values, in their unit.
     """
-    if not 0 < mass <= 1:
-        raise SketchError(f"mass must be in (0, 1], got {mass!r}")
+    lo, hi = hdis(sk, [mass], (transform,))[0, 0]
+    return float(lo), float(hi)
+
+
+def hdis(sk: Sketch, masses: Sequence[float], transforms: Sequence = (None,)) -> np.ndarray:
+    """:func:`hdi` of `sk` for every mass and transform (None: the values), from one histogram.
+
+    Returns
+    -------
+    ndarray, shape ``(len(transforms), len(masses), 2)``
+        ``(lo, hi)`` of each, in the unit of the (transformed) values.
+    """
+    if bad := [m for m in masses if not 0 < m <= 1]:
+        raise SketchError(f"mass must be in (0, 1], got {bad[0]!r}")
+    out = np.full((len(transforms), len(masses), 2), np.nan)
     if sk.count == 0:
-        return np.nan, np.nan
+        return out
     values, counts = _histogram(sk)
-    if transform is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            values = transform(values)
-    k = min(int(np.floor(mass * sk.count)), sk.count - 1)
     ends = np.cumsum(counts)
-    starts = np.flatnonzero(ends - counts + k < sk.count)  # buckets whose first value starts a window
+    for t, transform in enumerate(transforms):
+        shown = values
+        if transform is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                shown = transform(values)
+        for j, mass in enumerate(masses):
+            out[t, j] = _window(shown, counts, ends, sk.count, mass)
+    return out
+
+
+def _window(values: np.ndarray, counts: np.ndarray, ends: np.ndarray, count: int, mass: float) -> tuple[float, float]:
+    """The narrowest run of buckets (representatives `values`, `counts`, cumulative `ends`) holding `mass`."""
+    k = min(int(np.floor(mass * count)), count - 1)
+    starts = np.flatnonzero(ends - counts + k < count)  # buckets whose first value starts a window
     last = np.searchsorted(ends, ends[starts] - counts[starts] + k, side="right")
     with np.errstate(invalid="ignore"):  # inf - inf within the one inf bucket
         width = np.where(last == starts, 0.0, values[last] - values[starts])

@@ -478,8 +478,8 @@ def summarize(run: xr.Dataset, spec: SummarySpec | None = None, *, threads: int 
     batch = tuple(d for d in run[outputs[0]].dims if d not in ("chain", "draw"))
     local = threading.local()  # each thread's scratch arrays, reused for its next task
 
-    def values(name):  # a view of kept samples, (*batch, chain, draw)
-        return np.asarray(run[name].transpose(*batch, "chain", "draw").values, dtype=float)
+    def values(name):  # kept samples, (*batch, chain, draw), C-ordered (a view when they are): sums in one order
+        return np.ascontiguousarray(run[name].transpose(*batch, "chain", "draw").values, dtype=float)
 
     def one(task):
         name, part = task
@@ -607,9 +607,8 @@ def _streamed_output(parts, spec):
 
 def _streamed_hdi(pooled, sketches, intervals):
     """Pooled HDIs from the merged sketch, errors from the chains' own (both (scale, interval, 2))."""
-    def both(s):
-        return np.array([[sk.hdi(s, m, transform=t) for m in intervals] for t in (None, _log10)]).reshape(
-            2, len(intervals), 2)
+    def both(s):  # one histogram of the sketch for both scales and every mass
+        return sk.hdis(s, intervals, (None, _log10))
     return both(pooled), hdi_chain_error(np.stack([both(s) for s in sketches]), 0)
 
 
