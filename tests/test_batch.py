@@ -549,3 +549,43 @@ def test_grouped_run_resumes_from_saved_scenarios(tmp_path, monkeypatch):
         box.save(("scenario", s), batch.scenario_task(scenarios.experiments[s], scenarios.base.seed, False, outputs))
     resumed = run_on(scenarios, workers=1, keep_samples=False, out=out, resume=True)
     xr.testing.assert_identical(resumed.drop_attrs(), expected.drop_attrs())
+
+
+@pytest.mark.parametrize("keep", [True, False], ids=["samples", "streamed"])
+@pytest.mark.parametrize("group", [1, 4, 25])
+def test_a_group_is_one_dataset_along_scenario_index_equal_to_its_scenarios_alone(tmp_path, keep, group):
+    """Issue 11 target 4: group_task builds and summarises its scenarios once, as one Dataset along
+    scenario_index (before: a list of per-scenario Datasets), each index identical to scenario_task's
+    Dataset of that scenario; groups of 1, 4 and all 10 scenarios (a short last group for 4)."""
+    scenarios = load_scenarios(_write(tmp_path, FIXED_SWEEP))
+    outputs = batch._summary_outputs(scenarios)
+    seed = scenarios.base.seed
+    for members in batch._groups(list(range(len(scenarios.experiments))), group):
+        block = batch.group_task(tuple(scenarios.experiments[s] for s in members), seed, keep, outputs)
+        assert isinstance(block, xr.Dataset) and block.sizes["scenario_index"] == len(members)
+        for k, s in enumerate(members):
+            alone = batch.scenario_task(scenarios.experiments[s], seed, keep, outputs)
+            xr.testing.assert_identical(block.isel(scenario_index=k).drop_attrs(), alone.drop_attrs())
+
+
+def test_groups_are_consecutive_blocks_of_the_grid():
+    assert batch._groups([0, 1, 2, 3, 4], 2) == [(0, 1), (2, 3), (4,)]
+    assert batch._groups([0, 2, 3, 4, 7], 3) == [(0,), (2, 3, 4), (7,)]  # a resumed scenario starts a new group
+
+
+@pytest.mark.parametrize("keep", [True, False], ids=["samples", "streamed"])
+def test_grouped_run_resumes_from_saved_scenarios_and_groups(tmp_path, monkeypatch, keep):
+    """Resume from scenarios saved by scenario_task and by a finished group (saved scenario by scenario)."""
+    scenarios = load_scenarios(_write(tmp_path, FIXED_SWEEP))
+    monkeypatch.setattr(batch, "GROUP_SCENARIOS", 3)
+    expected = run_on(scenarios, workers=1, keep_samples=keep)
+    out = tmp_path / "run.nc"
+    box = batch._Saved(Checkpoint(f"{out}.partial", batch._fingerprint(scenarios, scenarios.base.seed, keep),
+                                  False, "x"))
+    outputs = batch._summary_outputs(scenarios)
+    box.save(("scenario", 0), batch.scenario_task(scenarios.experiments[0], scenarios.base.seed, keep, outputs))
+    block = batch.group_task(tuple(scenarios.experiments[4:6]), scenarios.base.seed, keep, outputs)
+    for k, s in enumerate((4, 5)):
+        box.save(("scenario", s), block.isel(scenario_index=k))
+    resumed = run_on(scenarios, workers=1, keep_samples=keep, out=out, resume=True)
+    xr.testing.assert_identical(resumed.drop_attrs(), expected.drop_attrs())
