@@ -6,7 +6,7 @@ magnitude). Monte Carlo standard errors come from the spread between chains,
 and for randomised QMC alike; with a single chain they are NaN.
 
 Each output is sorted once per chain and once pooled, into scratch arrays a thread
-reuses (one output's size and one chain's row, :func:`workspace_bytes`): quantiles are
+reuses (one output's size and a few chains' rows, :func:`workspace_bytes`): quantiles are
 read at their ranks with :func:`numpy.quantile`'s own arithmetic (:func:`sorted_quantiles`),
 log10 is taken in place of the sorted copies (it keeps the order; quantiles on the log10
 scale are log10 of the linear ones), and the highest-density intervals on both scales
@@ -17,6 +17,11 @@ from the spread of the per-chain endpoints, scaled for its cube-root rate of
 convergence (:func:`hdi_chain_error`). Each output is two tasks, its pooled sample and
 its chains (:data:`PARTS`), run on parallel threads (numpy releases the GIL while it
 sorts), so even a single output uses two cores.
+
+Every kernel works along the last axis of ``(..., chain, draw)`` values: a run with leading
+dims (a group of a grid's scenarios, ``(scenario_index, chain, draw)``) is summarised in one
+pass of numpy calls for all of them, each index with exactly the numbers it has alone (the
+tests check it bit for bit); a single run is the same code without leading dims.
 
 P(main >= t) is computed for the run's main output (``main_output`` attr; the
 instance count for the throughput and compute paths).
