@@ -44,7 +44,7 @@ import numpy.typing as npt
 
 from .errors import OverhangError
 
-__all__ = ["Sketch", "SketchError", "bucket_edges", "from_arrays", "hdi", "hdis", "merge", "merge_all",
+__all__ = ["Sketch", "SketchError", "bucket_edges", "from_arrays", "hdi", "hdis", "merge", "merge_all", "quantiles_and_hdis",
            "quantile", "sketch"]
 
 MIN_ALPHA = 1e-6
@@ -277,8 +277,12 @@ def quantile(sk: Sketch, probs: npt.ArrayLike) -> np.ndarray:
         raise SketchError(f"probabilities must be in [0, 1], got {p!r:.80}")
     if sk.count == 0:
         return np.full(p.shape, np.nan)
-    values, counts = _histogram(sk)
-    rank = np.maximum(np.ceil(sk.count * p - 1), 0)
+    return _quantiles_of(*_histogram(sk), sk.count, p)
+
+
+def _quantiles_of(values: np.ndarray, counts: np.ndarray, count: int, p: np.ndarray) -> np.ndarray:
+    """:func:`quantile` from the histogram (representatives `values`, `counts`) of `count` values."""
+    rank = np.maximum(np.ceil(count * p - 1), 0)
     return values[np.searchsorted(np.cumsum(counts), rank, side="right")]
 
 
@@ -302,11 +306,20 @@ def hdis(sk: Sketch, masses: Sequence[float], transforms: Sequence = (None,)) ->
     ndarray, shape ``(len(transforms), len(masses), 2)``
         ``(lo, hi)`` of each, in the unit of the (transformed) values.
     """
+    return quantiles_and_hdis(sk, [], masses, transforms)[1]
+
+
+def quantiles_and_hdis(sk: Sketch, probs: npt.ArrayLike, masses: Sequence[float],
+                       transforms: Sequence = (None,)) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`quantile` at `probs` and :func:`hdis` of `sk`, from one histogram (a summary asks for both)."""
+    p = np.asarray(probs, dtype=np.float64)
+    if not np.all((p >= 0) & (p <= 1)):
+        raise SketchError(f"probabilities must be in [0, 1], got {p!r:.80}")
     if bad := [m for m in masses if not 0 < m <= 1]:
         raise SketchError(f"mass must be in (0, 1], got {bad[0]!r}")
     out = np.full((len(transforms), len(masses), 2), np.nan)
     if sk.count == 0:
-        return out
+        return np.full(p.shape, np.nan), out
     values, counts = _histogram(sk)
     ends = np.cumsum(counts)
     for t, transform in enumerate(transforms):
@@ -316,7 +329,7 @@ def hdis(sk: Sketch, masses: Sequence[float], transforms: Sequence = (None,)) ->
                 shown = transform(values)
         for j, mass in enumerate(masses):
             out[t, j] = _window(shown, counts, ends, sk.count, mass)
-    return out
+    return _quantiles_of(values, counts, sk.count, p), out
 
 
 def _window(values: np.ndarray, counts: np.ndarray, ends: np.ndarray, count: int, mass: float) -> tuple[float, float]:

@@ -592,8 +592,10 @@ def _streamed_output(parts, spec):
     probs = _probs(spec)
     sketches = [_sketch_of(p) for p in parts]
     pooled = sk.merge_all(sketches)
-    per_chain = np.stack([sk.quantile(s, probs) for s in sketches], axis=1)  # (prob, chain)
-    quant = sk.quantile(pooled, probs)
+    both = (None, _log10)  # HDIs on both scales, with the quantiles from one histogram of each sketch
+    quant, hdi = sk.quantiles_and_hdis(pooled, probs, spec.intervals, both)
+    chains = [sk.quantiles_and_hdis(s, probs, spec.intervals, both) for s in sketches]
+    per_chain = np.stack([q for q, _ in chains], axis=1)  # (prob, chain)
     # The per-chain quantiles move in steps of a sketch bucket, so with many draws their spread
     # understates the error; the bucket's own uncertainty (uniform within +-alpha) is a floor.
     resolution = np.stack([pooled.alpha * np.abs(quant), np.full_like(quant, np.log10(1 + pooled.alpha))])
@@ -605,16 +607,9 @@ def _streamed_output(parts, spec):
     sums = np.array([[float(p["sum"]) for p in parts], [float(p["log10_sum"]) for p in parts]])
     mean = np.array([math.fsum(sums[0]), math.fsum(sums[1])]) / n.sum()
     mean_se = np.array([chain_error(sums[0] / n), chain_error(sums[1] / n)])
-    hdi, hdi_se = _streamed_hdi(pooled, sketches, spec.intervals)
+    hdi_se = hdi_chain_error(np.stack([h for _, h in chains]), 0)  # from the chains' own HDIs
     zeros = _zeros([int(p.get("zeros", 0)) for p in parts], n, sum(int(p.get("nonbinary", 1)) for p in parts))
     return {**_statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se), **zeros}
-
-
-def _streamed_hdi(pooled, sketches, intervals):
-    """Pooled HDIs from the merged sketch, errors from the chains' own (both (scale, interval, 2))."""
-    def both(s):  # one histogram of the sketch for both scales and every mass
-        return sk.hdis(s, intervals, (None, _log10))
-    return both(pooled), hdi_chain_error(np.stack([both(s) for s in sketches]), 0)
 
 
 def summary_from_parts(parts: dict, spec: SummarySpec, meta: dict, attrs: dict) -> xr.Dataset:
