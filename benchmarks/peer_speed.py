@@ -35,7 +35,6 @@ times are printed, with a note saying why.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess

@@ -157,10 +157,9 @@ def test_a_scheduler_without_workers_is_refused_within_seconds(tmp_path, run_cli
     assert code == 2 and "has no workers" in _one_line(err)
 
 
-def test_progress_is_reported_block_by_block():
+def test_progress_is_reported_block_by_block(tmp_path):
     """Item 4: a 1e9-sample run sat at 0/8 for minutes: the bar advanced per chain."""
-    scenarios = load_scenarios(_text_path := None) if False else None  # noqa: F841 -- (readability)
-    experiment = load_scenarios(_write(Path(os.environ.get("TMPDIR", "/tmp")), SWEEP, "progress.toml")).base
+    experiment = load_scenarios(_write(tmp_path, SWEEP, "progress.toml")).base
     experiment = __import__("dataclasses").replace(experiment, samples=4 * 4 * batch.BLOCK)  # 4 blocks a chain
     for executor in (None, ThreadPool(2), LocalPool(2)):
         reports = []

@@ -505,7 +505,7 @@ def summarize(run: xr.Dataset, spec: SummarySpec | None = None, *, threads: int 
             parts = dict(zip(tasks, pool.map(one, tasks), strict=True))
         finally:  # on Ctrl-C, the tasks not yet started are dropped rather than run
             pool.shutdown(wait=True, cancel_futures=True)
-    del local
+    local = None  # this thread's scratch arrays go before the Dataset is built
     per_output = [_from_parts(parts[(n, "pooled")], parts[(n, "chains")], spec, thresholds if n == main else (),
                               batch) for n in outputs]
     exceedance = None
