@@ -18,7 +18,7 @@ from overhang_sim import batch, load, simulate
 from overhang_sim.errors import ConfigError, OverhangError
 from overhang_sim.executors import ThreadPool, executor_for
 from overhang_sim.scenarios import load_scenarios
-from overhang_sim.storage import Checkpoint
+from overhang_sim.storage import Checkpoint, StorageError
 from overhang_sim.summaries import compare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -293,8 +293,30 @@ def test_zarr_output_round_trips(tmp_path, sweep, run_cli):
     direct = run_on(load_scenarios(path), workers=1)
     xr.testing.assert_identical(saved.drop_attrs(), direct.drop_attrs())
     assert saved.attrs["experiment_text"] == direct.attrs["experiment_text"]
-    code, out, err = run_cli(["run", path, "--out", out_file, "--quiet"])  # replaced by a complete one
+    code, out, err = run_cli(["run", path, "--out", out_file, "--quiet", "--seed", "9"])  # kept, not replaced
+    assert code == 2 and err.count("\n") == 1 and "already exists" in err
+    xr.testing.assert_identical(load(out_file), saved)
+    code, out, err = run_cli(["run", path, "--out", out_file, "--quiet", "--overwrite"])  # replaced by a complete one
     assert code == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["run.zarr"]
+
+
+@pytest.mark.parametrize("route", ["run", "run_until_precise"])
+def test_an_existing_out_is_refused_before_anything_runs(sweep, tmp_path, monkeypatch, route):
+    """batch.run and run_until_precise never replace a saved result unless told to (overwrite=True)."""
+    from overhang_sim.precision import PrecisionTarget, run_until_precise
+
+    path, _, _ = sweep
+    out_file = tmp_path / "run.nc"
+    out_file.write_bytes(b"an earlier result")
+    for name in ("evaluate", "sample_chain"):  # every task draws through one of them
+        monkeypatch.setattr(batch, name, lambda *a, **k: pytest.fail("ran although out exists"))
+    go = batch.run if route == "run" else lambda s, **k: run_until_precise(s, PrecisionTarget(0.5, 0.5, 4000), **k)
+    with pytest.raises(StorageError, match="already exists"):
+        go(load_scenarios(path), out=out_file)
+    assert out_file.read_bytes() == b"an earlier result" and [p.name for p in tmp_path.iterdir()] == ["run.nc"]
+    monkeypatch.undo()
+    result = go(load_scenarios(path), out=out_file, overwrite=True)
+    xr.testing.assert_identical(load(out_file).drop_attrs(), result.drop_attrs())
 
 
 def test_streamed_quantile_errors_include_the_sketch_resolution(streamed):

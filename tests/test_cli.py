@@ -89,6 +89,60 @@ def test_run_out_writes_a_loadable_file(run_cli, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.nc"]
 
 
+@pytest.mark.parametrize("command", [
+    ["run", "--samples", "800"],
+    ["run", "--samples", "800", "--precision", "0.5", "--max-samples", "1600"],
+    ["sensitivity", "--samples", "8000", "--methods", "given_data"],
+    ["frontier", "--samples", "800", "--speeds", "10,100"],
+], ids=["run", "precision", "sensitivity", "frontier"])
+def test_out_refuses_an_existing_file_before_running(run_cli, tmp_path, monkeypatch, command):
+    """A saved result is never replaced by accident: exit 2, one line naming it, before any work."""
+    import overhang_sim.batch
+    import overhang_sim.frontier
+    import overhang_sim.sensitivity_analysis
+
+    out_file = tmp_path / "result.nc"
+    out_file.write_bytes(b"an earlier result")
+
+    def never(*args, **kwargs):
+        raise AssertionError("ran although --out exists")
+
+    for module, name in [(overhang_sim.batch, "run"), (overhang_sim.sensitivity_analysis, "scenario_sensitivity"),
+                         (overhang_sim.frontier, "scenario_frontier")]:
+        monkeypatch.setattr(module, name, never)
+    code, out, err = run_cli([*command, "--out", out_file])
+    assert code == 2 and out == ""
+    assert err == f"overhang: error: {out_file}: already exists and is kept; --overwrite (overwrite=True in " \
+                  "Python) replaces it\n"
+    assert out_file.read_bytes() == b"an earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.nc"]  # no OUT.partial either
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "--samples", "800", "--quiet"],
+    ["sensitivity", "--samples", "8000", "--methods", "given_data"],
+    ["frontier", "--samples", "800", "--speeds", "10,100"],
+], ids=["run", "sensitivity", "frontier"])
+def test_overwrite_replaces_an_existing_file(run_cli, tmp_path, command):
+    out_file = tmp_path / "result.nc"
+    out_file.write_bytes(b"an earlier result")
+    code, out, err = run_cli([*command, "--out", out_file, "--overwrite"])
+    assert (code, err) == (0, "")
+    assert load(out_file).sizes  # a complete result where the old bytes were
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.nc"]
+
+
+def test_run_refuses_an_existing_frontier_file_before_running(run_cli, tmp_path):
+    """A run with [frontier] saves X.frontier.nc next to X.nc; an existing one is refused before the run."""
+    out_file = tmp_path / "run.nc"
+    frontier_file = tmp_path / "run.frontier.nc"
+    frontier_file.write_bytes(b"an earlier frontier")
+    code, out, err = run_cli(["run", EXPERIMENTS / "roofline_gb300.toml", "--samples", "800", "--quiet",
+                              "--out", out_file])
+    assert code == 2 and out == "" and err.startswith(f"overhang: error: {frontier_file}: already exists")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.frontier.nc"]
+
+
 def test_run_overrides_reach_the_run(run_cli, tmp_path):
     out_file = tmp_path / "run.nc"
     code, out, err = run_cli(["run", EXPERIMENTS / "baseline.toml", "--samples", "1024", "--chains", "4",

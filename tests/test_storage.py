@@ -49,7 +49,7 @@ def test_run_round_trip(experiments, tmp_path, seed, method):
     for name, experiment in experiments.items():
         run = simulate(dataclasses.replace(experiment, method=method), seed=seed)
         path = tmp_path / f"{name}.nc"
-        save(run, path)
+        save(run, path, overwrite=True)  # hypothesis reuses tmp_path across examples
         back = load(path)
         assert "saved" in back.attrs and "saved" not in run.attrs
         xr.testing.assert_identical(_without_saved(back), run)
@@ -78,9 +78,21 @@ def test_save_leaves_no_temporary_files_and_replaces_existing(experiments, tmp_p
     b = simulate(experiments["throughput"], seed=2)
     path = tmp_path / "run.nc"
     save(a, path)
-    save(b, path)
+    save(b, path, overwrite=True)
     assert _files(tmp_path) == ["run.nc"]
     xr.testing.assert_identical(_without_saved(load(path)), b)
+
+
+@pytest.mark.parametrize("name", ["run.nc", "run.zarr"])
+def test_save_refuses_an_existing_result_and_keeps_it(experiments, tmp_path, name):
+    """Without overwrite, a saved result is never replaced: one line naming the file, the old data intact."""
+    a = simulate(experiments["throughput"], seed=1)
+    path = save(a, tmp_path / name)
+    with pytest.raises(StorageError) as info:
+        save(simulate(experiments["throughput"], seed=2), path)
+    assert str(info.value).startswith(f"{path}: already exists") and "\n" not in str(info.value)
+    assert _files(tmp_path) == [name]
+    xr.testing.assert_identical(_without_saved(load(path)), a)
 
 
 def test_failed_write_keeps_the_existing_file(experiments, tmp_path, monkeypatch):

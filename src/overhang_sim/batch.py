@@ -56,7 +56,7 @@ from .simulation import (
     variable_attrs,
     warn_about_design,
 )
-from .storage import Checkpoint, save
+from .storage import Checkpoint, check_writable, save
 from .summaries import DEFAULT_OUTPUTS, block_part, merge_parts, summaries_from_parts, summarize, summary_from_parts
 
 __all__ = ["BLOCK", "KEEP_SAMPLES_BYTES", "run"]
@@ -423,8 +423,8 @@ class _Bar:
 
 
 def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool | None = None,
-        executor=None, out: str | Path | None = None, resume: bool = False, quiet: bool = True,
-        chain_results: dict | None = None) -> xr.Dataset:
+        executor=None, out: str | Path | None = None, resume: bool = False, overwrite: bool = False,
+        quiet: bool = True, chain_results: dict | None = None) -> xr.Dataset:
     """Run every scenario and return one Dataset with the axes as dims.
 
     Parameters
@@ -444,6 +444,9 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
         in ``OUT.partial`` meanwhile, and that folder is removed once the result is saved.
     resume : bool
         Continue from the tasks already saved in ``OUT.partial``.
+    overwrite : bool
+        Replace an existing `out`; without it an existing `out` is refused before
+        anything runs.
     quiet : bool
         No progress bar.
     chain_results : dict, optional
@@ -461,8 +464,8 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
     Raises
     ------
     ConfigError, StorageError
-        Bad settings, a checkpoint that does not belong to this run, a failed save
-        (then ``OUT.partial`` is left for ``resume``).
+        Bad settings, an existing `out` (without `overwrite`), a checkpoint that does
+        not belong to this run, a failed save (then ``OUT.partial`` is left for ``resume``).
     """
     base = scenarios.base
     seed = base.seed if seed is None else seed
@@ -476,6 +479,8 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
         check_memory(scenarios.experiments)
     warn_about_design(base)
     outputs = _summary_outputs(scenarios)
+    if out:
+        check_writable(out, overwrite=overwrite)
     box = Checkpoint(f"{out}.partial", _fingerprint(scenarios, seed, keep), resume, scenarios.path) if out else None
     saved = _Saved(box)
     by_scenario = len(scenarios.experiments) >= SCENARIO_TASKS_MIN and chain_results is None
@@ -569,7 +574,7 @@ def run(scenarios: ScenarioSet, *, seed: int | None = None, keep_samples: bool |
                                         f"their checksum and were computed again: {', '.join(box.discarded[:3])}"),
                       stacklevel=2)
     if out:
-        save(result, out)
+        save(result, out, overwrite=overwrite)
         box.remove()
     return result
 

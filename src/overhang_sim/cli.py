@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run an experiment and print its credible intervals")
     run.add_argument("experiment", nargs="?", help="experiment TOML file (default: the embedded baseline)")
-    run.add_argument("--out", help="save the run as netCDF to this path")
+    run.add_argument("--out", help="save the run as netCDF to this path (zarr for NAME.zarr)")
+    run.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists (default: refuse, and keep it)")
     run.add_argument("--samples", type=_whole, help="total samples (overrides the file); 1e6 is accepted")
     run.add_argument("--chains", type=_whole, help="independent chains (overrides the file)")
     run.add_argument("--seed", type=_whole, help="random seed (overrides the file)")
@@ -110,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
                                "depends on them, with confidence intervals")
     sens.add_argument("experiment", nargs="?", help="experiment TOML file (default: the embedded baseline)")
     sens.add_argument("--out", help="save the result as netCDF to this path")
+    sens.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists (default: refuse, and keep it)")
     sens.add_argument("--methods", nargs="+", choices=SENSITIVITY_METHODS,
                       help="default: all but shapley (and without sobol when the experiment correlates inputs)")
     sens.add_argument("--scale", choices=("log10", "linear"), default="log10",
@@ -144,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     front.add_argument("--samples", type=_whole, help="total samples (overrides the file)")
     front.add_argument("--seed", type=_whole, help="random seed (overrides the file)")
     front.add_argument("--out", help="save the frontier as netCDF to this path")
+    front.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists (default: refuse, and keep it)")
     front.add_argument("--json", action="store_true", help="print the frontier as JSON instead of a table")
     front.add_argument("--full", "--wide", dest="full", action="store_true", help="every band and P(0) of "
                        "every scenario, wider than 80 columns (default: 80 columns)")
@@ -372,6 +375,7 @@ def _scenarios(args, flags):
 def _run(args) -> None:
     from . import batch
     from .executors import executor_for
+    from .frontier import frontier_spec
     from .storage import check_writable
     from .summaries import compare
     from .tables import format_value, scenario_tables, summary_part
@@ -387,11 +391,11 @@ def _run(args) -> None:
             raise ConfigError("needs every draw to pair the scenarios; drop --no-keep-samples",
                               file="command line", key="--compare")
         keep = True
-    if args.out:
-        check_writable(args.out)
-    from .frontier import frontier_spec
-
     wanted = frontier_spec(scenarios.base)  # checked before anything runs
+    if args.out:
+        check_writable(args.out, overwrite=args.overwrite)
+        if wanted is not None:  # the frontier is saved next to the run
+            check_writable(_frontier_path(args.out), overwrite=args.overwrite)
     samples = sum(e.samples for e in scenarios.experiments)
     target = _precision_target(args)
     pilot, bytes_per_sample = _cost(scenarios, keep)
@@ -400,12 +404,13 @@ def _run(args) -> None:
                           bytes_per_sample=bytes_per_sample, threads=args.threads) as executor:
             if target is None:
                 result = batch.run(scenarios, keep_samples=keep, executor=executor, out=args.out,
-                                   resume=args.resume, quiet=args.quiet)
+                                   resume=args.resume, overwrite=args.overwrite, quiet=args.quiet)
             else:
                 from .precision import run_until_precise
 
                 result = run_until_precise(scenarios, target, keep_samples=keep, executor=executor,
-                                           quiet=args.quiet, out=args.out, resume=args.resume)
+                                           quiet=args.quiet, out=args.out, resume=args.resume,
+                                           overwrite=args.overwrite)
     except OverhangError as error:
         raise _from_command_line(error, args, RUN_FLAGS + ("workers", "threads", "scheduler", "precision",
                                                            "precision_prob", "max_samples")) from None
@@ -510,7 +515,7 @@ def _frontier(args, scenarios=None, spec=None, run=None) -> None:
             except OverhangError as error:
                 raise error.located(file="command line") from None
         if args.out:
-            check_writable(args.out)
+            check_writable(args.out, overwrite=args.overwrite)
     try:
         result = scenario_frontier(scenarios, spec=spec, run=run)
     except OverhangError as error:  # the default speed input, of a file without [frontier]: name file and key
@@ -528,7 +533,7 @@ def _frontier(args, scenarios=None, spec=None, run=None) -> None:
         print(frontier_table(result))
     if args.out:
         out = args.out if args.command == "frontier" else _frontier_path(args.out)
-        save(result, out)
+        save(result, out, overwrite=args.overwrite)
         print(f"saved {out}")
 
 
@@ -643,7 +648,7 @@ def _sensitivity(args) -> None:
 
     scenarios = _scenarios(args, ("samples", "seed"))
     if args.out:
-        check_writable(args.out)
+        check_writable(args.out, overwrite=args.overwrite)
     options = {"methods": args.methods, "sobol_samples": args.sobol_samples, "scale": args.scale,
                "confidence": args.confidence, "sobol_replicates": args.sobol_replicates,
                "shapley_samples": args.shapley_samples}
@@ -652,7 +657,7 @@ def _sensitivity(args) -> None:
     except OverhangError as error:
         raise _from_command_line(error, args, SENSITIVITY_FLAGS) from None
     if args.out:
-        save(result, args.out)
+        save(result, args.out, overwrite=args.overwrite)
     if args.json:
         print(summary_json(result))
     elif not scenarios.dims:

@@ -140,7 +140,7 @@ def _checkpoint(scenarios, seed, keep, draws, out, resume):
 
 def run_until_precise(scenarios, target: PrecisionTarget, *, seed: int | None = None,
                       keep_samples: bool | None = None, executor=None, quiet: bool = True,
-                      out: str | None = None, resume: bool = False) -> xr.Dataset:
+                      out: str | None = None, resume: bool = False, overwrite: bool = False) -> xr.Dataset:
     """Run `scenarios`, adding chains until the main output's errors meet `target` or the budget ends.
 
     Parameters
@@ -156,6 +156,9 @@ def run_until_precise(scenarios, target: PrecisionTarget, *, seed: int | None = 
     resume : bool
         Continue from the chains saved in ``OUT.partial`` (the rounds are replayed
         from them, so they choose the same chains).
+    overwrite : bool
+        Replace an existing `out`; without it an existing `out` is refused before
+        anything runs.
     keep_samples : bool, optional
         Decided once, for the whole budget (default: keep them when `max_samples`
         per scenario fit in :data:`~overhang_sim.batch.KEEP_SAMPLES_BYTES`, or the file
@@ -184,6 +187,10 @@ def run_until_precise(scenarios, target: PrecisionTarget, *, seed: int | None = 
         most = _with_chains(scenarios, max(target.max_samples // draws, base.chains), draws)
         keep_samples = sum(result_bytes(e) for e in most.experiments) <= batch.KEEP_SAMPLES_BYTES
     seed = base.seed if seed is None else seed
+    if out:
+        from .storage import check_writable
+
+        check_writable(out, overwrite=overwrite)
     box, saved = _checkpoint(scenarios, seed, keep_samples, draws, out, resume)
     cache = _Chains(saved)
     chains, rounds = base.chains, 0
@@ -206,6 +213,6 @@ def run_until_precise(scenarios, target: PrecisionTarget, *, seed: int | None = 
     if out:
         from .storage import save
 
-        save(result, out)
+        save(result, out, overwrite=overwrite)
         box.remove()
     return result

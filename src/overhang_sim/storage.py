@@ -157,14 +157,25 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 # --------------------------------------------------------------------------- results
 
 
-def check_writable(path: str | Path) -> Path:
+def check_writable(path: str | Path, *, overwrite: bool = True) -> Path:
     """Create `path`'s folder if missing and return it; raise :class:`StorageError` if unusable.
 
     Call it before a long computation so a bad ``--out`` fails at once.
+
+    Parameters
+    ----------
+    path : path
+        The file (or ``*.zarr`` folder) to be written.
+    overwrite : bool
+        Whether an existing `path` may be replaced; without it an existing one is an
+        error (a saved result is never replaced by accident).
     """
     path = Path(path)
     if path.is_dir() and path.suffix != ".zarr":
         raise StorageError("is a folder, not a file name", file=str(path))
+    if not overwrite and os.path.lexists(path):
+        raise StorageError("already exists and is kept; --overwrite (overwrite=True in Python) replaces it",
+                           file=str(path))
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -187,7 +198,7 @@ def _check_space(folder: Path, need: int, path: Path) -> None:
                            file=str(path))
 
 
-def save(result: xr.Dataset, path: str | Path) -> Path:
+def save(result: xr.Dataset, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write `result` to `path` atomically: netCDF, or zarr when the name ends in ``.zarr``.
 
     A run (with ``chain`` and ``draw`` dims) is written in groups (``prior``,
@@ -196,13 +207,22 @@ def save(result: xr.Dataset, path: str | Path) -> Path:
     the file, not to `result`. Zarr stores are chunked along ``draw`` (at most
     2**20 draws a chunk) and written without dask.
 
+    Parameters
+    ----------
+    result : xarray.Dataset
+    path : path
+    overwrite : bool
+        Replace an existing `path` (atomically: the old file stays until the new one
+        is complete). Without it an existing `path` is refused and left as it was.
+
     Raises
     ------
     StorageError
-        One line naming `path`: the folder is not writable, the disk is full, …
+        One line naming `path`: it exists (without `overwrite`), the folder is not
+        writable, the disk is full, …
     """
     path = Path(path)
-    folder = check_writable(path)
+    folder = check_writable(path, overwrite=overwrite)
     stamped = result.copy()
     stamped.attrs = {**result.attrs, "saved": datetime.now(UTC).isoformat(timespec="seconds")}
     _check_space(folder, int(SPACE_MARGIN * stamped.nbytes) + 2**20, path)
