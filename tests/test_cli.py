@@ -199,6 +199,57 @@ def test_priors_of_the_embedded_default(run_cli, embedded_default):
     assert "cluster_gpus" in out and "p99" in out
 
 
+def test_priors_of_a_model_axis_list_every_model_s_inputs(run_cli):
+    """A model axis: the priors of every model are listed (not only the first scenario's), each input
+    that some models lack with the scenarios that have it."""
+    from overhang_sim.scenarios import load_scenarios
+
+    path = EXPERIMENTS / "structure_matters.toml"
+    code, out, err = run_cli(["priors", path])
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    scenarios = load_scenarios(path)
+    models = [e.model for e in scenarios.experiments]
+    assert lines[0] == f"structure_matters: priors of the {', '.join(models)} models"
+    for name in {n for e in scenarios.experiments for n in e.priors}:
+        having = [e.model for e in scenarios.experiments if name in e.priors]
+        at = next(i for i, line in enumerate(lines) if line.startswith(name + " "))
+        label = lines[at + 1].strip()
+        if len(having) < len(models):
+            assert label == f"in: model={','.join(having)}", name
+        else:
+            assert not label.startswith("in: "), name
+
+
+def test_priors_that_an_axis_changes_are_listed_per_value(run_cli, tmp_path):
+    """An axis that sets an input's prior: one row per value, each with its own quantiles and scenarios."""
+    (tmp_path / "study.toml").write_text(
+        f'name = "study"\nmodel = "compute"\npriors = ["{EXPERIMENTS.parent / "priors" / "baseline.toml"}"]\n\n[[axes]]\nname = "year"\nvalues = [2024, 2025]\n'
+        'set.cluster_gpus = [{dist = "lognormal", p05 = 2e4, p95 = 8e4}, {dist = "lognormal", p05 = 5e4, '
+        'p95 = 2e5}]\n', encoding="utf-8")
+    code, out, err = run_cli(["priors", tmp_path / "study.toml"])
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    rows = [i for i, line in enumerate(lines) if line.startswith("cluster_gpus ")]
+    assert len(rows) == 2
+    for i, year, median in zip(rows, (2024, 2025), (np.sqrt(2e4 * 8e4), np.sqrt(5e4 * 2e5))):
+        assert lines[i].split()[3] == format_value(median) and lines[i + 1].strip() == f"in: year={year}"
+    row = next(line for line in lines if line.startswith("train_days "))  # the same in both years
+    assert not lines[lines.index(row) + 1].strip().startswith("in: ")
+
+
+def test_scenario_label_names_a_block_by_its_axes_and_other_sets_one_by_one():
+    from overhang_sim.cli import _scenario_label
+    from overhang_sim.scenarios import ScenarioSet
+
+    grid = ScenarioSet(dims=("a", "b"), coords={"a": (1, 2), "b": ("x", "y", "z")}, experiments=(None,) * 6)
+    assert _scenario_label(grid, [0, 1, 2]) == "a=1"
+    assert _scenario_label(grid, [1, 4]) == "b=y"
+    assert _scenario_label(grid, [0, 1, 3, 4]) == "b=x,y"  # every value of a: not named
+    assert _scenario_label(grid, [0, 4]) == "(a=1, b=x) (a=2, b=y)"
+    assert _scenario_label(grid, [0, 4], most=1) == "(a=1, b=x) and 1 more"
+
+
 def test_version(run_cli):
     code, out, err = run_cli(["--version"])
     assert code == 0

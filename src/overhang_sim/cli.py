@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import textwrap
@@ -597,22 +598,49 @@ def _priors(args) -> None:
     from .tables import format_value
 
     scenarios = load_scenarios(args.experiment)  # an input an axis fixes is that axis's values, not a prior
-    experiment, axes = scenarios.base, {a: scenarios.coords[a] for a in scenarios.fixed_axes}
-    print(f"{experiment.name}: priors of the {experiment.model} model")
-    header = f"{'input':<28}{'unit':<20}{'p01':>11}{'p50':>11}{'p99':>11}{'mean':>11}  prior"
-    print(header)
-    for name, prior in sorted(experiment.priors.items()):
+    axes = {a: scenarios.coords[a] for a in scenarios.fixed_axes}
+    models = list(dict.fromkeys(e.model for e in scenarios.experiments))
+    print(f"{scenarios.base.name}: priors of the {', '.join(models)} model{'s' * (len(models) > 1)}")
+    names = sorted({n for e in scenarios.experiments for n in e.priors})
+    width = max(28, 1 + max(map(len, names), default=0))
+    print(f"{'input':<{width}}{'unit':<20}{'p01':>11}{'p50':>11}{'p99':>11}{'mean':>11}  prior")
+    for name in names:
+        variants = _prior_variants(scenarios, name)
         if name in axes:
-            print(f"{name:<28}{prior.unit:<20}  set per scenario by [[axes]] {name}: "
+            print(f"{name:<{width}}{variants[0][0].unit:<20}  set per scenario by [[axes]] {name}: "
                   + ", ".join(format_value(float(v)) for v in axes[name]))
             continue
-        stats = implied(prior.dist)
-        cells = "".join(f"{format_value(stats[k]):>11}" for k in ("p01", "p50", "p99", "mean"))
-        print(f"{name:<28}{prior.unit:<20}{cells}  {describe(prior.dist)}")
-        if prior.source:
-            print(f"{'':<28}source: {prior.source}")
-        if prior.asked:
-            _fitted_quantiles(name, prior, args.tolerance)
+        for prior, where in variants:
+            stats = implied(prior.dist)
+            cells = "".join(f"{format_value(stats[k]):>11}" for k in ("p01", "p50", "p99", "mean"))
+            print(f"{name:<{width}}{prior.unit:<20}{cells}  {describe(prior.dist)}")
+            if len(where) < len(scenarios.experiments):  # not every scenario has this prior
+                print(f"{'':<{width}}in: {_scenario_label(scenarios, where)}")
+            if prior.source:
+                print(f"{'':<{width}}source: {prior.source}")
+            if prior.asked:
+                _fitted_quantiles(name, prior, args.tolerance)
+
+
+def _prior_variants(scenarios, name: str) -> list[tuple]:
+    """The distinct priors of input `name` across the scenarios, each with the scenarios that have it."""
+    variants: dict = {}
+    for i, experiment in enumerate(scenarios.experiments):
+        if name in experiment.priors:
+            variants.setdefault(experiment.priors[name], []).append(i)
+    return list(variants.items())
+
+
+def _scenario_label(scenarios, where: list[int], most: int = 6) -> str:
+    """Which scenarios `where` (indices) are: ``model=compute`` where they are a block of the grid
+    (every combination of some axis values), else each scenario's labels, the first `most` of them."""
+    cells = [scenarios.labels(i) for i in where]
+    values = {d: list(dict.fromkeys(c[d] for c in cells)) for d in scenarios.dims}
+    if len(cells) == math.prod(len(v) for v in values.values()):  # a block: name the axes it narrows
+        return "; ".join(f"{d}={','.join(map(str, v))}" for d, v in values.items()
+                         if len(v) < len(scenarios.coords[d]))
+    shown = ["(" + ", ".join(f"{d}={c[d]}" for d in scenarios.dims) + ")" for c in cells[:most]]
+    return " ".join(shown) + (f" and {len(cells) - most} more" if len(cells) > most else "")
 
 
 def _fitted_quantiles(name, prior, tolerance) -> None:
