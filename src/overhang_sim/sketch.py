@@ -239,8 +239,9 @@ def merge(a: Sketch, b: Sketch) -> Sketch:
 
 
 def _times_octaves(table: np.ndarray, m: int, k: np.ndarray) -> np.ndarray:
+    octave, r = np.divmod(k, m)
     with np.errstate(over="ignore"):  # the edge above the largest double is inf
-        return np.ldexp(table[k % m], (k // m).astype(np.int32))
+        return np.ldexp(table[r], octave.astype(np.int32))
 
 
 def bucket_edges(alpha: float, k: npt.ArrayLike) -> np.ndarray:
@@ -477,11 +478,14 @@ def sketch_rows(values: npt.ArrayLike, alpha: float = 1e-3) -> Sketches:
     return concat([_sketch_rows_block(x[i:i + step], alpha) for i in range(0, max(x.shape[0], 1), step)])
 
 
-def _nonzero(counts: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Flat index, row and position in its row's store of every non-zero count of flat stores."""
-    at = np.flatnonzero(counts)
-    row = np.searchsorted(bounds, at, side="right") - 1  # an empty row shares its bound with the next
-    return at, row, at - bounds[row]
+def _nonzero(counts: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Flat index, row and position in its row's store of every non-zero count of flat stores, and how
+    many each row has."""
+    used = counts != 0
+    at = np.flatnonzero(used)  # of a bool array: ~3x faster than of the counts
+    per_row = np.diff(np.searchsorted(at, bounds))
+    row = np.repeat(np.arange(per_row.size), per_row)
+    return at, row, at - bounds[row], per_row
 
 
 def _merge_store(batches: Sequence[Sketches], store: str):
@@ -496,7 +500,7 @@ def _merge_store(batches: Sequence[Sketches], store: str):
     total = np.zeros(int(bounds[-1]), np.int64)
     for b, batch in enumerate(batches):  # a batch's buckets go to distinct places: += adds each once
         counts = getattr(batch, f"{store}_counts")
-        at, row, i = _nonzero(counts, getattr(batch, f"{store}_bounds"))
+        at, row, i, _ = _nonzero(counts, getattr(batch, f"{store}_bounds"))
         total[bounds[:-1][row] + offsets[b][row] - lo[row] + i] += counts[at]
     return lo, bounds, total
 
@@ -512,13 +516,23 @@ def merge_rows(batches: Sequence[Sketches]) -> Sketches:
     return Sketches(batches[0].alpha, **fields, **scalars)
 
 
+def _representatives(reps: np.ndarray, m: int, k: np.ndarray) -> np.ndarray:
+    """``_times_octaves(reps, m, k)``, worked out once for each bucket from the least to the greatest of `k`
+    (at most ~2100 m of them, the range of doubles) and looked up: many `k` share a few octaves."""
+    if not k.size:
+        return np.zeros(0)
+    least = k.min()
+    table = _times_octaves(reps, m, np.arange(least, k.max() + 1))
+    k = k - least
+    return table[k]
+
+
 def _histograms(b: Sketches) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_histogram` of every row, end to end: representatives, counts, the row of each bucket and
     the bounds of each row's buckets (``(rows + 1,)``), from the non-empty buckets alone."""
     m, _, reps = _octave(b.alpha)
-    neg_at, neg_row, neg_i = _nonzero(b.neg_counts, b.neg_bounds)
-    pos_at, pos_row, pos_i = _nonzero(b.pos_counts, b.pos_bounds)
-    n_neg, n_pos = np.bincount(neg_row, minlength=b.rows), np.bincount(pos_row, minlength=b.rows)
+    neg_at, neg_row, neg_i, n_neg = _nonzero(b.neg_counts, b.neg_bounds)
+    pos_at, pos_row, pos_i, n_pos = _nonzero(b.pos_counts, b.pos_bounds)
     neg_inf, zeros = (b.neg_inf > 0).astype(np.int64), (b.zeros > 0).astype(np.int64)
     before_zero = neg_inf + n_neg  # in each row: -inf, the negative store reversed, 0, the positive store, +inf
     before_pos = before_zero + zeros
@@ -529,12 +543,20 @@ def _histograms(b: Sketches) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
                              (bounds[1:] - 1, np.inf, b.pos_inf)):
         r = np.flatnonzero(count)
         counts[at[r]], values[at[r]] = count[r], value
-    rank = np.arange(neg_at.size) - _bounds(n_neg)[:-1][neg_row]  # among the row's non-empty buckets
-    at = start[neg_row] + before_zero[neg_row] - 1 - rank
-    counts[at], values[at] = b.neg_counts[neg_at], -_times_octaves(reps, m, b.neg_offset[neg_row] + neg_i)
-    at = start[pos_row] + before_pos[pos_row] + np.arange(pos_at.size) - _bounds(n_pos)[:-1][pos_row]
-    counts[at], values[at] = b.pos_counts[pos_at], _times_octaves(reps, m, b.pos_offset[pos_row] + pos_i)
+    # a bucket's place: its rank among the row's non-empty ones (its flat index less the row's first), shifted
+    at = (start + before_zero - 1 + _bounds(n_neg)[:-1])[neg_row] - np.arange(neg_at.size)
+    counts[at], values[at] = b.neg_counts[neg_at], -_representatives(reps, m, b.neg_offset[neg_row] + neg_i)
+    at = np.arange(pos_at.size) + (start + before_pos - _bounds(n_pos)[:-1])[pos_row]
+    counts[at] = b.pos_counts[pos_at]
+    values[at] = _representatives(reps, m, b.pos_offset[pos_row] + pos_i)
     return values, counts, np.repeat(np.arange(b.rows), np.diff(bounds)), bounds
+
+
+def _sorted_positions(ends: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(ends, targets, side="right")`` for ascending `targets`, by one stable merge of the two
+    sorted arrays (linear, where a binary search per target misses the cache; 2x faster at 1e5)."""
+    order = np.argsort(np.concatenate([ends, targets]), kind="stable")  # ties: the ends (first) before a target
+    return np.flatnonzero(order >= ends.size) - np.arange(targets.size)
 
 
 def _first_minima(width: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -578,13 +600,15 @@ def quantiles_and_hdis_rows(b: Sketches, probs: npt.ArrayLike, masses: Sequence[
         with np.errstate(divide="ignore", invalid="ignore"):
             shown.append(values if transform is None else transform(values))
     lead = ends - counts  # values before each bucket, all rows
+    row_end = (before + count)[row]
     for j, mass in enumerate(masses):
-        k = np.minimum(np.floor(mass * count), count - 1).astype(np.int64)[row]
-        starts = np.flatnonzero(lead - before[row] + k < count[row])  # buckets whose first value starts a window
-        last = np.searchsorted(ends, lead[starts] + k[starts], side="right")
+        window = lead + np.minimum(np.floor(mass * count), count - 1).astype(np.int64)[row]  # its last value
+        starts = np.flatnonzero(window < row_end)  # buckets whose first value starts a window
+        last = _sorted_positions(ends, window[starts])
+        start_rows = row[starts]
         for t, v in enumerate(shown):
             with np.errstate(invalid="ignore"):  # inf - inf within the one inf bucket
                 width = np.where(last == starts, 0.0, v[last] - v[starts])
-            best, rows = _first_minima(width, row[starts])
+            best, rows = _first_minima(width, start_rows)
             out[rows, t, j, 0], out[rows, t, j, 1] = v[starts[best]], v[last[best]]
     return quantiles, out
