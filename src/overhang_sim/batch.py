@@ -200,7 +200,9 @@ def _add_rows(merged: dict, experiment: Experiment, values: list[dict], outputs:
     thresholds = experiment.summary.thresholds
     for o in outputs:
         if all(o in v for v in values):
-            x = np.stack([np.broadcast_to(v[o], (n,)) for v in values])
+            x = np.empty((len(values), n))
+            for k, v in enumerate(values):
+                x[k] = v[o]  # a fixed output broadcasts
             part = block_rows(x, SKETCH_ALPHA, thresholds if o == experiment.main else ())
             merged[o] = merge_row_parts([merged[o], part]) if o in merged else part
 

@@ -432,27 +432,29 @@ def concat(batches: Sequence[Sketches]) -> Sketches:
     return Sketches(batches[0].alpha, **fields, **scalars)
 
 
-def _store_rows(magnitudes: np.ndarray, inside: np.ndarray, alpha: float, closed_right: bool):
-    """Offset, bounds and flat counts of the stores of `magnitudes` ``(rows, n)`` where `inside`."""
-    rows = inside.shape[0]
+def _store_rows(x: np.ndarray, negative: bool, alpha: float):
+    """Offset, bounds and flat counts of the positive (or `negative`) stores of the rows of `x` ``(rows, n)``."""
+    inside = (x < 0) & (x > -np.inf) if negative else (x > 0) & (x < np.inf)
+    rows = x.shape[0]
     if not inside.any():
         return np.zeros(rows, np.int64), np.zeros(rows + 1, np.int64), np.zeros(0, np.int64)
-    keys = _keys(magnitudes if inside.all() else np.where(inside, magnitudes, 1.0), alpha, closed_right)
+    every = bool(inside.all())  # the usual case: no masks to apply
+    magnitudes = -x if negative else x
+    keys = _keys(magnitudes if every else np.where(inside, magnitudes, 1.0), alpha, closed_right=negative)
     big = np.iinfo(np.int64).max
     used = inside.any(axis=1)
-    lo = np.where(used, np.min(np.where(inside, keys, big), axis=1), 0)
-    hi = np.max(np.where(inside, keys, -big), axis=1)
+    lo = np.where(used, np.min(keys if every else np.where(inside, keys, big), axis=1), 0)
+    hi = np.max(keys if every else np.where(inside, keys, -big), axis=1)
     bounds = _bounds(np.where(used, hi - lo + 1, 0))
     keys += bounds[:-1, None] - lo[:, None]
-    return lo, bounds, np.bincount(keys[inside], minlength=int(bounds[-1])).astype(np.int64, copy=False)
+    flat = np.bincount(keys.ravel() if every else keys[inside], minlength=int(bounds[-1]))
+    return lo, bounds, flat.astype(np.int64, copy=False)
 
 
 def _sketch_rows_block(x: np.ndarray, alpha: float) -> Sketches:
     stores = {}
-    for store, magnitudes, closed_right in (("pos", x, False), ("neg", -x, True)):
-        inside = (magnitudes > 0) & (magnitudes < np.inf)
-        stores.update(zip((f"{store}_offset", f"{store}_bounds", f"{store}_counts"),
-                          _store_rows(magnitudes, inside, alpha, closed_right)))
+    for store in ("pos", "neg"):
+        stores.update(zip((f"{store}_offset", f"{store}_bounds", f"{store}_counts"), _store_rows(x, store == "neg", alpha)))
     counts = {name: np.count_nonzero(x == v, axis=1).astype(np.int64)
               for name, v in (("zeros", 0.0), ("pos_inf", np.inf), ("neg_inf", -np.inf))}
     return Sketches(alpha, **stores, **counts)
@@ -475,7 +477,8 @@ def sketch_rows(values: npt.ArrayLike, alpha: float = 1e-3) -> Sketches:
     alpha = float(alpha)
     _octave(alpha)  # checks alpha
     step = max(1, _BLOCK // max(x.shape[1], 1))  # rows at a time: temporaries stay in cache
-    return concat([_sketch_rows_block(x[i:i + step], alpha) for i in range(0, max(x.shape[0], 1), step)])
+    blocks = [_sketch_rows_block(x[i:i + step], alpha) for i in range(0, max(x.shape[0], 1), step)]
+    return blocks[0] if len(blocks) == 1 else concat(blocks)
 
 
 def _nonzero(counts: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -559,15 +562,20 @@ def _sorted_positions(ends: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return np.flatnonzero(order >= ends.size) - np.arange(targets.size)
 
 
-def _first_minima(width: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per run of equal `row` (ascending), the index of its first minimum of `width` (its first NaN if
-    it has one, as :func:`numpy.argmin`), and that row."""
+def _runs(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First index and length of each run of equal values of `row`."""
     firsts = np.flatnonzero(np.concatenate([[True], row[1:] != row[:-1]])) if row.size else row
+    return firsts, np.diff(np.append(firsts, row.size))
+
+
+def _first_minima(width: np.ndarray, firsts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Per run of `width` (first indices, lengths: :func:`_runs`), the index of its first minimum (its first NaN
+    if it has one, as :func:`numpy.argmin`)."""
     if not firsts.size:
-        return firsts, firsts
+        return firsts
     least = np.minimum.reduceat(width, firsts)  # NaN where the run has one
-    hits = np.flatnonzero((width == np.repeat(least, np.diff(np.append(firsts, width.size)))) | np.isnan(width))
-    return hits[np.searchsorted(hits, firsts)], row[firsts]
+    hits = np.flatnonzero((width == np.repeat(least, lengths)) | np.isnan(width))
+    return hits[np.searchsorted(hits, firsts)]
 
 
 def quantiles_and_hdis_rows(b: Sketches, probs: npt.ArrayLike, masses: Sequence[float],
@@ -605,10 +613,11 @@ def quantiles_and_hdis_rows(b: Sketches, probs: npt.ArrayLike, masses: Sequence[
         window = lead + np.minimum(np.floor(mass * count), count - 1).astype(np.int64)[row]  # its last value
         starts = np.flatnonzero(window < row_end)  # buckets whose first value starts a window
         last = _sorted_positions(ends, window[starts])
-        start_rows = row[starts]
+        firsts, lengths = _runs(row[starts])
+        rows, one = row[starts[firsts]], last == starts
         for t, v in enumerate(shown):
             with np.errstate(invalid="ignore"):  # inf - inf within the one inf bucket
-                width = np.where(last == starts, 0.0, v[last] - v[starts])
-            best, rows = _first_minima(width, start_rows)
+                width = np.where(one, 0.0, v[last] - v[starts])
+            best = _first_minima(width, firsts, lengths)
             out[rows, t, j, 0], out[rows, t, j, 1] = v[starts[best]], v[last[best]]
     return quantiles, out
