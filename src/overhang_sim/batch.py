@@ -161,7 +161,9 @@ def group_task(experiments: tuple[Experiment, ...], seed: int, keep: bool, outpu
     so each block's inputs are drawn once and only the model is evaluated per scenario:
     the same values as each scenario's own :func:`scenario_task`, in a fraction of the time
     when scenarios are small. The group comes back as one Dataset with a first dim
-    ``scenario_index`` (:func:`_group_dataset`), summarised in one pass along it.
+    ``scenario_index`` (:func:`_group_dataset`), summarised in one pass along it. Streamed, each
+    block of every output is sketched and counted for all the scenarios at once, a row each
+    (:func:`_add_rows`), when they summarise alike (:func:`_summarised_alike`).
     """
     first = experiments[0]
     rows = not keep and _summarised_alike(experiments)  # streamed parts with a row a scenario

@@ -30,6 +30,14 @@ magnitude ``>= 2**-1021``; below that the representatives are subnormal):
   values ``x_(a)`` and ``x_(a+K)`` (widened by ``alpha |end| / (1 - alpha)`` at each end
   it holds them and all between), and ``hi - lo <= U - L + alpha (|L| + |U|)`` for the
   exact narrowest ``[L, U] = [x_(b), x_(b+K)]`` (the :func:`arviz.hdi` algorithm).
+
+Many sketches at once. :class:`Sketches` holds sketches of one alpha as the rows of flat
+arrays (a grid group's scenarios, or its scenarios' chains): :func:`sketch_rows` sketches each
+row of a ``(rows, n)`` block, :func:`merge_rows` merges batches row by row, :func:`concat`
+and :func:`stack` join them, and :func:`quantiles_and_hdis_rows` reads every row's quantiles
+and HDIs in one pass of numpy calls over the non-empty buckets. Each row's numbers are those of
+its own :class:`Sketch` through :func:`sketch`, :func:`merge_all` and
+:func:`quantiles_and_hdis`, bit for bit (the tests check it).
 """
 
 from __future__ import annotations

@@ -23,6 +23,11 @@ dims (a group of a grid's scenarios, ``(scenario_index, chain, draw)``) is summa
 pass of numpy calls for all of them, each index with exactly the numbers it has alone (the
 tests check it bit for bit); a single run is the same code without leading dims.
 
+A streamed run (no kept draws) is summarised from its chains' parts (:func:`block_part`,
+:func:`merge_parts`): quantile sketches, exact sums and counts. A group of scenarios streamed
+together keeps each block's parts as rows (:func:`block_rows`, :func:`merge_row_parts`) and is
+summarised in one pass (:func:`summaries_from_rows`); a single run is the same code with one row.
+
 P(main >= t) is computed for the run's main output (``main_output`` attr; the
 instance count for the throughput and compute paths).
 """
