@@ -528,12 +528,14 @@ def merge_rows(batches: Sequence[Sketches]) -> Sketches:
 
 
 def _representatives(reps: np.ndarray, m: int, k: np.ndarray) -> np.ndarray:
-    """``_times_octaves(reps, m, k)``, worked out once for each bucket from the least to the greatest of `k`
-    (at most ~2100 m of them, the range of doubles) and looked up: many `k` share a few octaves."""
+    """``_times_octaves(reps, m, k)``, worked out once for each bucket from the least to the greatest of `k` and
+    looked up (the buckets of a batch's rows mostly overlap), unless that range is much wider than `k` is long."""
     if not k.size:
         return np.zeros(0)
-    least = k.min()
-    table = _times_octaves(reps, m, np.arange(least, k.max() + 1))
+    least, span = k.min(), k.max() - k.min() + 1
+    if span > 4 * k.size:  # rows far apart: a table would be mostly unused
+        return _times_octaves(reps, m, k)
+    table = _times_octaves(reps, m, np.arange(least, least + span))
     k = k - least
     return table[k]
 
