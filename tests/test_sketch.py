@@ -31,12 +31,18 @@ from overhang_sim import OverhangError
 from overhang_sim.sketch import (
     Sketch,
     bucket_edges,
+    concat,
     from_arrays,
     hdi,
     merge,
     merge_all,
+    merge_rows,
     quantile,
+    quantiles_and_hdis,
+    quantiles_and_hdis_rows,
     sketch,
+    sketch_rows,
+    stack,
 )
 
 ALPHAS = st.one_of(st.sampled_from([1e-3, 1e-2]), st.floats(1e-4, 0.3))
@@ -287,3 +293,76 @@ def test_empty_sketch_gives_nan_not_a_crash():
     assert np.isnan(quantile(empty, [0.1, 0.5])).all() and quantile(empty, [0.1, 0.5]).shape == (2,)
     assert np.isnan(hdi(empty, 0.9)).all()
     assert_same(merge(empty, sketch([2.0])), sketch([2.0]))
+
+
+# ------------------------------------------------------------------------------ many sketches at once
+
+
+@st.composite
+def row_cases(draw, max_rows=5, max_size=400):
+    """((rows, n) values, alpha): a kind of KINDS per row (a constant row now and then), n may be 0."""
+    alpha = draw(ALPHAS)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n = draw(st.integers(0, max_size))
+    kinds = draw(st.lists(st.sampled_from(KINDS), min_size=0, max_size=max_rows))
+    x = np.stack([draw_sample(k, n, alpha, rng) for k in kinds]) if kinds else np.zeros((0, n))
+    if kinds and n and draw(st.booleans()):
+        x[0] = x[0, 0]
+    return x, alpha
+
+
+def assert_bits(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    np.testing.assert_array_equal(a, b, strict=True)
+    assert np.array_equal(np.signbit(a), np.signbit(b))
+
+
+@given(case=row_cases())
+def test_sketch_rows_equals_the_sketch_of_each_row(case):
+    x, alpha = case
+    rows = sketch_rows(x, alpha)
+    assert rows.rows == x.shape[0]
+    for r in range(x.shape[0]):
+        assert_same(rows.row(r), sketch(x[r], alpha))
+    np.testing.assert_array_equal(rows.count, [sketch(row, alpha).count for row in x])
+
+
+@given(case=row_cases(max_rows=4), cuts=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=3))
+def test_merge_rows_equals_merge_all_of_each_row(case, cuts):
+    """Blocks of columns sketched as rows and merged row by row: each row's merge_all, and its whole sketch."""
+    x, alpha = case
+    edges = sorted({0, x.shape[1], *(int(c * x.shape[1]) for c in cuts)})
+    blocks = [x[:, a:b] for a, b in zip(edges[:-1], edges[1:])] or [x]
+    merged = merge_rows([sketch_rows(b, alpha) for b in blocks])
+    for r in range(x.shape[0]):
+        assert_same(merged.row(r), merge_all(sketch(b[r], alpha) for b in blocks))
+        assert_same(merged.row(r), sketch(x[r], alpha))
+
+
+@given(case=row_cases(), probs=st.lists(st.floats(0.0, 1.0), min_size=0, max_size=6),
+       masses=st.lists(st.floats(0.01, 1.0), min_size=0, max_size=3))
+def test_quantiles_and_hdis_rows_equal_each_sketchs_own(case, probs, masses):
+    """Every row's quantiles and HDIs (linear and log10, NaN and -inf included) are those of its own
+    Sketch, bit for bit, for rows made by sketch_rows and by stack, empty rows among them."""
+    x, alpha = case
+    rows = concat([sketch_rows(x, alpha), stack([sketch(row, alpha) for row in x[::-1]] or [sketch([], alpha)])])
+    transforms = (None, np.log10)
+    quantiles, hdis = quantiles_and_hdis_rows(rows, probs, masses, transforms)
+    assert quantiles.shape == (rows.rows, len(probs)) and hdis.shape == (rows.rows, 2, len(masses), 2)
+    for r in range(rows.rows):
+        q, h = quantiles_and_hdis(rows.row(r), probs, masses, transforms)
+        assert_bits(quantiles[r], q)
+        assert_bits(hdis[r], h)
+
+
+def test_rows_refuse_nan_bad_shapes_and_mixed_alphas():
+    with pytest.raises(overhang_sim.sketch.SketchError, match="NaN"):
+        sketch_rows([[1.0, np.nan]])
+    with pytest.raises(overhang_sim.sketch.SketchError, match="2-d"):
+        sketch_rows([1.0, 2.0])
+    with pytest.raises(overhang_sim.sketch.SketchError, match="equal rows"):
+        merge_rows([sketch_rows([[1.0]]), sketch_rows([[1.0], [2.0]])])
+    with pytest.raises(overhang_sim.sketch.SketchError, match="one alpha"):
+        stack([sketch([1.0], 1e-3), sketch([1.0], 1e-2)])
+    with pytest.raises(overhang_sim.sketch.SketchError, match="mass"):
+        quantiles_and_hdis_rows(sketch_rows([[1.0]]), [0.5], [0.0])

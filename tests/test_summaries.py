@@ -512,3 +512,89 @@ def test_streamed_summaries_along_scenarios_equal_each_alone(small_run):
     together = summaries_from_parts(parts, spec, meta, attrs)
     for k, p in enumerate(parts):
         xr.testing.assert_identical(together.isel(scenario_index=k), summary_from_parts(p, spec, meta, attrs))
+
+
+def _group_values(rng, scenarios, chains, draws):
+    """(scenario, chain, draw) values of the kinds outputs take: wide lognormal, with zeros, ties,
+    negatives or +inf, one kind a scenario."""
+    x = rng.lognormal(0.0, 4.0, (scenarios, chains, draws))
+    for k, kind in enumerate(rng.integers(0, 5, scenarios)):
+        if kind == 1:
+            x[k][rng.random((chains, draws)) < 0.3] = 0.0
+        elif kind == 2:
+            x[k] = np.round(np.log(x[k]))
+        elif kind == 3:
+            x[k][rng.random((chains, draws)) < 0.02] = np.inf
+        elif kind == 4:
+            x[k] = 7.0  # a point value
+    return x
+
+
+def _assert_bits(a, b, name=""):
+    a, b = np.asarray(a), np.asarray(b)
+    np.testing.assert_array_equal(a, b, err_msg=name, strict=True)
+    if a.dtype.kind == "f":
+        assert np.array_equal(np.signbit(a), np.signbit(b)), name
+
+
+@settings(deadline=None, max_examples=40)
+@given(seed=st.integers(0, 2**32 - 1), scenarios=st.integers(1, 4), chains=st.integers(1, 4),
+       draws=st.integers(1, 300), blocks=st.integers(1, 3))
+def test_streamed_rows_equal_each_scenarios_sketches_one_at_a_time(seed, scenarios, chains, draws, blocks):
+    """A group's draws sketched block by block as rows (block_rows, merge_row_parts, summaries_from_rows,
+    as batch.group_task does) give each scenario the numbers of its own Sketch objects merged and read
+    one at a time (tests/reference_streamed.py, the code before the row path), bit for bit; and a
+    scenario's summary_from_parts the same as its row of the group."""
+    import reference_streamed
+    from overhang_sim.summaries import block_part, block_rows, merge_parts, merge_row_parts, summaries_from_rows, \
+        summary_from_parts
+
+    rng = np.random.default_rng(seed)
+    spec = SummarySpec(outputs=("instances", "params"), quantiles=(0.05, 0.5, 0.95), intervals=(0.5, 0.9),
+                       thresholds=(1.0, 10.0))
+    values = {o: _group_values(rng, scenarios, chains, draws) for o in spec.outputs}
+    cuts = np.unique(np.linspace(0, draws, blocks + 1).astype(int))
+    rows: dict[str, list[dict]] = {o: [] for o in spec.outputs}
+    alone = [{o: [] for o in spec.outputs} for _ in range(scenarios)]
+    for o, x in values.items():
+        thresholds = spec.thresholds if o == "instances" else ()
+        for c in range(chains):
+            merged, each = None, [None] * scenarios
+            for a, b in zip(cuts[:-1], cuts[1:]):
+                part = block_rows(x[:, c, a:b], 1e-3, thresholds)
+                merged = part if merged is None else merge_row_parts([merged, part])
+                for k in range(scenarios):
+                    p = block_part(x[k, c, a:b], 1e-3, thresholds)
+                    each[k] = p if each[k] is None else merge_parts([each[k], p])
+            rows[o].append(merged)
+            for k in range(scenarios):
+                alone[k][o].append(each[k])
+    meta, attrs = {o: ("", o) for o in spec.outputs}, {"main_output": "instances"}
+    together = summaries_from_rows(rows, spec, meta, attrs)
+    for k in range(scenarios):
+        for j, o in enumerate(spec.outputs):
+            for key, (_, expected) in reference_streamed.one_output(alone[k][o], spec).items():
+                _assert_bits(together[key].isel(scenario_index=k, output=j).values, expected, f"{o} {key}")
+        expected = reference_streamed.exceedance(alone[k]["instances"])
+        _assert_bits(together["prob_at_least"].isel(scenario_index=k).values, expected[0])
+        _assert_bits(together["prob_at_least_mcse"].isel(scenario_index=k).values, expected[1])
+        xr.testing.assert_identical(together.isel(scenario_index=k), summary_from_parts(alone[k], spec, meta, attrs))
+
+
+@settings(deadline=None, max_examples=30)
+@given(seed=st.integers(0, 2**32 - 1), scenarios=st.integers(1, 5), draws=st.integers(0, 400))
+def test_block_rows_equal_block_part_of_each_row(seed, scenarios, draws):
+    """Sums, counts and sketch of each row of block_rows are those of block_part of that row, bit for bit."""
+    from overhang_sim import sketch as sk
+    from overhang_sim.summaries import block_part, block_rows
+
+    x = _group_values(np.random.default_rng(seed), scenarios, 1, draws)[:, 0]
+    rows = block_rows(x, 1e-3, (1.0, 50.0))
+    for k in range(scenarios):
+        alone = block_part(x[k], 1e-3, (1.0, 50.0))
+        for key in ("n", "sum", "log10_sum", "at_least", "zeros", "nonbinary"):
+            _assert_bits(rows[key][k], alone[key], key)
+        sketch = rows["sketch"].row(k).to_arrays()
+        for key, value in sk.from_arrays({n.removeprefix("sketch/"): v for n, v in alone.items()
+                                          if n.startswith("sketch/")}).to_arrays().items():
+            _assert_bits(sketch[key], value, key)

@@ -57,7 +57,16 @@ from .simulation import (
     warn_about_design,
 )
 from .storage import Checkpoint, check_writable, save
-from .summaries import DEFAULT_OUTPUTS, block_part, merge_parts, summaries_from_parts, summarize, summary_from_parts
+from .summaries import (
+    DEFAULT_OUTPUTS,
+    block_part,
+    block_rows,
+    merge_parts,
+    merge_row_parts,
+    summaries_from_rows,
+    summarize,
+    summary_from_parts,
+)
 
 __all__ = ["BLOCK", "KEEP_SAMPLES_BYTES", "run"]
 
@@ -152,17 +161,23 @@ def group_task(experiments: tuple[Experiment, ...], seed: int, keep: bool, outpu
     so each block's inputs are drawn once and only the model is evaluated per scenario:
     the same values as each scenario's own :func:`scenario_task`, in a fraction of the time
     when scenarios are small. The group comes back as one Dataset with a first dim
-    ``scenario_index`` (:func:`_group_dataset`), summarised in one pass along it.
+    ``scenario_index`` (:func:`_group_dataset`), summarised in one pass along it. Streamed, each
+    block of every output is sketched and counted for all the scenarios at once, a row each
+    (:func:`_add_rows`), when they summarise alike (:func:`_summarised_alike`).
     """
     first = experiments[0]
+    rows = not keep and _summarised_alike(experiments)  # streamed parts with a row a scenario
     arrays: dict[str, np.ndarray] = {}  # name -> (scenario, chain, draw)
-    chains: list[list[dict]] = [[] for _ in experiments]
+    chains: list = []  # per chain: output -> part of every scenario's rows, or each scenario's parts
     for c in range(first.chains):
         design = chain_design(first, seed, c)
-        merged: list[dict] = [{} for _ in experiments]
+        merged = {} if rows else [{} for _ in experiments]
         for start in range(0, first.draws, BLOCK):
             stop = min(first.draws, start + BLOCK)
-            for k, values in enumerate(_draw_shared(experiments, design, start, stop)):
+            shared = _draw_shared(experiments, design, start, stop)
+            if rows:
+                _add_rows(merged, first, shared, outputs, stop - start)
+            for k, values in enumerate(shared if not rows else ()):
                 if keep:
                     for name, v in values.items():
                         if name not in arrays:
@@ -171,28 +186,46 @@ def group_task(experiments: tuple[Experiment, ...], seed: int, keep: bool, outpu
                 else:
                     _add_block(merged[k], experiments[k], values, outputs, stop - start)
             report_progress(task, (stop - start) * len(experiments))
-        for k in range(len(experiments)):
-            chains[k].append({"parts": merged[k]})
+        chains.append(merged)
     return _group_dataset(experiments, arrays if keep else chains, keep, outputs)
+
+
+def _summarised_alike(experiments) -> bool:
+    """Whether the experiments summarise the same outputs the same way (one summary pass for all of them)."""
+    first = experiments[0]
+    return all(e.summary == first.summary and set(e.priors) == set(first.priors) for e in experiments)
+
+
+def _add_rows(merged: dict, experiment: Experiment, values: list[dict], outputs: tuple[str, ...], n: int) -> None:
+    """:func:`_add_block` for a block of several scenarios (`values`, one dict each, summarised as `experiment`),
+    their draws of each output sketched and counted as the rows of one part, in place."""
+    thresholds = experiment.summary.thresholds
+    for o in outputs:
+        if all(o in v for v in values):
+            x = np.empty((len(values), n))
+            for k, v in enumerate(values):
+                x[k] = v[o]  # a fixed output broadcasts
+            part = block_rows(x, SKETCH_ALPHA, thresholds if o == experiment.main else ())
+            merged[o] = merge_row_parts([merged[o], part]) if o in merged else part
 
 
 def _group_dataset(experiments, results, keep: bool, outputs) -> xr.Dataset:
     """The Datasets of a group's scenarios (:func:`_scenario_dataset`) stacked along a first dim ``scenario_index``,
-    built and summarised once for the group: `results` is name -> ``(scenario, chain, draw)`` when kept,
-    else each scenario's chains' task results."""
+    built and summarised once for the group: `results` is name -> ``(scenario, chain, draw)`` when kept, else per
+    chain the parts of :func:`_add_rows` (output -> rows) or, for scenarios not summarised alike, each one's."""
     first = experiments[0]
-    same = all(e.summary == first.summary and set(e.priors) == set(first.priors) for e in experiments)
-    if not keep and same and all(set(r[0]["parts"]) == set(results[0][0]["parts"]) for r in results):
-        present = [o for o in outputs if o in results[0][0]["parts"]]
-        parts = [{o: [ch["parts"][o] for ch in chains] for o in present} for chains in results]
-        return summaries_from_parts(parts, _spec(first, tuple(present)), _meta(first, present),
-                                    {"main_output": first.main})
-    if keep and same:
+    if not keep and isinstance(results[0], dict):
+        present = [o for o in outputs if o in results[0]]
+        parts = {o: [chain[o] for chain in results] for o in present}
+        return summaries_from_rows(parts, _spec(first, tuple(present)), _meta(first, present),
+                                   {"main_output": first.main})
+    if keep and _summarised_alike(experiments):
         run = _stacked_run(experiments, results)
         run.attrs = {"main_output": first.main}
         summary = summarize(run, _spec(first, tuple(o for o in outputs if o in run)))
         return xr.merge([run, summary], combine_attrs="override")
-    each = [_scenario_dataset(e, {n: a[k] for n, a in results.items()} if keep else results[k], keep, outputs)
+    each = [_scenario_dataset(e, {n: a[k] for n, a in results.items()} if keep else
+                              [{"parts": chain[k]} for chain in results], keep, outputs)
             for k, e in enumerate(experiments)]
     return xr.concat(each, dim="scenario_index", data_vars="all", coords="minimal", compat="override",
                      join="outer", combine_attrs="override")

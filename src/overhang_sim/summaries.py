@@ -23,6 +23,11 @@ dims (a group of a grid's scenarios, ``(scenario_index, chain, draw)``) is summa
 pass of numpy calls for all of them, each index with exactly the numbers it has alone (the
 tests check it bit for bit); a single run is the same code without leading dims.
 
+A streamed run (no kept draws) is summarised from its chains' parts (:func:`block_part`,
+:func:`merge_parts`): quantile sketches, exact sums and counts. A group of scenarios streamed
+together keeps each block's parts as rows (:func:`block_rows`, :func:`merge_row_parts`) and is
+summarised in one pass (:func:`summaries_from_rows`); a single run is the same code with one row.
+
 P(main >= t) is computed for the run's main output (``main_output`` attr; the
 instance count for the throughput and compute paths).
 """
@@ -43,8 +48,8 @@ from .config import SummarySpec
 from .errors import ConfigError
 from .tails import tail_shapes_of_sorted
 
-__all__ = ["DEFAULT_OUTPUTS", "block_part", "chain_error", "compare", "hdi_bounds", "hdi_chain_error", "hdi_of_sorted", "main_output",
-           "merge_parts", "sorted_quantiles", "summaries_from_parts", "summarize", "summary_from_parts", "summary_threads", "workspace_bytes"]
+__all__ = ["DEFAULT_OUTPUTS", "block_part", "block_rows", "chain_error", "compare", "hdi_bounds", "hdi_chain_error", "hdi_of_sorted", "main_output",
+           "merge_parts", "merge_row_parts", "sorted_quantiles", "summaries_from_parts", "summaries_from_rows", "summarize", "summary_from_parts", "summary_threads", "workspace_bytes"]
 
 DEFAULT_OUTPUTS = ("instances", "cluster_tokens_per_s", "tokens_per_gpu_s", "params",
                    "serial_speedup", "tasks_per_day", "human_to_model_data_ratio",
@@ -587,29 +592,73 @@ def _sketch_of(part):
     return sk.from_arrays({k.removeprefix("sketch/"): v for k, v in part.items() if k.startswith("sketch/")})
 
 
-def _streamed_output(parts, spec):
-    """Statistics of one output from its chains' parts (see :func:`block_part`)."""
+def block_rows(x: np.ndarray, alpha: float, thresholds=()) -> dict:
+    """:func:`block_part` of each row of `x` ``(rows, n)`` (one block of several scenarios' draws) at once.
+
+    Returns
+    -------
+    dict
+        The same numbers as ``block_part(x[r], ...)`` for each row ``r``, as arrays with a first
+        dim of rows (``at_least`` ``(rows, threshold)``), and the sketches as one
+        :class:`~overhang_sim.sketch.Sketches` under ``sketch``. :func:`merge_row_parts` adds blocks up.
+    """
+    x = np.asarray(x, dtype=float)
+    at_least = [np.count_nonzero(x >= t, axis=-1) for t in thresholds]
+    return {"n": np.full(x.shape[0], x.shape[1], np.int64), "sum": np.sum(x, axis=-1),
+            "log10_sum": np.sum(_log10(x), axis=-1),
+            "at_least": np.stack(at_least, axis=-1).astype(np.int64) if at_least else np.zeros((x.shape[0], 0), np.int64),
+            "zeros": np.count_nonzero(x == 0, axis=-1).astype(np.int64),
+            "nonbinary": np.count_nonzero((x != 0) & (x != 1), axis=-1).astype(np.int64),
+            "sketch": sk.sketch_rows(x, alpha)}
+
+
+def merge_row_parts(parts: list[dict]) -> dict:
+    """:func:`merge_parts` row by row of parts made by :func:`block_rows` (or :func:`_rows_of`), the same numbers."""
+    sums = {key: np.array([math.fsum(float(p[key][r]) for p in parts) for r in range(parts[0]["n"].size)])
+            for key in ("sum", "log10_sum")}
+    return {"n": np.sum([p["n"] for p in parts], axis=0, dtype=np.int64), **sums,
+            **{k: np.sum([p[k] for p in parts], axis=0, dtype=np.int64) for k in ("at_least", "zeros", "nonbinary")},
+            "sketch": sk.merge_rows([p["sketch"] for p in parts])}
+
+
+def _rows_of(parts: list[dict]) -> dict:
+    """Parts of :func:`block_part` or :func:`merge_parts` (one a row) as the rows of one part of :func:`block_rows`."""
+    return {"n": np.array([int(p["n"]) for p in parts], np.int64),
+            **{k: np.array([float(p[k]) for p in parts]) for k in ("sum", "log10_sum")},
+            "at_least": np.stack([np.asarray(p["at_least"], np.int64) for p in parts]),
+            "zeros": np.array([int(p.get("zeros", 0)) for p in parts], np.int64),
+            "nonbinary": np.array([int(p.get("nonbinary", 1)) for p in parts], np.int64),
+            "sketch": sk.stack([_sketch_of(p) for p in parts])}
+
+
+def _streamed_output(chains: list[dict], spec, batch=()):
+    """Statistics of one output of several runs (rows) from its chains' parts, one :func:`block_rows`
+    part a chain with a row a run: every array has a first dim of rows, named by `batch`."""
     probs = _probs(spec)
-    sketches = [_sketch_of(p) for p in parts]
-    pooled = sk.merge_all(sketches)
+    rows, n_chains = chains[0]["n"].size, len(chains)
     both = (None, _log10)  # HDIs on both scales, with the quantiles from one histogram of each sketch
-    quant, hdi = sk.quantiles_and_hdis(pooled, probs, spec.intervals, both)
-    chains = [sk.quantiles_and_hdis(s, probs, spec.intervals, both) for s in sketches]
-    per_chain = np.stack([q for q, _ in chains], axis=1)  # (prob, chain)
+    pooled = sk.merge_rows([ch["sketch"] for ch in chains])
+    quant, hdi = sk.quantiles_and_hdis_rows(pooled, probs, spec.intervals, both)  # (row, prob), (row, scale, interval, 2)
+    chain_quant, chain_hdi = sk.quantiles_and_hdis_rows(sk.concat([ch["sketch"] for ch in chains]), probs,
+                                                        spec.intervals, both)  # rows (chain, row)
+    per_chain = np.ascontiguousarray(np.moveaxis(chain_quant.reshape(n_chains, rows, -1), 0, -1))  # (row, prob, chain)
     # The per-chain quantiles move in steps of a sketch bucket, so with many draws their spread
     # understates the error; the bucket's own uncertainty (uniform within +-alpha) is a floor.
-    resolution = np.stack([pooled.alpha * np.abs(quant), np.full_like(quant, np.log10(1 + pooled.alpha))])
-    quant = np.stack([quant, _log10(quant)])
-    quant_se = np.stack([chain_error(per_chain, 1), chain_error(_log10(per_chain), 1)])
+    alpha = pooled.alpha
+    resolution = np.stack([alpha * np.abs(quant), np.full_like(quant, np.log10(1 + alpha))], axis=-2)
+    quant = np.stack([quant, _log10(quant)], axis=-2)  # (row, scale, prob)
+    quant_se = np.stack([chain_error(per_chain, -1), chain_error(_log10(per_chain), -1)], axis=-2)
     with np.errstate(invalid="ignore"):
         quant_se = np.fmax(quant_se, resolution / np.sqrt(3))
-    n = np.array([float(p["n"]) for p in parts])
-    sums = np.array([[float(p["sum"]) for p in parts], [float(p["log10_sum"]) for p in parts]])
-    mean = np.array([math.fsum(sums[0]), math.fsum(sums[1])]) / n.sum()
-    mean_se = np.array([chain_error(sums[0] / n), chain_error(sums[1] / n)])
-    hdi_se = hdi_chain_error(np.stack([h for _, h in chains]), 0)  # from the chains' own HDIs
-    zeros = _zeros([int(p.get("zeros", 0)) for p in parts], n, sum(int(p.get("nonbinary", 1)) for p in parts))
-    return {**_statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se), **zeros}
+    n = np.stack([ch["n"] for ch in chains], axis=-1).astype(float)  # (row, chain)
+    sums = [np.stack([ch[key] for ch in chains], axis=-1) for key in ("sum", "log10_sum")]
+    mean = np.array([[math.fsum(s[r]) for s in sums] for r in range(rows)]).reshape(rows, 2) / n.sum(axis=-1)[:, None]
+    mean_se = np.stack([chain_error(s / n, -1) for s in sums], axis=-1)
+    hdi_chains = np.ascontiguousarray(np.moveaxis(chain_hdi.reshape(n_chains, rows, *chain_hdi.shape[1:]), 0, 1))
+    hdi_se = hdi_chain_error(hdi_chains, 1)  # from the chains' own HDIs
+    zeros = _zeros(np.stack([ch["zeros"] for ch in chains], axis=-1), n,
+                   np.sum([ch["nonbinary"] for ch in chains], axis=0), batch)
+    return {**_statistics(spec, mean, mean_se, quant, quant_se, hdi, hdi_se, batch), **zeros}
 
 
 def summary_from_parts(parts: dict, spec: SummarySpec, meta: dict, attrs: dict) -> xr.Dataset:
@@ -619,7 +668,10 @@ def summary_from_parts(parts: dict, spec: SummarySpec, meta: dict, attrs: dict) 
     ``alpha`` in value); a quantile's reported error is at least the sketch's own,
     ``alpha |q| / sqrt(3)``. Means and exceedance probabilities are exact.
     """
-    per_output, exceedance = _streamed_statistics(parts, spec, attrs)
+    rows = {o: [_rows_of([p]) for p in chains] for o, chains in parts.items()}
+    per_output, exceedance = _streamed_statistics(rows, spec, attrs, ("_run",))
+    per_output = [{key: (dims[1:], value[0]) for key, (dims, value) in stats.items()} for stats in per_output]
+    exceedance = None if exceedance is None else tuple(e[0] for e in exceedance)
     return _summary_dataset(per_output, exceedance, spec, list(parts), meta, attrs)
 
 
@@ -627,23 +679,29 @@ def summaries_from_parts(parts: list[dict], spec: SummarySpec, meta: dict, attrs
                          dim: str = "scenario_index") -> xr.Dataset:
     """:func:`summary_from_parts` of several streamed runs with the same outputs, stacked along a first dim `dim`:
     the same numbers, labelled once (one Dataset for a group of scenarios rather than one each)."""
-    found = [_streamed_statistics(p, spec, attrs) for p in parts]
-    per_output = [{key: ((dim, *dims), np.stack([f[0][j][key][1] for f in found])) for key, (dims, _) in stats.items()}
-                  for j, stats in enumerate(found[0][0])]
-    exceedance = None if found[0][1] is None else tuple(np.stack([f[1][i] for f in found]) for i in range(2))
-    return _summary_dataset(per_output, exceedance, spec, list(parts[0]), meta, attrs, (dim,))
+    rows = {o: [_rows_of([p[o][c] for p in parts]) for c in range(len(parts[0][o]))] for o in parts[0]}
+    return summaries_from_rows(rows, spec, meta, attrs, dim)
 
 
-def _streamed_statistics(parts: dict, spec: SummarySpec, attrs: dict):
-    """Per-output statistics (a dict each, as :func:`_streamed_output`) and the exceedance of the main output."""
-    per_output = [_streamed_output(parts[o], spec) for o in parts]
+def summaries_from_rows(parts: dict[str, list[dict]], spec: SummarySpec, meta: dict, attrs: dict,
+                        dim: str = "scenario_index") -> xr.Dataset:
+    """:func:`summaries_from_parts` from each output's chains' parts of :func:`block_rows` (a row a run):
+    every run's statistics in one pass of numpy calls, the same numbers as each run's own summary."""
+    per_output, exceedance = _streamed_statistics(parts, spec, attrs, (dim,))
+    return _summary_dataset(per_output, exceedance, spec, list(parts), meta, attrs, (dim,))
+
+
+def _streamed_statistics(parts: dict, spec: SummarySpec, attrs: dict, batch):
+    """Per-output statistics (a dict each, as :func:`_streamed_output`) and the exceedance of the main output,
+    each with a first dim of rows named by `batch`; `parts` maps outputs to their chains' row parts."""
+    per_output = [_streamed_output(parts[o], spec, batch) for o in parts]
     exceedance = None
     main = attrs.get("main_output", "instances")
     if main in parts and spec.thresholds:
         chains = parts[main]
-        counts = np.stack([p["at_least"] for p in chains], axis=1).astype(float)  # (threshold, chain)
-        n = np.array([float(p["n"]) for p in chains])
-        exceedance = (counts.sum(axis=1) / n.sum(), chain_error(counts / n, 1))
+        counts = np.stack([p["at_least"] for p in chains], axis=-1).astype(float)  # (row, threshold, chain)
+        n = np.stack([p["n"] for p in chains], axis=-1).astype(float)  # (row, chain)
+        exceedance = (counts.sum(axis=-1) / n.sum(axis=-1)[:, None], chain_error(counts / n[:, None, :], -1))
     return per_output, exceedance
 
 
