@@ -17,7 +17,7 @@ the median wall times are printed, with the ratio of the best to the best of
 
 Run from the repository root::
 
-    PYTHONPATH=src python benchmarks/startup.py [--repeats 5] [--quick]
+    PYTHONPATH=src python benchmarks/startup.py [--repeats 5] [--quick] [--smoke]
 """
 
 from __future__ import annotations
@@ -77,9 +77,10 @@ def import_times(argv: list[str], env: dict) -> dict[str, float]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--quick", "--smoke", dest="quick", action="store_true", help="2 repeats (CI's smoke step)")
+    parser.add_argument("--quick", action="store_true", help="2 repeats")
+    parser.add_argument("--smoke", action="store_true", help="1 repeat (CI's smoke step: does the script still run)")
     args = parser.parse_args(argv)
-    repeats = 2 if args.quick else args.repeats
+    repeats = 1 if args.smoke else 2 if args.quick else args.repeats
     warm_dir = tempfile.mkdtemp(prefix="overhang-startup-warm-")
     env = {**os.environ, "OVERHANG_CACHE_DIR": warm_dir}
     cold_dirs = []
