@@ -248,7 +248,9 @@ def test_the_shared_memory_folder_of_a_killed_run_is_removed_by_the_next_run(tmp
     left = next(SHARED_MEMORY.glob(f"overhang-{process.pid}-*"))
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
-    assert left.is_dir()  # nothing in the killed process could remove it
+    # Nothing in the killed process could remove it, but under pytest-xdist a run of another test
+    # may already have (every run removes the folders of dead owners), so only what the next run
+    # leaves is checked: asserting the folder here was a race between workers.
     short = _write(tmp_path, SWEEP, "short.toml")
     done = subprocess.run(_command("run", short, "--workers", "2", "--keep-samples", "--quiet"),
                           capture_output=True, text=True, check=False)
