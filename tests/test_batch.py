@@ -575,10 +575,15 @@ def test_grouped_run_resumes_from_saved_scenarios(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("keep", [True, False], ids=["samples", "streamed"])
 @pytest.mark.parametrize("group", [1, 4, 25])
-def test_a_group_is_one_dataset_along_scenario_index_equal_to_its_scenarios_alone(tmp_path, keep, group):
+@pytest.mark.parametrize("block", [2**16, 800, 300], ids=["chains-at-once", "two-chains-at-once", "blocks-of-a-chain"])
+def test_a_group_is_one_dataset_along_scenario_index_equal_to_its_scenarios_alone(tmp_path, monkeypatch, keep,
+                                                                                   group, block):
     """Issue 11 target 4: group_task builds and summarises its scenarios once, as one Dataset along
     scenario_index (before: a list of per-scenario Datasets), each index identical to scenario_task's
-    Dataset of that scenario; groups of 1, 4 and all 10 scenarios (a short last group for 4)."""
+    Dataset of that scenario; groups of 1, 4 and all 10 scenarios (a short last group for 4). The
+    chains of 400 draws are evaluated all 3 at once, 2 and 1 at a time (BLOCK 800), or one in blocks
+    of 300 and 100 draws (BLOCK 300): the same numbers as a chain at a time."""
+    monkeypatch.setattr(batch, "BLOCK", block)
     scenarios = load_scenarios(_write(tmp_path, FIXED_SWEEP))
     outputs = batch._summary_outputs(scenarios)
     seed = scenarios.base.seed

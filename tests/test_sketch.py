@@ -40,6 +40,7 @@ from overhang_sim.sketch import (
     quantile,
     quantiles_and_hdis,
     quantiles_and_hdis_rows,
+    row_range,
     sketch,
     sketch_rows,
     stack,
@@ -325,6 +326,18 @@ def test_sketch_rows_equals_the_sketch_of_each_row(case):
     for r in range(x.shape[0]):
         assert_same(rows.row(r), sketch(x[r], alpha))
     np.testing.assert_array_equal(rows.count, [sketch(row, alpha).count for row in x])
+
+
+@given(case=row_cases(max_rows=5), start=st.integers(0, 5), length=st.integers(0, 5))
+def test_row_range_is_those_rows(case, start, length):
+    x, alpha = case
+    start = min(start, x.shape[0])
+    stop = min(start + length, x.shape[0])
+    rows = row_range(sketch_rows(x, alpha), start, stop)
+    assert rows.rows == stop - start
+    for r in range(rows.rows):
+        assert_same(rows.row(r), sketch(x[start + r], alpha))
+    np.testing.assert_array_equal(rows.count, [sketch(row, alpha).count for row in x[start:stop]])
 
 
 @given(case=row_cases(max_rows=4), cuts=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=3))

@@ -584,17 +584,19 @@ def test_streamed_rows_equal_each_scenarios_sketches_one_at_a_time(seed, scenari
 @settings(deadline=None, max_examples=30)
 @given(seed=st.integers(0, 2**32 - 1), scenarios=st.integers(1, 5), draws=st.integers(0, 400))
 def test_block_rows_equal_block_part_of_each_row(seed, scenarios, draws):
-    """Sums, counts and sketch of each row of block_rows are those of block_part of that row, bit for bit."""
+    """Sums, counts and sketch of each row of block_rows are those of block_part of that row, bit for bit,
+    and so are those of part_rows of all but its first row."""
     from overhang_sim import sketch as sk
-    from overhang_sim.summaries import block_part, block_rows
+    from overhang_sim.summaries import block_part, block_rows, part_rows
 
     x = _group_values(np.random.default_rng(seed), scenarios, 1, draws)[:, 0]
-    rows = block_rows(x, 1e-3, (1.0, 50.0))
-    for k in range(scenarios):
-        alone = block_part(x[k], 1e-3, (1.0, 50.0))
-        for key in ("n", "sum", "log10_sum", "at_least", "zeros", "nonbinary"):
-            _assert_bits(rows[key][k], alone[key], key)
-        sketch = rows["sketch"].row(k).to_arrays()
-        for key, value in sk.from_arrays({n.removeprefix("sketch/"): v for n, v in alone.items()
-                                          if n.startswith("sketch/")}).to_arrays().items():
-            _assert_bits(sketch[key], value, key)
+    whole = block_rows(x, 1e-3, (1.0, 50.0))
+    for rows, first in ((whole, 0), (part_rows(whole, 1, scenarios), 1)):
+        for k in range(first, scenarios):
+            alone = block_part(x[k], 1e-3, (1.0, 50.0))
+            for key in ("n", "sum", "log10_sum", "at_least", "zeros", "nonbinary"):
+                _assert_bits(rows[key][k - first], alone[key], key)
+            sketch = rows["sketch"].row(k - first).to_arrays()
+            for key, value in sk.from_arrays({n.removeprefix("sketch/"): v for n, v in alone.items()
+                                              if n.startswith("sketch/")}).to_arrays().items():
+                _assert_bits(sketch[key], value, key)

@@ -63,6 +63,7 @@ from .summaries import (
     block_rows,
     merge_parts,
     merge_row_parts,
+    part_rows,
     summaries_from_rows,
     summarize,
     summary_from_parts,
@@ -163,31 +164,44 @@ def group_task(experiments: tuple[Experiment, ...], seed: int, keep: bool, outpu
     when scenarios are small. The group comes back as one Dataset with a first dim
     ``scenario_index`` (:func:`_group_dataset`), summarised in one pass along it. Streamed, each
     block of every output is sketched and counted for all the scenarios at once, a row each
-    (:func:`_add_rows`), when they summarise alike (:func:`_summarised_alike`).
+    (:func:`_add_rows`), when they summarise alike (:func:`_summarised_alike`). Chains of fewer
+    than :data:`BLOCK` draws are drawn and evaluated several at once, up to :data:`BLOCK` draws
+    (a model is elementwise: each chain gets its own values): a grid of small scenarios calls the
+    model once a scenario, not once a chain.
     """
     first = experiments[0]
     rows = not keep and _summarised_alike(experiments)  # streamed parts with a row a scenario
     arrays: dict[str, np.ndarray] = {}  # name -> (scenario, chain, draw)
     chains: list = []  # per chain: output -> part of every scenario's rows, or each scenario's parts
-    for c in range(first.chains):
-        design = chain_design(first, seed, c)
-        merged = {} if rows else [{} for _ in experiments]
+    together = max(1, BLOCK // max(first.draws, 1))  # small chains are evaluated several at once
+    for c0 in range(0, first.chains, together):
+        these = range(c0, min(first.chains, c0 + together))
+        designs = [chain_design(first, seed, c) for c in these]
+        merged = [{} if rows else [{} for _ in experiments] for _ in these]
         for start in range(0, first.draws, BLOCK):
             stop = min(first.draws, start + BLOCK)
-            shared = _draw_shared(experiments, design, start, stop)
+            shared = _draw_shared(experiments, designs, start, stop)  # of `these` chains end to end
             if rows:
                 _add_rows(merged, first, shared, outputs, stop - start)
             for k, values in enumerate(shared if not rows else ()):
+                by_chain = {name: _by_chain(v, len(these), stop - start) for name, v in values.items()}
                 if keep:
-                    for name, v in values.items():
+                    for name, v in by_chain.items():
                         if name not in arrays:
                             arrays[name] = _plain_pages((len(experiments), first.chains, first.draws))
-                        arrays[name][k, c, start:stop] = v
+                        arrays[name][k, these.start:these.stop, start:stop] = v
                 else:
-                    _add_block(merged[k], experiments[k], values, outputs, stop - start)
-            report_progress(task, (stop - start) * len(experiments))
-        chains.append(merged)
+                    for i in range(len(these)):
+                        _add_block(merged[i][k], experiments[k], {name: v[i] for name, v in by_chain.items()},
+                                   outputs, stop - start)
+            report_progress(task, (stop - start) * len(these) * len(experiments))
+        chains.extend(merged)
     return _group_dataset(experiments, arrays if keep else chains, keep, outputs)
+
+
+def _by_chain(v, chains: int, n: int) -> np.ndarray:
+    """A value drawn for `chains` chains end to end (``(chains * n,)``, or a float where fixed) as ``(chains, n)``."""
+    return np.reshape(np.broadcast_to(v, (chains * n,)), (chains, n))
 
 
 def _summarised_alike(experiments) -> bool:
@@ -196,17 +210,23 @@ def _summarised_alike(experiments) -> bool:
     return all(e.summary == first.summary and set(e.priors) == set(first.priors) for e in experiments)
 
 
-def _add_rows(merged: dict, experiment: Experiment, values: list[dict], outputs: tuple[str, ...], n: int) -> None:
-    """:func:`_add_block` for a block of several scenarios (`values`, one dict each, summarised as `experiment`),
-    their draws of each output sketched and counted as the rows of one part, in place."""
+def _add_rows(merged: list[dict], experiment: Experiment, values: list[dict], outputs: tuple[str, ...],
+              n: int) -> None:
+    """:func:`_add_block` for a block of several scenarios (`values`, one dict each, summarised as `experiment`) and
+    chains (``len(merged)``, each `n` draws end to end): each output's draws sketched and counted as the rows
+    ``(chain, scenario)`` of one part, which each chain's `merged` (output -> part) gets its rows of, in place."""
     thresholds = experiment.summary.thresholds
+    chains, scenarios = len(merged), len(values)
     for o in outputs:
         if all(o in v for v in values):
-            x = np.empty((len(values), n))
+            x = np.empty((chains, scenarios, n))
             for k, v in enumerate(values):
-                x[k] = v[o]  # a fixed output broadcasts
-            part = block_rows(x, SKETCH_ALPHA, thresholds if o == experiment.main else ())
-            merged[o] = merge_row_parts([merged[o], part]) if o in merged else part
+                x[:, k] = _by_chain(v[o], chains, n)  # a fixed output broadcasts
+            part = block_rows(x.reshape(chains * scenarios, n), SKETCH_ALPHA,
+                              thresholds if o == experiment.main else ())
+            for c, into in enumerate(merged):
+                mine = part_rows(part, c * scenarios, (c + 1) * scenarios)
+                into[o] = merge_row_parts([into[o], mine]) if o in into else mine
 
 
 def _group_dataset(experiments, results, keep: bool, outputs) -> xr.Dataset:
@@ -244,10 +264,13 @@ def _stacked_run(experiments, arrays: dict[str, np.ndarray]) -> xr.Dataset:
     return xr.Dataset(data, coords=layout.coords)
 
 
-def _draw_shared(experiments, design, start: int, stop: int) -> list[dict[str, np.ndarray]]:
-    """:func:`~overhang_sim.simulation.draw_range` of each of `experiments`, their shared sampled inputs drawn once."""
-    drawn = draw_inputs(experiments[0], design, start, stop)
-    sampled = {n: drawn[n] for n in experiments[0].sampled}
+def _draw_shared(experiments, designs, start: int, stop: int) -> list[dict[str, np.ndarray]]:
+    """:func:`~overhang_sim.simulation.draw_range` of each of `experiments` for draws `start` to `stop` of each
+    chain of `designs`, end to end: their shared sampled inputs drawn once, and the model evaluated once a
+    scenario for all the chains (a model is elementwise, so these are each chain's own values)."""
+    drawn = [draw_inputs(experiments[0], design, start, stop) for design in designs]
+    sampled = {n: drawn[0][n] if len(drawn) == 1 else np.concatenate([d[n] for d in drawn])
+               for n in experiments[0].sampled}
     return [{**sampled, **evaluate(e, {**fixed_inputs(e), **sampled})} for e in experiments]
 
 

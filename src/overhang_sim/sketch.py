@@ -53,7 +53,7 @@ import numpy.typing as npt
 from .errors import OverhangError
 
 __all__ = ["Sketch", "SketchError", "Sketches", "bucket_edges", "concat", "from_arrays", "hdi", "hdis", "merge", "merge_all",
-           "merge_rows", "quantiles_and_hdis", "quantiles_and_hdis_rows", "sketch_rows", "stack",
+           "merge_rows", "quantiles_and_hdis", "quantiles_and_hdis_rows", "row_range", "sketch_rows", "stack",
            "quantile", "sketch"]
 
 MIN_ALPHA = 1e-6
@@ -438,6 +438,17 @@ def concat(batches: Sequence[Sketches]) -> Sketches:
         fields[f"{store}_counts"] = np.concatenate([getattr(b, f"{store}_counts") for b in batches])
     scalars = {name: np.concatenate([getattr(b, name) for b in batches]) for name in _SCALAR_COUNTS}
     return Sketches(batches[0].alpha, **fields, **scalars)
+
+
+def row_range(b: Sketches, start: int, stop: int) -> Sketches:
+    """Rows `start` to `stop` of `b` (views of its arrays)."""
+    fields = {}
+    for store in ("pos", "neg"):
+        bounds = getattr(b, f"{store}_bounds")
+        fields[f"{store}_offset"] = getattr(b, f"{store}_offset")[start:stop]
+        fields[f"{store}_bounds"] = bounds[start:stop + 1] - bounds[start]
+        fields[f"{store}_counts"] = getattr(b, f"{store}_counts")[bounds[start]:bounds[stop]]
+    return Sketches(b.alpha, **fields, **{name: getattr(b, name)[start:stop] for name in _SCALAR_COUNTS})
 
 
 def _store_rows(x: np.ndarray, negative: bool, alpha: float):

@@ -49,7 +49,7 @@ from .errors import ConfigError
 from .tails import tail_shapes_of_sorted
 
 __all__ = ["DEFAULT_OUTPUTS", "block_part", "block_rows", "chain_error", "compare", "hdi_bounds", "hdi_chain_error", "hdi_of_sorted", "main_output",
-           "merge_parts", "merge_row_parts", "sorted_quantiles", "summaries_from_parts", "summaries_from_rows", "summarize", "summary_from_parts", "summary_threads", "workspace_bytes"]
+           "merge_parts", "merge_row_parts", "part_rows", "sorted_quantiles", "summaries_from_parts", "summaries_from_rows", "summarize", "summary_from_parts", "summary_threads", "workspace_bytes"]
 
 DEFAULT_OUTPUTS = ("instances", "cluster_tokens_per_s", "tokens_per_gpu_s", "params",
                    "serial_speedup", "tasks_per_day", "human_to_model_data_ratio",
@@ -619,6 +619,11 @@ def merge_row_parts(parts: list[dict]) -> dict:
     return {"n": np.sum([p["n"] for p in parts], axis=0, dtype=np.int64), **sums,
             **{k: np.sum([p[k] for p in parts], axis=0, dtype=np.int64) for k in ("at_least", "zeros", "nonbinary")},
             "sketch": sk.merge_rows([p["sketch"] for p in parts])}
+
+
+def part_rows(part: dict, start: int, stop: int) -> dict:
+    """Rows `start` to `stop` of a part of :func:`block_rows` (views of its arrays where they can be)."""
+    return {k: sk.row_range(v, start, stop) if k == "sketch" else v[start:stop] for k, v in part.items()}
 
 
 def _rows_of(parts: list[dict]) -> dict:
