@@ -37,7 +37,7 @@ import xarray as xr
 
 from .labels import human_unit
 from .summaries import main_output
-from .tables import aligned, each_cell, format_value, is_binary, is_point, summary_part
+from .tables import aligned, format_value, is_binary, is_point, summary_part
 
 __all__ = ["QUOTED_MASS", "WIDTH", "comparison_lines", "first_screen", "fit_table", "frontier_lines", "lead_output",
            "point_lines", "quoted_mass", "run_lines", "scenario_lines", "wrap"]
@@ -104,8 +104,11 @@ def _interval(s: xr.Dataset, mass: float, scale: str = "linear", joiner: str = "
     """The equal-tailed interval of mass `mass` as ``[lower, upper]`` (``fixed`` if it has no width)."""
     if mass is None:
         return "n/a"
-    low, low_error = _value(s, "eti_lower", scale=scale, interval=mass)
-    high, high_error = _value(s, "eti_upper", scale=scale, interval=mass)
+    return _interval_text(*_value(s, "eti_lower", scale=scale, interval=mass),
+                          *_value(s, "eti_upper", scale=scale, interval=mass), joiner)
+
+
+def _interval_text(low: float, low_error: float, high: float, high_error: float, joiner: str = ", ") -> str:
     if math.isnan(low) or math.isnan(high):
         return "n/a"
     if low == high:
@@ -218,14 +221,40 @@ def _pooled(result: xr.Dataset) -> xr.Dataset:
     return result[names].rename({n: n.removeprefix("pooled_") for n in names})
 
 
-def _scenario_row(cell: xr.Dataset, labels: list[str], mass: float, thresholds) -> list[str]:
-    """Labels, median, interval and P(>= t): ``n/a`` where the scenario's model lacks the output (its mean is NaN)."""
-    lacks = "mean" in cell and math.isnan(float(cell["mean"].sel(scale="linear")))
-    row = [*labels, _number(*_median(cell)), *([_interval(cell, mass)] if mass else [])]
+def _scenario_row(cells: dict, i: int, labels: list[str], mass: float, thresholds) -> list[str]:
+    """Labels, median, interval and P(>= t) of cell `i` of `cells` (:func:`_columns`): ``n/a`` where the
+    scenario's model lacks the output (its mean is NaN)."""
+    row = [*labels, _number(*cells["median"][:, i]),
+           *([_interval_text(*cells["interval"][:, i])] if mass else [])]
     for t in thresholds:
-        p, e = _value(cell, "prob_at_least", threshold=t)
-        row.append("n/a" if lacks else _probability(p, e))
+        row.append("n/a" if cells["lacks"][i] else _probability(*cells[t][:, i]))
     return row
+
+
+def _flat(s: xr.Dataset, name: str, dims, **where) -> np.ndarray:
+    """Statistic `name` of `s` at `where` and its Monte Carlo error (NaN if it has none), ``(2, cells)`` with
+    the cells of `dims` in C order (as :func:`~overhang_sim.tables.each_cell`): one selection for every cell."""
+    value = s[name].sel(where).transpose(*dims).values.ravel()
+    error = s[f"{name}_mcse"].sel(where).transpose(*dims).values.ravel() if f"{name}_mcse" in s else \
+        np.full(value.shape, np.nan)
+    return np.stack([value, error])
+
+
+def _columns(s: xr.Dataset, dims, mass, thresholds) -> dict:
+    """The numbers of every scenario row of `s` (one output; dims `dims`), each ``(2, cells)`` (value, error):
+    ``median``, ``interval`` (``(4, cells)``: lower, its error, upper, its error), each threshold's P(>= t);
+    and ``lacks``, where the mean is NaN."""
+    cells = math.prod(s.sizes[d] for d in dims)
+    nan = np.full((2, cells), np.nan)
+    columns = {"median": _flat(s, "quantile", dims, scale="linear", prob=0.5) if 0.5 in s["prob"].values else nan,
+               "lacks": np.isnan(s["mean"].sel(scale="linear").transpose(*dims).values.ravel()) if "mean" in s
+               else np.zeros(cells, bool)}
+    if mass:
+        columns["interval"] = np.concatenate([_flat(s, f"eti_{end}", dims, scale="linear", interval=mass)
+                                              for end in ("lower", "upper")])
+    for t in thresholds:
+        columns[t] = _flat(s, "prob_at_least", dims, threshold=t)
+    return columns
 
 
 def _nearest_thresholds(s: xr.Dataset, has_prob: bool) -> list[float]:
@@ -238,20 +267,30 @@ def _nearest_thresholds(s: xr.Dataset, has_prob: bool) -> list[float]:
     return sorted((float(t) for t in s["threshold"].values), key=lambda t: abs(math.log10(t) - middle))
 
 
-def _scenario_cells(result: xr.Dataset, s: xr.Dataset, output: str, dims) -> list[tuple[xr.Dataset, list[str]]]:
-    """Each scenario's statistics of `output` with its labels; then the pooled ones of a weighted axis."""
-    parts = [(cell, [str(cell[d].item()) for d in dims]) for cell in each_cell(s, dims)]
+def _scenario_cells(result: xr.Dataset, s: xr.Dataset, output: str, dims) -> list[tuple[xr.Dataset, tuple, list]]:
+    """The scenario rows to show, as blocks ``(statistics, their dims, each cell's labels)``: the scenarios of `s`
+    (`output` alone); then the pooled ones of a weighted axis."""
+    blocks = [(s, tuple(dims))]
     axis = result.attrs.get("weighted_axis")
     if axis in dims:
         others = [d for d in dims if d != axis]
-        pooled = _pooled(result).sel(output=output).expand_dims({axis: ["pooled"]})
-        parts += [(cell, [str(cell[d].item()) for d in dims]) for cell in each_cell(pooled, [*others, axis])]
-    return parts
+        blocks.append((_pooled(result).sel(output=output).expand_dims({axis: ["pooled"]}), (*others, axis)))
+    return [(block, order, _labels(block, order, dims)) for block, order in blocks]
+
+
+def _labels(block: xr.Dataset, order, dims) -> list[list[str]]:
+    """The labels, in `dims` order, of each cell of `block` (C order along `order`)."""
+    names = {d: [str(v) for v in block[d].values.tolist()] for d in dims}
+    cells = (dict(zip(order, index)) for index in np.ndindex(*(block.sizes[d] for d in order)))
+    return [[names[d][at[d]] for d in dims] for at in cells]
 
 
 def _scenario_rows(parts, dims, mass, thresholds) -> list[list[str]]:
     heads = [*dims, "median", *([_name(mass)] if mass else []), *(f"P>={format_value(t)}" for t in thresholds)]
-    return [heads, *(_scenario_row(cell, labels, mass, thresholds) for cell, labels in parts)]
+    rows = [heads]
+    for cells, labels in parts:
+        rows += [_scenario_row(cells, i, row_labels, mass, thresholds) for i, row_labels in enumerate(labels)]
+    return rows
 
 
 def _fitting_thresholds(parts, dims, mass, candidates, width) -> list[float]:
@@ -313,10 +352,12 @@ def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH
     summary = summary if summary.attrs else summary.assign_attrs(result.attrs)
     output, mass = lead_output(summary), quoted_mass(summary)
     s = summary.sel(output=output)
-    parts = _scenario_cells(result, s, output, dims)
     has_prob = "prob_at_least" in summary and summary.sizes.get("threshold", 0) > 0 \
         and output == main_output(summary)
-    chosen = _fitting_thresholds(parts, dims, mass, _nearest_thresholds(s, has_prob), width)
+    candidates = _nearest_thresholds(s, has_prob)
+    parts = [(_columns(block, order, mass, candidates), labels)
+             for block, order, labels in _scenario_cells(result, s, output, dims)]
+    chosen = _fitting_thresholds(parts, dims, mass, candidates, width)
     rows = _scenario_rows(parts, dims, mass, chosen)
     left = [j for j in range(len(dims)) if not _numeric(row[j] for row in rows[1:])]
     lines = [*wrap(_header(summary.attrs, math.prod(summary.sizes[d] for d in dims)), width), "",
