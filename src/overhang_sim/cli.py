@@ -366,6 +366,8 @@ def _scenarios(args, flags):
 
     scenarios = load_scenarios(args.experiment)
     overrides = {k: getattr(args, k) for k in flags if getattr(args, k, None) is not None}
+    if not overrides:  # checking every scenario again would take seconds for a large grid
+        return scenarios
     try:
         experiments = tuple(dataclasses.replace(e, **overrides) for e in scenarios.experiments)
     except OverhangError as error:

@@ -132,8 +132,9 @@ def scenarios_from_table(table: dict, text: str, path: str | Path) -> ScenarioSe
             raise ConfigError(f"the axes make {count:,} scenarios; at most {MAX_SCENARIOS:,} are run from one "
                               "file (split it into several)", key="axes")
         variants, labels = [], []
+        base = {k: v for k, v in table.items() if k not in ("axes", "scenarios")}  # a copy each: not the axes' values
         for cell in itertools.product(*(range(len(values)) for _, values, _ in axes)):
-            variant = copy.deepcopy(table)
+            variant = copy.deepcopy(base)
             labels.append(", ".join(f"{name}={values[i]}" for (name, values, _), i in zip(axes, cell)))
             for (name, _, sets), i in zip(axes, cell):
                 for key, values in sets.items():

@@ -130,7 +130,7 @@ class Unit:
         power = Fraction(power)
         return Unit(tuple((n, e * power) for n, e in self.terms if e * power != 0))
 
-    @property
+    @functools.cached_property  # a Unit is immutable; checking a large grid asks for these ~50,000 times
     def dimension(self) -> tuple[tuple[str, Fraction], ...]:
         """Base dimensions and their exponents, sorted by name; ``()`` for a number."""
         total: dict[str, Fraction] = {}
@@ -147,8 +147,9 @@ class Unit:
     @property
     def factor(self) -> float:
         """The size of this unit in base units (``day`` -> 86400.0)."""
-        return float(self._exact_factor())
+        return float(self._exact_factor)
 
+    @functools.cached_property
     def _exact_factor(self) -> Fraction | float:
         out: Fraction | float = Fraction(1)
         for name, exponent in self.terms:
@@ -170,7 +171,7 @@ class Unit:
         """
         if not self.compatible(other):
             raise UnitError(f"{self} does not convert to {other}")
-        ratio = self._exact_factor() / other._exact_factor()
+        ratio = self._exact_factor / other._exact_factor
         return float(ratio)
 
     def __str__(self) -> str:
