@@ -223,7 +223,7 @@ class Experiment:
                 out[name] = factor
         return out
 
-    @property
+    @functools.cached_property  # asked for in every block of every task
     def sampled(self) -> tuple[str, ...]:
         """Inputs drawn from a distribution, in a stable (sorted) order."""
         return tuple(sorted(n for n, p in self.priors.items() if not p.fixed))
@@ -238,9 +238,9 @@ class Experiment:
         """SHA-256 of the experiment text."""
         return hashlib.sha256(self.text.encode()).hexdigest()
 
-    @property
+    @functools.cached_property
     def cholesky(self) -> np.ndarray | None:
-        """Cholesky factor of the copula correlation over :attr:`sampled`, or None."""
+        """Cholesky factor of the copula correlation over :attr:`sampled` (read-only), or None."""
         if not self.correlations:
             return None
         names = self.sampled
@@ -254,10 +254,12 @@ class Experiment:
             a, b = (names.index(n) for n in c.inputs)
             matrix[a, b] = matrix[b, a] = pearson_from_spearman(c.rank)
         try:
-            return np.linalg.cholesky(matrix)
+            factor = np.linalg.cholesky(matrix)
         except np.linalg.LinAlgError:
             raise ConfigError("the rank correlations together are not a valid (positive definite) "
                               "correlation matrix", key="correlations") from None
+        factor.setflags(write=False)  # one array for every caller
+        return factor
 
 
 def located_check(error: OverhangError, experiment: Experiment) -> OverhangError:
