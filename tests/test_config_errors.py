@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from pathlib import Path
 
 import pytest
 from strategies import THROUGHPUT_PRIORS, experiment_toml, fixed, lognormal, normal, prior_table, uniform
@@ -267,6 +268,18 @@ def test_unwritable_out_folder(tmp_path, run_cli, unwritable_dir):
     code, out, err = run_cli(["run", experiment, "--out", out_file])
     _check_one_line_error(code, out, err, str(out_file), None, "not writable")
     assert list(unwritable_dir.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where nobody (root included) "
+                    "may create a file")
+@pytest.mark.parametrize("out", ["/proc/run.nc", "/proc/run.zarr"])
+def test_out_in_a_folder_the_kernel_refuses_names_the_out_file(tmp_path, run_cli, out):
+    """os.access lets root write anywhere; /proc still refuses files. The refusal names --out, before any work
+    (it named the run's checkpoint folder OUT.partial, after the pilot)."""
+    experiment = tmp_path / "experiment.toml"
+    experiment.write_text(experiment_toml(THROUGHPUT_PRIORS), encoding="utf-8")
+    code, out_text, err = run_cli(["run", experiment, "--out", out])
+    _check_one_line_error(code, out_text, err, out, None, "cannot write in the folder '/proc'")
 
 
 def test_missing_out_folder_is_created(tmp_path, run_cli):

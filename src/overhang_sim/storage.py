@@ -43,6 +43,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -184,6 +185,11 @@ def check_writable(path: str | Path, *, overwrite: bool = True) -> Path:
                            file=str(path)) from None
     if not os.access(folder, os.W_OK):
         raise StorageError(f"the folder {str(folder)!r} is not writable", file=str(path))
+    try:  # the kernel may still refuse: a read-only mount, /proc (root passes os.access)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise StorageError(f"cannot write in the folder {str(folder)!r}: {_oserror(error)}", file=str(path)) from None
     return folder
 
 
