@@ -58,6 +58,20 @@ def test_records_of_scenarios_and_a_weighted_axis_round_trip(weighted):
     _same(summary_from_records(rows), weighted)
 
 
+def test_each_record_is_the_summary_at_its_labels(weighted):
+    """Independent of summary_from_records: every record's value and error are the summary's own
+    numbers at the record's labels (cells are laid out in C order, one list of labels a dim)."""
+    axes = ["model", "required_tokens_per_s"]
+    for r in records(weighted):
+        da = weighted[r["statistic"]]
+        where = {d: r[d] for d in da.dims}
+        assert float(da.sel(where)) == pytest.approx(r["value"], nan_ok=True, rel=0, abs=0)
+        if f"{r['statistic']}_mcse" in weighted:
+            error = float(weighted[f"{r['statistic']}_mcse"].sel(where))
+            assert error == pytest.approx(r["mcse"], nan_ok=True, rel=0, abs=0)
+        assert all(r[a] is None for a in axes if a not in da.dims)
+
+
 def test_every_record_has_the_same_fields_and_one_value(summary):
     rows = records(summary)
     assert all(list(r) == list(rows[0]) for r in rows)

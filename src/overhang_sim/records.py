@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 
@@ -66,11 +67,6 @@ NO_MCSE = ("binary",)
 #: Statistics with no Monte Carlo error of their own (k̂ carries an asymptotic standard error instead).
 NO_PARTNER = ("tail_shape", "tail_shape_se")
 COMPARISONS = ("p_a_greater", "median_log10_ratio")
-
-
-def _plain(value):
-    """A numpy scalar as the Python number, string or bool it holds."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _statistics(summary: xr.Dataset) -> list[str]:
@@ -111,21 +107,28 @@ def records(summary: xr.Dataset) -> list[dict]:
     main, axes = main_output(summary), _scenario_dims(summary)
     units = dict(zip(summary["output"].values.tolist(), summary["unit"].values.tolist()))
     names = dict(zip(summary["output"].values.tolist(), summary["long_name"].values.tolist()))
+    keys = ("output", "statistic", *LABELS, *axes, *TRAILING)
     rows = []
     for name in _statistics(summary):
         da = summary[name]
-        error = summary[f"{name}_mcse"].values if f"{name}_mcse" in summary else None
-        labels = [da[d].values for d in da.dims]
-        for index in np.ndindex(da.shape):
-            where = {d: _plain(labels[k][i]) for k, (d, i) in enumerate(zip(da.dims, index))}
-            output = where.get("output", main)
-            rows.append({"output": output, "statistic": name, **{key: where.get(key) for key in LABELS},
-                         **{d: where.get(d) for d in axes},
-                         "value": float(da.values[index]),
-                         "mcse": None if error is None else float(error[index]),
-                         "unit": _unit(name, where.get("scale"), units.get(output, "")),
-                         "long_name": names.get(output, output)})
+        n, labels = da.size, _labels(da)
+        output = labels.get("output", [main] * n)
+        scale = labels.get("scale", [None] * n)
+        error = (summary[f"{name}_mcse"].transpose(*da.dims).values.astype(float).ravel().tolist()
+                 if f"{name}_mcse" in summary else [None] * n)
+        unit = {(s, o): _unit(name, s, units.get(o, "")) for s, o in set(zip(scale, output))}
+        columns = [output, [name] * n, *(labels.get(k, [None] * n) for k in (*LABELS, *axes)),
+                   da.values.astype(float).ravel().tolist(), error,
+                   [unit[s, o] for s, o in zip(scale, output)], [names.get(o, o) for o in output]]
+        rows += [dict(zip(keys, row)) for row in zip(*columns)]
     return rows
+
+
+def _labels(da: xr.DataArray) -> dict[str, list]:
+    """Each dim's label at every cell of `da`, cells in C order (``da.values.ravel()``'s): one list a dim."""
+    sizes = da.shape
+    return {str(d): [x for x in da[d].values.tolist() for _ in range(math.prod(sizes[k + 1:]))]
+            * math.prod(sizes[:k]) for k, d in enumerate(da.dims)}
 
 
 def comparison_records(found: list[tuple[str, str, dict]]) -> list[dict]:
@@ -191,23 +194,21 @@ def summary_from_records(rows: list[dict], attrs: dict | None = None) -> xr.Data
                                  long_name=("output", [names.get(o, o) for o in outputs]))
 
 
-def _finite_or_null(value):
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
 def to_json(rows: list[dict]) -> str:
     """Records as a strict JSON list, one record per line; NaN and infinities written as null."""
-    body = ",\n".join(json.dumps({k: _finite_or_null(v) for k, v in r.items()}, allow_nan=False) for r in rows)
+    encode = json.JSONEncoder(allow_nan=False).encode  # json.dumps(..., allow_nan=False) made one a record
+    body = ",\n".join(encode({k: None if isinstance(v, float) and not math.isfinite(v) else v
+                               for k, v in r.items()}) for r in rows)
     return f"[\n{body}\n]" if rows else "[]"
 
 
 def to_csv(rows: list[dict]) -> str:
     """Records as CSV with a header row: the fields of :func:`records` (and of comparisons) as columns."""
-    fields = list(dict.fromkeys(k for r in rows for k in r))
+    fields = list(dict.fromkeys(itertools.chain.from_iterable(rows)))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in rows)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(fields)
+    writer.writerows(["" if v is None else v for v in map(r.get, fields)] for r in rows)
     return buffer.getvalue()
 
 
