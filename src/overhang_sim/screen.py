@@ -37,7 +37,7 @@ import xarray as xr
 
 from .labels import human_unit
 from .summaries import main_output
-from .tables import aligned, format_value, is_binary, is_point, summary_part
+from .tables import aligned, cell_labels, format_value, is_binary, is_point, summary_part
 
 __all__ = ["QUOTED_MASS", "WIDTH", "comparison_lines", "first_screen", "fit_table", "frontier_lines", "lead_output",
            "point_lines", "quoted_mass", "run_lines", "scenario_lines", "wrap"]
@@ -275,14 +275,7 @@ def _scenario_cells(result: xr.Dataset, s: xr.Dataset, output: str, dims) -> lis
     if axis in dims:
         others = [d for d in dims if d != axis]
         blocks.append((_pooled(result).sel(output=output).expand_dims({axis: ["pooled"]}), (*others, axis)))
-    return [(block, order, _labels(block, order, dims)) for block, order in blocks]
-
-
-def _labels(block: xr.Dataset, order, dims) -> list[list[str]]:
-    """The labels, in `dims` order, of each cell of `block` (C order along `order`)."""
-    names = {d: [str(v) for v in block[d].values.tolist()] for d in dims}
-    cells = (dict(zip(order, index)) for index in np.ndindex(*(block.sizes[d] for d in order)))
-    return [[names[d][at[d]] for d in dims] for at in cells]
+    return [(block, order, cell_labels(block, order, dims)) for block, order in blocks]
 
 
 def _scenario_rows(parts, dims, mass, thresholds) -> list[list[str]]:

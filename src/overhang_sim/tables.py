@@ -11,7 +11,7 @@ import xarray as xr
 
 from .summaries import main_output
 
-__all__ = ["aligned", "each_cell", "format_value", "is_binary", "is_point", "frontier_table", "scenario_tables", "sensitivity_cell", "sensitivity_header", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
+__all__ = ["aligned", "cell_labels", "cell_values", "each_cell", "format_value", "is_binary", "is_point", "frontier_table", "scenario_tables", "sensitivity_cell", "sensitivity_header", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
 
 MAX_DIGITS = 6
 
@@ -52,6 +52,33 @@ def each_cell(ds: xr.Dataset, dims) -> list[xr.Dataset]:
     """
     dims = list(dims)
     return [ds.isel(dict(zip(dims, index))) for index in np.ndindex(*(ds.sizes[d] for d in dims))]
+
+
+def cell_labels(ds: xr.Dataset, dims, order=None) -> list[list[str]]:
+    """The labels of each cell of `dims` (C order, as :func:`each_cell`), as text, in `order` (default
+    `dims`)."""
+    names = {d: [str(v) for v in ds[d].values.tolist()] for d in dims}
+    cells = (dict(zip(dims, index)) for index in np.ndindex(*(ds.sizes[d] for d in dims)))
+    return [[names[d][at[d]] for d in (order or dims)] for at in cells]
+
+
+def cell_values(da: xr.DataArray, dims) -> np.ndarray:
+    """`da`'s values with one row for each cell of `dims` (C order, as :func:`each_cell`), its other
+    dims after: shape ``(cells, *other sizes)``. One selection for every cell, where ``each_cell``
+    makes one a cell."""
+    rest = [d for d in da.dims if d not in dims]
+    return da.transpose(*dims, *rest).values.reshape(math.prod(da.sizes[d] for d in dims),
+                                                      *(da.sizes[d] for d in rest))
+
+
+def _binary_cells(s: xr.Dataset, dims) -> np.ndarray:
+    """:func:`is_binary` of each cell of `dims` of `s` (one output), as one boolean array."""
+    if "binary" not in s:
+        return np.zeros(math.prod(s.sizes[d] for d in dims), bool)
+    flag = cell_values(s["binary"], dims).astype(bool)
+    top = (s["quantile"] if s.sizes.get("prob", 0) else s["mean"]).sel(scale="linear")
+    top = np.fmax.reduce(cell_values(top, dims).reshape(len(flag), -1), axis=1)  # NaN-skipping, as .max()
+    return flag & np.isfinite(top) & (top <= 1)
 
 
 def _cells(values, errors) -> list[str]:
@@ -260,21 +287,24 @@ def scenario_tables(result: xr.Dataset, dims: tuple[str, ...]) -> str:
 def _scenario_extras(summary: xr.Dataset, dims, output: str) -> list[str]:
     """Per scenario: P(main = 0) where it is positive, and P(indicator = 1) where a model has the indicator."""
     lines = []
-    cells = each_cell(summary, dims)
-    labels = [", ".join(f"{d}={cell[d].item()}" for d in dims) for cell in cells]
+    labels = [", ".join(f"{d}={v}" for d, v in zip(dims, cell)) for cell in cell_labels(summary, dims)]
     if "prob_zero" in summary and float(summary["prob_zero"].sel(output=output).fillna(0).max()) > 0:
+        main = summary.sel(output=output)
+        zero, error = cell_values(main["prob_zero"], dims), cell_values(main["prob_zero_mcse"], dims)
         lines += ["", f"P({output} = 0), an answer (no copy meets the required speed), not an error"]
-        lines += [f"  {label:<28}{_probability(c['prob_zero'], c['prob_zero_mcse'])}" for label, c in
-                  zip(labels, (cell.sel(output=output) for cell in cells)) if float(c["prob_zero"]) > 0]
+        lines += [f"  {label:<28}{_probability(p, e)}" for label, p, e in zip(labels, zero, error)
+                  if float(p) > 0]
     if "binary" not in summary:
         return lines
     header = ["", "P(indicator = 1) in the scenarios whose model has it (e.g. which bound binds)"]
     for o in (str(o) for o in summary["output"].values if o != output):
-        shown = [(label, c) for label, c in zip(labels, (cell.sel(output=o) for cell in cells)) if is_binary(c)]
-        if shown:
+        s = summary.sel(output=o)
+        zero, error = cell_values(s["prob_zero"], dims), cell_values(s["prob_zero_mcse"], dims)
+        shown = np.flatnonzero(_binary_cells(s, dims))
+        if shown.size:
             lines, header = lines + header, []
-        lines += [f"  {o:<22}{label:<20}{_probability(1 - c['prob_zero'], c['prob_zero_mcse'])}"
-                  f"  {c['long_name'].item()}" for label, c in shown]
+        lines += [f"  {o:<22}{labels[i]:<20}{_probability(1 - zero[i], error[i])}  {s['long_name'].item()}"
+                  for i in shown]
     return lines
 
 
@@ -286,17 +316,11 @@ def _pooled(result: xr.Dataset) -> xr.Dataset:
 
 def _scenario_rows(s: xr.Dataset, dims, has_prob: bool, order=None) -> list[list[str]]:
     """One row per cell of `dims`: its labels (in `order`), quantiles and P(>= t), with their digits."""
-    order = list(order or dims)
-    rows = []
-    for cell in each_cell(s, dims):
-        row = [str(cell[d].item()) for d in order]
-        row += [format_value(float(q), float(e)) for q, e in zip(cell["quantile"].values,
-                                                                 cell["quantile_mcse"].values)]
-        if has_prob:
-            row += [format_value(float(p), float(e)) for p, e in zip(cell["prob_at_least"].values,
-                                                                     cell["prob_at_least_mcse"].values)]
-        rows.append(row)
-    return rows
+    names = ["quantile", *(["prob_at_least"] if has_prob else [])]
+    values = np.concatenate([cell_values(s[n], dims) for n in names], axis=1)
+    errors = np.concatenate([cell_values(s[f"{n}_mcse"], dims) for n in names], axis=1)
+    labels = cell_labels(s, dims, list(order or dims))
+    return [[*cell, *_cells(v, e)] for cell, v, e in zip(labels, values, errors)]
 
 
 # --------------------------------------------------------------------------- sensitivity
