@@ -37,7 +37,7 @@ import xarray as xr
 
 from .labels import human_unit
 from .summaries import main_output
-from .tables import aligned, cell_labels, format_value, is_binary, is_point, summary_part
+from .tables import aligned, cell_labels, cell_values, format_value, is_binary, is_point, summary_part
 
 __all__ = ["QUOTED_MASS", "WIDTH", "comparison_lines", "first_screen", "fit_table", "frontier_lines", "lead_output",
            "point_lines", "quoted_mass", "run_lines", "scenario_lines", "wrap"]
@@ -234,8 +234,8 @@ def _scenario_row(cells: dict, i: int, labels: list[str], mass: float, threshold
 def _flat(s: xr.Dataset, name: str, dims, **where) -> np.ndarray:
     """Statistic `name` of `s` at `where` and its Monte Carlo error (NaN if it has none), ``(2, cells)`` with
     the cells of `dims` in C order (as :func:`~overhang_sim.tables.each_cell`): one selection for every cell."""
-    value = s[name].sel(where).transpose(*dims).values.ravel()
-    error = s[f"{name}_mcse"].sel(where).transpose(*dims).values.ravel() if f"{name}_mcse" in s else \
+    value = cell_values(s[name].sel(where), dims)
+    error = cell_values(s[f"{name}_mcse"].sel(where), dims) if f"{name}_mcse" in s else \
         np.full(value.shape, np.nan)
     return np.stack([value, error])
 
@@ -247,7 +247,7 @@ def _columns(s: xr.Dataset, dims, mass, thresholds) -> dict:
     cells = math.prod(s.sizes[d] for d in dims)
     nan = np.full((2, cells), np.nan)
     columns = {"median": _flat(s, "quantile", dims, scale="linear", prob=0.5) if 0.5 in s["prob"].values else nan,
-               "lacks": np.isnan(s["mean"].sel(scale="linear").transpose(*dims).values.ravel()) if "mean" in s
+               "lacks": np.isnan(cell_values(s["mean"].sel(scale="linear"), dims)) if "mean" in s
                else np.zeros(cells, bool)}
     if mass:
         columns["interval"] = np.concatenate([_flat(s, f"eti_{end}", dims, scale="linear", interval=mass)
