@@ -14,11 +14,12 @@ import pty
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from strategies import EXPERIMENTS, REPO
 
 from overhang_sim import load_experiment, simulate, summarize
-from overhang_sim.screen import WIDTH, fit_table, quoted_mass, run_lines
+from overhang_sim.screen import MAX_ROWS, WIDTH, fit_table, quoted_mass, run_lines
 from overhang_sim.tables import format_value
 
 WEIGHTED = f'''
@@ -179,7 +180,6 @@ def test_a_summary_section_of_its_own_still_fits(run_cli, tmp_path, summary, axe
 
 def test_the_main_threshold_is_the_one_nearest_the_scenarios_median(tmp_path):
     """P(>= t) is shown first for the t nearest the middle median of the main output (not of every output)."""
-    import numpy as np
 
     from overhang_sim import batch
     from overhang_sim.scenarios import load_scenarios
@@ -268,3 +268,71 @@ def test_a_run_without_axes_whose_summary_lists_are_all_empty_prints(run_cli, tm
     assert "point values" not in out and "instances" in out
     if not flags:
         _fits(out)
+
+
+def _sweep(tmp_path, values: int, model: str = "throughput", prior: str = "baseline", outputs: str = "") -> tuple:
+    """A one-axis sweep of `values` required speeds (10 to 50 token/s), its batch result and dims."""
+    from overhang_sim import batch
+    from overhang_sim.scenarios import load_scenarios
+
+    path = tmp_path / "sweep.toml"
+    path.write_text(f'''name = "sweep"
+model = "{model}"
+priors = ["{(REPO / "priors" / f"{prior}.toml").as_posix()}"]
+samples = 160
+{outputs}
+[[axes]]
+name = "required_tokens_per_s"
+values = {[float(v) for v in np.linspace(10, 50, values)]}
+''', encoding="utf-8")
+    scenarios = load_scenarios(path)
+    return batch.run(scenarios, quiet=True), scenarios.dims
+
+
+def _table(lines: list[str], first: str) -> list[list[str]]:
+    """The rows (split on spaces) of the table whose header line starts with `first`, up to a blank or prose line."""
+    start = next(i for i, line in enumerate(lines) if line.split()[:1] == [first])
+    rows = []
+    for line in lines[start + 1:]:
+        if not line.strip() or not line.startswith(" "):
+            break
+        rows.append(line.split())
+    return rows
+
+
+@pytest.mark.parametrize("values", [MAX_ROWS - 1, MAX_ROWS, MAX_ROWS + 1, 3 * MAX_ROWS + 2])
+def test_a_long_sweep_shows_max_rows_spread_over_its_whole_range(tmp_path, values):
+    """More scenarios than MAX_ROWS: MAX_ROWS rows, the first and the last among them, evenly spaced, each with
+    its own scenario's median; and a line saying how many of how many, and where all of them are."""
+    from overhang_sim.screen import scenario_lines
+
+    result, dims = _sweep(tmp_path, values)
+    lines = scenario_lines(result, dims)
+    _fits("\n".join(lines))
+    rows = _table(lines, "required_tokens_per_s")
+    labels = [str(v) for v in result["required_tokens_per_s"].values.tolist()]
+    expected = labels if values <= MAX_ROWS else [labels[round(i * (values - 1) / (MAX_ROWS - 1))]
+                                                   for i in range(MAX_ROWS)]
+    assert [row[0] for row in rows] == expected
+    for row in rows:
+        s = result.sel(output="instances", required_tokens_per_s=float(row[0]), scale="linear", prob=0.5)
+        assert row[1] == format_value(float(s["quantile"]), float(s["quantile_mcse"]))
+    note = f"{MAX_ROWS} of the {values} scenario rows, evenly spaced from the first to the last; all of them: " \
+        "--full, --json or --csv."
+    assert (note in " ".join(lines)) == (values > MAX_ROWS) and ("evenly spaced" in " ".join(lines)) == (values > MAX_ROWS)
+
+
+def test_a_long_sweep_spreads_its_indicator_rows_too(tmp_path):
+    """The 0/1 outputs' block (one row per output and scenario) keeps to MAX_ROWS rows the same way."""
+    from overhang_sim.screen import scenario_lines
+
+    values = MAX_ROWS + 5
+    result, dims = _sweep(tmp_path, values, model="roofline", prior="structure_matters",
+                          outputs='[summary]\noutputs = ["instances", "compute_binds"]\n')
+    lines = scenario_lines(result, dims)
+    _fits("\n".join(lines))
+    start = next(i for i, line in enumerate(lines) if line.startswith("P(indicator = 1)"))
+    block = [line.split() for line in lines[start + 1:] if line.split()[:1] == ["compute_binds"]]
+    assert len(block) == MAX_ROWS and block[0][1] == "10.0" and block[-1][1] == "50.0"
+    assert f"{MAX_ROWS} of the {values} rows, evenly spaced from the first to the last" in " ".join(lines[start:])
+    assert len(_table(lines, "required_tokens_per_s")) == MAX_ROWS

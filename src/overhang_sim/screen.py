@@ -39,12 +39,29 @@ from .labels import human_unit
 from .summaries import main_output
 from .tables import aligned, cell_labels, cell_values, format_value, is_binary, is_point, summary_part
 
-__all__ = ["QUOTED_MASS", "WIDTH", "comparison_lines", "first_screen", "fit_table", "frontier_lines", "lead_output",
+__all__ = ["MAX_ROWS", "QUOTED_MASS", "WIDTH", "comparison_lines", "first_screen", "fit_table", "frontier_lines", "lead_output",
            "point_lines", "quoted_mass", "run_lines", "scenario_lines", "wrap"]
 
 WIDTH = 80
 QUOTED_MASS = 0.9
 ELLIPSIS = "…"
+MAX_ROWS = 20  # the most scenario rows a first screen shows; beyond it, MAX_ROWS spread evenly over them
+
+
+def _spread(items: list, limit: int = MAX_ROWS) -> list:
+    """`items` if they are at most `limit`, else `limit` of them evenly spaced from the first to the last (a
+    sweep's whole range, not only its start)."""
+    if len(items) <= limit:
+        return items
+    return [items[i] for i in np.linspace(0, len(items) - 1, limit).round().astype(int)]
+
+
+def _spread_note(shown: int, total: int, rows: str, width: int) -> list[str]:
+    """Where :func:`_spread` showed `shown` of `total` rows, a line saying so and where they all are."""
+    if shown == total:
+        return []
+    return wrap(f"{shown} of the {total} {rows}, evenly spaced from the first to the last; all of them: --full, "
+                "--json or --csv.", width, hang="")
 
 
 def quoted_mass(summary: xr.Dataset) -> float | None:
@@ -278,20 +295,18 @@ def _scenario_cells(result: xr.Dataset, s: xr.Dataset, output: str, dims) -> lis
     return [(block, order, cell_labels(block, order, dims)) for block, order in blocks]
 
 
-def _scenario_rows(parts, dims, mass, thresholds) -> list[list[str]]:
+def _scenario_rows(shown, dims, mass, thresholds) -> list[list[str]]:
+    """The header and a row for each ``(cells, i, labels)`` of `shown` (:func:`_scenario_row`)."""
     heads = [*dims, "median", *([_name(mass)] if mass else []), *(f"P>={format_value(t)}" for t in thresholds)]
-    rows = [heads]
-    for cells, labels in parts:
-        rows += [_scenario_row(cells, i, row_labels, mass, thresholds) for i, row_labels in enumerate(labels)]
-    return rows
+    return [heads, *(_scenario_row(*row, mass, thresholds) for row in shown)]
 
 
-def _fitting_thresholds(parts, dims, mass, candidates, width) -> list[float]:
+def _fitting_thresholds(shown, dims, mass, candidates, width) -> list[float]:
     """The first of `candidates` (the main threshold), and each next one while the table fits `width`."""
     chosen: list[float] = []
     for t in candidates:
         trial = sorted([*chosen, t])
-        if chosen and max(map(len, aligned(_scenario_rows(parts, dims, mass, trial), gap="  "))) > width:
+        if chosen and max(map(len, aligned(_scenario_rows(shown, dims, mass, trial), gap="  "))) > width:
             break
         chosen = trial
     return chosen
@@ -329,8 +344,9 @@ def _scenario_indicators(summary: xr.Dataset, dims: tuple[str, ...], width: int)
                              _pm(float(e0.values[j]))])
     if not rows:
         return []
+    shown = _spread(rows)
     return ["", *wrap("P(indicator = 1): the share of draws in which each holds (e.g. which bound binds)", width),
-            *fit_table(rows, width, left=(0, 1, 2), shrink=0)]
+            *fit_table(shown, width, left=(0, 1, 2), shrink=0), *_spread_note(len(shown), len(rows), "rows", width)]
 
 
 def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH) -> list[str]:
@@ -339,7 +355,9 @@ def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH
     Each line has the scenario's labels, the median and the quoted interval of the main
     output, and P(main >= t) for as many thresholds as fit, nearest the middle median
     first (the main threshold: where the scenarios differ most); a weighted axis adds its
-    pooled rows and the share of the variance the axis explains.
+    pooled rows and the share of the variance the axis explains. Of more than
+    :data:`MAX_ROWS` rows, that many are shown, evenly spaced from the first to the last
+    (a sweep's whole range), and a line says so and where every row is.
     """
     summary = summary_part(result)
     summary = summary if summary.attrs else summary.assign_attrs(result.attrs)
@@ -350,12 +368,15 @@ def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH
     candidates = _nearest_thresholds(s, has_prob)
     parts = [(_columns(block, order, mass, candidates), labels)
              for block, order, labels in _scenario_cells(result, s, output, dims)]
-    chosen = _fitting_thresholds(parts, dims, mass, candidates, width)
-    rows = _scenario_rows(parts, dims, mass, chosen)
+    every = [(cells, i, row_labels) for cells, labels in parts for i, row_labels in enumerate(labels)]
+    shown = _spread(every)
+    chosen = _fitting_thresholds(shown, dims, mass, candidates, width)
+    rows = _scenario_rows(shown, dims, mass, chosen)
     left = [j for j in range(len(dims)) if not _numeric(row[j] for row in rows[1:])]
     lines = [*wrap(_header(summary.attrs, math.prod(summary.sizes[d] for d in dims)), width), "",
              *wrap(f"{output}: {s['long_name'].item()} [{s['unit'].item()}], per scenario", width),
-             *fit_table(rows, width, left=left, shrink=0)]
+             *fit_table(rows, width, left=left, shrink=0),
+             *_spread_note(len(shown), len(every), "scenario rows", width)]
     if result.attrs.get("weighted_axis") in dims:
         lines += _pooled_note(result, output, width)
     lines += _scenario_indicators(summary, dims, width)
