@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from strategies import SWEEP
 
 from overhang_sim import batch
-from overhang_sim.distribution_figures import MAX_PANELS, exceedance_curve, plot_distributions, plot_exceedance
+from overhang_sim.distribution_figures import MAX_CURVES, MAX_PANELS, exceedance_curve, plot_distributions, plot_exceedance
 from overhang_sim.errors import ConfigError
 from overhang_sim.labels import LABELS, axis_label, human_unit
 from overhang_sim.plotting import REFERENCES, plot_convergence, plot_distribution, plot_scenarios
@@ -100,3 +102,23 @@ def test_exceedance_band_contains_the_curve(sweep):
     for line in curves:
         y = line.get_ydata()
         assert np.all(np.diff(y) <= 1e-12) and y[0] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_exceedance_of_many_scenarios_draws_max_curves_spread_over_them(sweep):
+    """Of more than MAX_CURVES scenarios, that many curves, one colour each, evenly spaced from the first scenario
+    to the last (a 1,000-scenario grid drew 1,000 curves, its legend collapsing the axes), each the exceedance of
+    its own scenario's draws; the title says so."""
+    many = sweep.isel(required_tokens_per_s=[0, 1, 2] * 3)  # 2 years x 9 = 18 scenarios
+    many = many.assign_coords(required_tokens_per_s=10.0 + np.arange(many.sizes["required_tokens_per_s"]))
+    axes = [d for d in many["instances"].dims if d not in ("chain", "draw")]  # grid order: the last fastest
+    cells = [dict(zip(axes, key)) for key in itertools.product(*(many[a].values for a in axes))]
+    ax = plot_exceedance(many).axes[0]
+    curves = [line for line in ax.lines if line.get_gid() == "exceedance"]
+    assert len(curves) == MAX_CURVES == len({line.get_color() for line in curves})
+    picked = [cells[i] for i in np.linspace(0, len(cells) - 1, MAX_CURVES).round().astype(int)]
+    assert picked[0] == cells[0] and picked[-1] == cells[-1]
+    for line, cell in zip(curves, picked, strict=True):
+        draws = many["instances"].sel(cell).transpose("chain", "draw").values
+        np.testing.assert_allclose(line.get_ydata(), exceedance_curve(draws, line.get_xdata())[0])
+    assert ax.get_title().endswith(f"({MAX_CURVES} of {len(cells)} scenarios, evenly spaced)")
+    assert "evenly spaced" not in plot_exceedance(sweep).axes[0].get_title()

@@ -17,6 +17,7 @@ from strategies import SWEEP
 from overhang_sim import batch, load_experiment, sensitivity, simulate, summarize
 from overhang_sim.errors import ConfigError
 from overhang_sim.plotting import (
+    MAX_FOREST_ROWS,
     REFERENCES,
     plot_convergence,
     plot_distribution,
@@ -237,6 +238,36 @@ def test_scenarios_forest_and_trend(which, request):
     assert len(lines) == 2  # one per year
     expected = result["quantile"].sel(year=2024, output="instances", scale="linear", prob=0.5)
     np.testing.assert_allclose(lines[0].get_ydata(), expected.values)
+
+
+def test_a_long_sweep_draws_max_forest_rows_spread_over_its_range(tmp_path):
+    """Of more than MAX_FOREST_ROWS scenarios, the forest draws that many, the first and the last among them and
+    evenly spaced, each at its own scenario's median, in a figure that no longer grows with the grid (it was
+    0.32 in a row: 320 in for 1,000 scenarios); the trend keeps every scenario."""
+    values = 2 * MAX_FOREST_ROWS + 17
+    path = tmp_path / "long.toml"
+    path.write_text(f'''name = "long"
+model = "throughput"
+priors = ["{(ROOT / "priors" / "baseline.toml").as_posix()}"]
+samples = 160
+
+[[axes]]
+name = "required_tokens_per_s"
+values = {[float(v) for v in np.linspace(10, 50, values)]}
+''', encoding="utf-8")
+    result = batch.run(load_scenarios(path), quiet=True)
+    fig = plot_scenarios(result)
+    forest, trend = fig.axes
+    picked = np.linspace(0, values - 1, MAX_FOREST_ROWS).round().astype(int)
+    medians = result["quantile"].sel(output="instances", scale="linear", prob=0.5).values
+    (row,) = [line for line in forest.lines if line.get_gid() == "forest-row"]
+    np.testing.assert_array_equal(row.get_xdata(), medians[picked])
+    ticks = [t.get_text() for t in forest.get_yticklabels()]
+    assert len(ticks) == MAX_FOREST_ROWS and ticks[0].endswith("= 10.0 tokens/s") and ticks[-1].endswith("= 50.0 tokens/s")
+    assert forest.get_title().endswith(f"({MAX_FOREST_ROWS} of {values}, evenly spaced)")
+    assert fig.get_size_inches()[1] <= 0.32 * MAX_FOREST_ROWS + 1.6 + 1e-9
+    (line,) = [ln for ln in trend.lines if ln.get_gid() == "median"]
+    np.testing.assert_array_equal(line.get_ydata(), medians)
 
 
 def test_scenarios_along_another_axis(sweep):

@@ -275,3 +275,37 @@ def test_report_of_a_file_with_axes_shows_every_scenarios_frontier_and_the_poole
         assert label in section.replace("&#x27;", "'")
         assert one["median"].dims == ("speed",)
     np.testing.assert_array_equal(blocks[-1][1]["median"].values, front["pooled_median"].values)
+
+
+def test_a_report_of_more_scenarios_than_it_draws_spreads_them_and_says_so_once(tmp_path, run_cli):
+    """Of more than MAX_DISTRIBUTIONS scenarios, the distribution figures and the sensitivity analyses are of
+    MAX_DISTRIBUTIONS of them evenly spaced from the first to the last (they were the first ones: the start of
+    a sweep only), and a reason a scenario's sensitivity is left out is one line, not one a scenario."""
+    from overhang_sim.report import MAX_DISTRIBUTIONS
+
+    values = MAX_DISTRIBUTIONS + 2
+    speeds = [float(v) for v in np.linspace(10, 60, values)]
+    path = tmp_path / "long.toml"
+    path.write_text(f'''name = "long"
+model = "throughput"
+priors = ["{(ROOT / "priors" / "baseline.toml").as_posix()}"]
+samples = 160
+
+[[axes]]
+name = "required_tokens_per_s"
+values = {speeds}
+''', encoding="utf-8")  # 20 draws a chain: too few for given-data indices, so every analysis is left out
+    out = tmp_path / "long.html"
+    code, _, err = run_cli(["report", path, "--out", out, "--quiet"])
+    assert code == 0, err
+    notes = err.splitlines()
+    assert sum(f"sensitivity of {MAX_DISTRIBUTIONS} of the {values} scenarios, evenly spaced" in n
+               for n in notes) == 1
+    assert [n for n in notes if "sensitivity left out" in n] == [
+        f"overhang: note: sensitivity left out for {MAX_DISTRIBUTIONS} scenarios ({{'required_tokens_per_s': "
+        "10.0}, ...): 20 draws per chain are too few for given-data indices; use at least 1000 per chain"]
+    html = out.read_text(encoding="utf-8")
+    shown = [speeds[i] for i in np.linspace(0, values - 1, MAX_DISTRIBUTIONS).round().astype(int)]
+    drawn = [s for s in speeds if f"Distribution of instances (required_tokens_per_s = {s})" in html]
+    assert drawn == shown and shown[-1] == 60.0
+    assert f"Distribution figures of {MAX_DISTRIBUTIONS} of the {values} scenarios, evenly spaced" in html

@@ -243,6 +243,7 @@ def _report(args) -> None:
     from .report import MAX_DISTRIBUTIONS, report_html
     from .sensitivity_analysis import sensitivity
     from .storage import atomic_write_bytes, check_writable, load
+    from .tables import spread
 
     out = Path(args.out)
     check_writable(out)
@@ -263,17 +264,22 @@ def _report(args) -> None:
         experiment = scenarios.base
         methods = ["given_data", "tornado"] + ([] if experiment.correlations else ["sobol"])
         sens = []  # one analysis per scenario, so the report ranks the inputs of every one
-        if len(scenarios.experiments) > MAX_DISTRIBUTIONS:
-            print(f"overhang: note: sensitivity of the first {MAX_DISTRIBUTIONS} of {len(scenarios.experiments)} "
-                  "scenarios only (overhang sensitivity ranks any other)", file=sys.stderr)
-        for index, each in enumerate(scenarios.experiments[:MAX_DISTRIBUTIONS]):
+        ranked = spread(range(len(scenarios.experiments)), MAX_DISTRIBUTIONS)
+        if len(ranked) < len(scenarios.experiments):
+            print(f"overhang: note: sensitivity of {len(ranked)} of the {len(scenarios.experiments)} scenarios, "
+                  "evenly spaced from the first to the last (overhang sensitivity ranks any other)", file=sys.stderr)
+        left_out: dict[str, list[dict]] = {}  # why -> the scenarios
+        for index in ranked:
             cell = scenarios.labels(index) if scenarios.dims else {}
             try:  # the run's own draws serve the given-data indices: the model is not evaluated again
-                sens.append((cell, sensitivity(each, methods=methods, sobol_samples=2**12,
+                sens.append((cell, sensitivity(scenarios.experiments[index], methods=methods, sobol_samples=2**12,
                                                run=result.sel(cell) if cell else result)))
             except OverhangError as error:  # e.g. every input fixed: nothing to rank
-                print(f"overhang: note: sensitivity left out{' for ' + str(cell) if cell else ''}: "
-                      f"{error.problem}", file=sys.stderr)
+                left_out.setdefault(error.problem, []).append(cell)
+        for problem, cells in left_out.items():  # one line a reason, not one a scenario
+            where = "" if cells == [{}] else f" for {cells[0]}" if len(cells) == 1 else \
+                f" for {len(cells)} scenarios ({cells[0]}, ...)"
+            print(f"overhang: note: sensitivity left out{where}: {problem}", file=sys.stderr)
         sens = sens or None
         from .frontier import frontier_spec, scenario_frontier
 

@@ -23,19 +23,26 @@ from .labels import quantity_label
 from .plotting import (PALETTE, REFERENCES, SAMPLE_DIMS, _COLORS, _REFERENCE_STYLES, _cells, _figure, _label,
                        _log, _long_name, _samples, _scenario_text, _unit)
 from .summaries import main_output
+from .tables import spread
 
-__all__ = ["MAX_PANELS", "exceedance_curve", "plot_distributions", "plot_exceedance"]
+__all__ = ["MAX_CURVES", "MAX_PANELS", "exceedance_curve", "plot_distributions", "plot_exceedance"]
 
 #: The most scenarios :func:`plot_distributions` draws as panels (a taller figure is unreadable).
 MAX_PANELS = 24
+#: The most scenarios :func:`plot_exceedance` draws, one colour each; of more, that many evenly spaced
+#: from the first to the last.
+MAX_CURVES = len(_COLORS)
 
 
-def _scenario_values(result: xr.Dataset, output: str, caller: str) -> list[tuple[dict, np.ndarray]]:
-    """(axis values, samples as (chain, draw)) of `output` for every scenario, in grid order."""
+def _scenario_values(result: xr.Dataset, output: str, caller: str,
+                     limit: int | None = None) -> tuple[list[tuple[dict, np.ndarray]], int]:
+    """(axis values, samples as (chain, draw)) of `output` for every scenario in grid order, or for `limit` of
+    them (:func:`~overhang_sim.tables.spread`); and how many scenarios there are."""
     samples = _samples(result, output, caller)
     axes = [d for d in samples.dims if d not in SAMPLE_DIMS]
+    cells = _cells(samples, axes) if axes else [{}]
     return [(cell, np.asarray(samples.sel(cell).transpose(*SAMPLE_DIMS).values, dtype=float))
-            for cell in (_cells(samples, axes) if axes else [{}])]
+            for cell in (cells if limit is None else spread(cells, limit))], len(cells)
 
 
 def _references(output: str, references: Mapping[str, float], low: float, high: float) -> list:
@@ -67,7 +74,7 @@ def plot_distributions(result: xr.Dataset, output: str | None = None, *,
         draws equal to 0 (not drawable on a log axis) is written in the panel.
     """
     output = output or main_output(result)
-    cells = _scenario_values(result, output, "plot_distributions")
+    cells, _ = _scenario_values(result, output, "plot_distributions")
     if len(cells) > MAX_PANELS:
         raise ConfigError(f"the result has {len(cells)} scenarios; plot_distributions draws at most {MAX_PANELS} "
                           "panels (select scenarios with result.sel(...) first)", key="scenarios")
@@ -148,10 +155,12 @@ def plot_exceedance(result: xr.Dataset, output: str | None = None, *,
     -------
     matplotlib.figure.Figure
         Exceedance probability [0 to 1] against the output [its unit, log axis], one
-        colour per scenario; the band is ±2 MCSE, the spread between chains.
+        colour per scenario (of more than :data:`MAX_CURVES`, that many evenly spaced from
+        the first to the last; the title says so); the band is ±2 MCSE, the spread between
+        chains.
     """
     output = output or main_output(result)
-    cells = _scenario_values(result, output, "plot_exceedance")
+    cells, scenarios = _scenario_values(result, output, "plot_exceedance", MAX_CURVES)
     positive = np.concatenate([v[np.isfinite(v) & (v > 0)] for _, v in cells])
     if positive.size == 0 or positive.min() == positive.max():
         raise ConfigError(f"{output!r} has no spread of positive finite values to draw on a log axis", key=output)
@@ -172,6 +181,7 @@ def plot_exceedance(result: xr.Dataset, output: str | None = None, *,
     name = quantity_label(output, _long_name(result, output))
     ax.set_xlabel(_label(output, _unit(result, output), result) + " x")
     ax.set_ylabel(f"P({name} ≥ x)")
-    ax.set_title(f"Probability of at least x {name}")
+    some = "" if len(cells) == scenarios else f" ({len(cells)} of {scenarios} scenarios, evenly spaced)"
+    ax.set_title(f"Probability of at least x {name}{some}")
     fig.legend(loc="outside lower center", ncols=2, fontsize="small", frameon=False)
     return fig

@@ -23,8 +23,9 @@ from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 from .errors import ConfigError, StorageError, did_you_mean
 from .labels import axis_label, human_unit, quantity_label
 from .summaries import main_output
+from .tables import spread
 
-__all__ = ["FORMATS", "PALETTE", "REFERENCES", "plot_convergence", "plot_distribution", "plot_frontier",
+__all__ = ["FORMATS", "MAX_FOREST_ROWS", "PALETTE", "REFERENCES", "plot_convergence", "plot_distribution", "plot_frontier",
            "plot_scenarios", "plot_sensitivity", "save_figure"]
 
 #: Okabe & Ito's colour-blind-safe palette, in the order the figures use it.
@@ -43,6 +44,10 @@ REFERENCES: Mapping[str, float] = {
 
 #: File formats :func:`save_figure` writes.
 FORMATS = ("png", "svg", "pdf")
+
+#: The most scenario rows :func:`plot_scenarios` draws (the figure grows 0.32 in a row); of more, that
+#: many evenly spaced from the first to the last.
+MAX_FOREST_ROWS = 40
 
 SAMPLE_DIMS = ("chain", "draw")
 SUMMARY_DIMS = ("output", "scale", "prob", "interval", "threshold")
@@ -345,7 +350,8 @@ def _cells(da: xr.DataArray, axes: Sequence[str]) -> list[dict]:
 
 
 def _forest(ax, median, bands, axes, output, unit, result=None) -> None:
-    cells = _cells(median, axes)
+    every = _cells(median, axes)
+    cells = spread(every, MAX_FOREST_ROWS)
     y = np.arange(len(cells))[::-1]  # first scenario on top
 
     def pick(da):
@@ -360,7 +366,8 @@ def _forest(ax, median, bands, axes, output, unit, result=None) -> None:
     ax.set_ylim(-0.7, y.size - 0.3)
     _log(ax, "x")
     ax.set_xlabel(_label(output, unit, result))
-    ax.set_title(f"{quantity_label(output, _long_name(result, output))} by scenario")
+    some = "" if len(cells) == len(every) else f" ({len(cells)} of {len(every)}, evenly spaced)"
+    ax.set_title(f"{quantity_label(output, _long_name(result, output))} by scenario{some}")
 
 
 def _trend(ax, median, bands, axes, axis, output, unit, result=None) -> None:
@@ -402,7 +409,8 @@ def plot_scenarios(result: xr.Dataset, output: str | None = None, *, axis: str |
     matplotlib.figure.Figure
         Left: one row per scenario (labelled by its axis values) with the median (dot)
         and the 50 % (thick) and 90 % (thin) equal-tailed intervals of the output [its
-        unit, log axis]. Right: the median against `axis` as a line, the intervals as
+        unit, log axis]; of more than :data:`MAX_FOREST_ROWS` scenarios, that many,
+        evenly spaced from the first to the last (the title says so). Right: the median against `axis` as a line, the intervals as
         bands, one colour per combination of the other axes (log y).
     """
     output = output or main_output(result)
@@ -419,7 +427,7 @@ def plot_scenarios(result: xr.Dataset, output: str | None = None, *, axis: str |
         raise ConfigError(f"scenario axis {axis!r} is not numeric; plot_scenarios draws a trend only "
                           "along a numeric axis", key="axis")
     axis = axis or (numeric[0] if numeric else None)
-    rows = int(np.prod([result.sizes[a] for a in axes]))
+    rows = min(int(np.prod([result.sizes[a] for a in axes])), MAX_FOREST_ROWS)
     fig = _figure(11 if axis else 6.5, max(3.2, 0.32 * rows + 1.6))
     panels = fig.subplots(1, 2 if axis else 1, squeeze=False)[0]
     unit = _unit(result, output)

@@ -26,13 +26,14 @@ import xarray as xr
 from .distributions import describe, implied
 from .errors import ConfigError, OverhangError
 from .summaries import main_output
-from .tables import format_value, is_binary, summary_part
+from .tables import format_value, is_binary, spread, summary_part
 
 __all__ = ["MAX_DISTRIBUTIONS", "ZERO_MCSE", "report_html"]
 
 #: An estimate within this many Monte Carlo standard errors of 0 is written "≈ 0".
 ZERO_MCSE = 2.0
-#: The most scenarios that get a distribution figure each (a larger grid gets a note instead).
+#: The most scenarios that get a distribution figure (and, from ``overhang report``, a sensitivity
+#: analysis) each; of a larger grid, that many evenly spaced from the first to the last, and a note.
 MAX_DISTRIBUTIONS = 24
 
 STYLE = """
@@ -278,10 +279,10 @@ def _distributions(result: xr.Dataset, cells: list[dict], main: str) -> str:
     parts = [_drawn(lambda cell=cell: plot_distribution(result, main, scenario=cell or None),
                     f"Distribution of {main}" + (f" ({_label(cell)})" if cell else ""),
                     "distribution", _label(cell) if cell else "")
-             for cell in cells[:MAX_DISTRIBUTIONS]]
+             for cell in spread(cells, MAX_DISTRIBUTIONS)]
     if len(cells) > MAX_DISTRIBUTIONS:
-        parts.append(f"<p class=note>Distribution figures of the first {MAX_DISTRIBUTIONS} of {len(cells)} "
-                     "scenarios; <code>overhang plot</code> draws any other.</p>")
+        parts.append(f"<p class=note>Distribution figures of {MAX_DISTRIBUTIONS} of the {len(cells)} scenarios, "
+                     "evenly spaced from the first to the last; <code>overhang plot</code> draws any other.</p>")
     parts.append(_drawn(lambda: plot_exceedance(result, main), f"P({main} ≥ x) per scenario, ±2 Monte Carlo "
                         "standard errors", "exceedance"))
     return "".join(parts)

@@ -37,7 +37,7 @@ import xarray as xr
 
 from .labels import human_unit
 from .summaries import main_output
-from .tables import aligned, cell_labels, cell_values, format_value, is_binary, is_point, summary_part
+from .tables import aligned, cell_labels, cell_values, format_value, is_binary, is_point, spread, summary_part
 
 __all__ = ["MAX_ROWS", "QUOTED_MASS", "WIDTH", "comparison_lines", "first_screen", "fit_table", "frontier_lines", "lead_output",
            "point_lines", "quoted_mass", "run_lines", "scenario_lines", "wrap"]
@@ -48,16 +48,8 @@ ELLIPSIS = "…"
 MAX_ROWS = 20  # the most scenario rows a first screen shows; beyond it, MAX_ROWS spread evenly over them
 
 
-def _spread(items: list, limit: int = MAX_ROWS) -> list:
-    """`items` if they are at most `limit`, else `limit` of them evenly spaced from the first to the last (a
-    sweep's whole range, not only its start)."""
-    if len(items) <= limit:
-        return items
-    return [items[i] for i in np.linspace(0, len(items) - 1, limit).round().astype(int)]
-
-
 def _spread_note(shown: int, total: int, rows: str, width: int) -> list[str]:
-    """Where :func:`_spread` showed `shown` of `total` rows, a line saying so and where they all are."""
+    """Where :func:`~overhang_sim.tables.spread` showed `shown` of `total` rows, a line saying so and where they all are."""
     if shown == total:
         return []
     return wrap(f"{shown} of the {total} {rows}, evenly spaced from the first to the last; all of them: --full, "
@@ -344,7 +336,7 @@ def _scenario_indicators(summary: xr.Dataset, dims: tuple[str, ...], width: int)
                              _pm(float(e0.values[j]))])
     if not rows:
         return []
-    shown = _spread(rows)
+    shown = spread(rows, MAX_ROWS)
     return ["", *wrap("P(indicator = 1): the share of draws in which each holds (e.g. which bound binds)", width),
             *fit_table(shown, width, left=(0, 1, 2), shrink=0), *_spread_note(len(shown), len(rows), "rows", width)]
 
@@ -369,7 +361,7 @@ def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH
     parts = [(_columns(block, order, mass, candidates), labels)
              for block, order, labels in _scenario_cells(result, s, output, dims)]
     every = [(cells, i, row_labels) for cells, labels in parts for i, row_labels in enumerate(labels)]
-    shown = _spread(every)
+    shown = spread(every, MAX_ROWS)
     chosen = _fitting_thresholds(shown, dims, mass, candidates, width)
     rows = _scenario_rows(shown, dims, mass, chosen)
     left = [j for j in range(len(dims)) if not _numeric(row[j] for row in rows[1:])]

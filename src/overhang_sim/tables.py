@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from statistics import NormalDist
 
 import numpy as np
@@ -11,7 +12,7 @@ import xarray as xr
 
 from .summaries import main_output
 
-__all__ = ["aligned", "cell_labels", "cell_values", "each_cell", "format_value", "is_binary", "is_point", "frontier_table", "scenario_tables", "sensitivity_cell", "sensitivity_header", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
+__all__ = ["aligned", "cell_labels", "cell_values", "each_cell", "format_value", "is_binary", "is_point", "frontier_table", "scenario_tables", "spread", "sensitivity_cell", "sensitivity_header", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
 
 MAX_DIGITS = 6
 
@@ -60,6 +61,22 @@ def cell_labels(ds: xr.Dataset, dims, order=None) -> list[list[str]]:
     names = {d: [str(v) for v in ds[d].values.tolist()] for d in dims}
     cells = (dict(zip(dims, index)) for index in np.ndindex(*(ds.sizes[d] for d in dims)))
     return [[names[d][at[d]] for d in (order or dims)] for at in cells]
+
+
+def spread(items: Sequence, limit: int) -> Sequence:
+    """`items` if there are at most `limit` of them, else `limit` of them evenly spaced from the first to the
+    last: the whole range of a sweep, not only its start.
+
+    Examples
+    --------
+    >>> spread(list(range(10)), 4)
+    [0, 3, 6, 9]
+    >>> spread([1, 2], 4)
+    [1, 2]
+    """
+    if len(items) <= limit:
+        return items
+    return [items[i] for i in np.linspace(0, len(items) - 1, limit).round().astype(int)]
 
 
 def cell_values(da: xr.DataArray, dims) -> np.ndarray:
