@@ -240,12 +240,13 @@ def test_scenarios_forest_and_trend(which, request):
     np.testing.assert_allclose(lines[0].get_ydata(), expected.values)
 
 
-def test_a_long_sweep_draws_max_forest_rows_spread_over_its_range(tmp_path):
-    """Of more than MAX_FOREST_ROWS scenarios, the forest draws that many, the first and the last among them and
-    evenly spaced, each at its own scenario's median, in a figure that no longer grows with the grid (it was
-    0.32 in a row: 320 in for 1,000 scenarios); the trend keeps every scenario."""
-    values = 2 * MAX_FOREST_ROWS + 17
-    path = tmp_path / "long.toml"
+LONG = 2 * MAX_FOREST_ROWS + 17  # scenarios of the long sweep
+
+
+@pytest.fixture(scope="module")
+def long_sweep(tmp_path_factory):
+    """One axis of LONG required speeds from 10 to 50 token/s (most of them not round), samples kept."""
+    path = tmp_path_factory.mktemp("long") / "long.toml"
     path.write_text(f'''name = "long"
 model = "throughput"
 priors = ["{(ROOT / "priors" / "baseline.toml").as_posix()}"]
@@ -253,9 +254,16 @@ samples = 160
 
 [[axes]]
 name = "required_tokens_per_s"
-values = {[float(v) for v in np.linspace(10, 50, values)]}
+values = {[float(v) for v in np.linspace(10, 50, LONG)]}
 ''', encoding="utf-8")
-    result = batch.run(load_scenarios(path), quiet=True)
+    return batch.run(load_scenarios(path), quiet=True)
+
+
+def test_a_long_sweep_draws_max_forest_rows_spread_over_its_range(long_sweep):
+    """Of more than MAX_FOREST_ROWS scenarios, the forest draws that many, the first and the last among them and
+    evenly spaced, each at its own scenario's median, in a figure that no longer grows with the grid (it was
+    0.32 in a row: 320 in for 1,000 scenarios); the trend keeps every scenario."""
+    values, result = LONG, long_sweep
     fig = plot_scenarios(result)
     forest, trend = fig.axes
     picked = np.linspace(0, values - 1, MAX_FOREST_ROWS).round().astype(int)
@@ -263,11 +271,13 @@ values = {[float(v) for v in np.linspace(10, 50, values)]}
     (row,) = [line for line in forest.lines if line.get_gid() == "forest-row"]
     np.testing.assert_array_equal(row.get_xdata(), medians[picked])
     ticks = [t.get_text() for t in forest.get_yticklabels()]
-    assert len(ticks) == MAX_FOREST_ROWS and ticks[0].endswith("= 10.0 tokens/s") and ticks[-1].endswith("= 50.0 tokens/s")
+    assert len(ticks) == MAX_FOREST_ROWS and ticks[0].endswith("= 10 tokens/s") and ticks[-1].endswith("= 50 tokens/s")
     assert forest.get_title().endswith(f"({MAX_FOREST_ROWS} of {values}, evenly spaced)")
+    assert ticks[1] == f"required speed per copy = {result['required_tokens_per_s'].values[picked[1]]:.4g} tokens/s"
     assert fig.get_size_inches()[1] <= 0.32 * MAX_FOREST_ROWS + 1.6 + 1e-9
     (line,) = [ln for ln in trend.lines if ln.get_gid() == "median"]
     np.testing.assert_array_equal(line.get_ydata(), medians)
+    assert line.get_marker() == "None"  # 97 dots would merge into a thick line
 
 
 def test_scenarios_along_another_axis(sweep):
@@ -342,8 +352,8 @@ def test_save_figure_format_argument_and_refusal(run, tmp_path):
 
 
 @pytest.mark.parametrize("figure", ["distribution", "sensitivity", "given_data", "scenarios", "convergence",
-                                    "distributions", "exceedance"])
-def test_no_text_overlaps_or_leaves_the_figure(figure, run, sens, sens_correlated, sweep):
+                                    "distributions", "exceedance", "long_scenarios", "long_exceedance"])
+def test_no_text_overlaps_or_leaves_the_figure(figure, run, sens, sens_correlated, sweep, long_sweep):
     from overhang_sim.distribution_figures import plot_distributions, plot_exceedance
 
     fig = {
@@ -354,6 +364,8 @@ def test_no_text_overlaps_or_leaves_the_figure(figure, run, sens, sens_correlate
         "given_data": lambda: plot_sensitivity(sens_correlated),
         "scenarios": lambda: plot_scenarios(sweep),
         "convergence": lambda: plot_convergence(run),
+        "long_scenarios": lambda: plot_scenarios(long_sweep),
+        "long_exceedance": lambda: plot_exceedance(long_sweep),
     }[figure]()
     boxes, page = texts(fig)
     assert len(boxes) > 10

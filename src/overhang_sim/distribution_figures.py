@@ -181,7 +181,7 @@ def plot_exceedance(result: xr.Dataset, output: str | None = None, *,
     name = quantity_label(output, _long_name(result, output))
     ax.set_xlabel(_label(output, _unit(result, output), result) + " x")
     ax.set_ylabel(f"P({name} ≥ x)")
-    some = "" if len(cells) == scenarios else f" ({len(cells)} of {scenarios} scenarios, evenly spaced)"
+    some = "" if len(cells) == scenarios else f"\n({len(cells)} of {scenarios} scenarios, evenly spaced)"
     ax.set_title(f"Probability of at least x {name}{some}")
     fig.legend(loc="outside lower center", ncols=2, fontsize="small", frameon=False)
     return fig

@@ -149,11 +149,13 @@ def _at(da: xr.DataArray | None, dim: str, value: float) -> float | None:
 
 
 def _scenario_text(labels: Mapping, result: xr.Dataset | None = None) -> str:
-    """``required speed per copy = 10 tokens/s, ...`` for one scenario's axis values."""
+    """``required speed per copy = 10 tokens/s, ...`` for one scenario's axis values (a float to 4 significant
+    digits: a sweep's ``np.linspace`` values are read, not copied)."""
     def one(name, value):
         if name == "scenario":
             return str(value)
         unit = human_unit(result[name].attrs.get("units")) if result is not None and name in result.coords else ""
+        value = f"{value:.4g}" if isinstance(value, float | np.floating) else value
         return f"{quantity_label(name) if result is not None else name} = {value}" + (f" {unit}" if unit else "")
 
     return ", ".join(one(k, v) for k, v in labels.items())
@@ -366,7 +368,7 @@ def _forest(ax, median, bands, axes, output, unit, result=None) -> None:
     ax.set_ylim(-0.7, y.size - 0.3)
     _log(ax, "x")
     ax.set_xlabel(_label(output, unit, result))
-    some = "" if len(cells) == len(every) else f" ({len(cells)} of {len(every)}, evenly spaced)"
+    some = "" if len(cells) == len(every) else f"\n({len(cells)} of {len(every)}, evenly spaced)"
     ax.set_title(f"{quantity_label(output, _long_name(result, output))} by scenario{some}")
 
 
@@ -378,7 +380,8 @@ def _trend(ax, median, bands, axes, axis, output, unit, result=None) -> None:
         for k, (lower, upper) in enumerate(bands.values()):
             ax.fill_between(x, lower.sel(cell).transpose(axis).values, upper.sel(cell).transpose(axis).values,
                             color=color, alpha=0.15 + 0.15 * k, lw=0)
-        ax.plot(x, median.sel(cell).transpose(axis).values, "o-", color=color, gid="median",
+        style = "o-" if x.size <= MAX_FOREST_ROWS else "-"  # a dot a scenario while the dots stay apart
+        ax.plot(x, median.sel(cell).transpose(axis).values, style, color=color, gid="median",
                 label=_scenario_text(cell, result) or "median")
     ax.set_xlabel(_label(axis, median[axis].attrs.get("units"), result))
     if (x > 0).all() and x.max() / x.min() >= 100:
