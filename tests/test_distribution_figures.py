@@ -9,7 +9,8 @@ import pytest
 from strategies import SWEEP
 
 from overhang_sim import batch
-from overhang_sim.distribution_figures import MAX_CURVES, MAX_PANELS, exceedance_curve, plot_distributions, plot_exceedance
+from overhang_sim.distribution_figures import (MAX_CURVES, MAX_PANELS, exceedance_curve, plot_distributions,
+                                               plot_exceedance)
 from overhang_sim.errors import ConfigError
 from overhang_sim.labels import LABELS, axis_label, human_unit
 from overhang_sim.plotting import REFERENCES, plot_convergence, plot_distribution, plot_scenarios

@@ -271,7 +271,8 @@ def test_a_long_sweep_draws_max_forest_rows_spread_over_its_range(long_sweep):
     (row,) = [line for line in forest.lines if line.get_gid() == "forest-row"]
     np.testing.assert_array_equal(row.get_xdata(), medians[picked])
     ticks = [t.get_text() for t in forest.get_yticklabels()]
-    assert len(ticks) == MAX_FOREST_ROWS and ticks[0].endswith("= 10 tokens/s") and ticks[-1].endswith("= 50 tokens/s")
+    assert len(ticks) == MAX_FOREST_ROWS
+    assert ticks[0].endswith("= 10 tokens/s") and ticks[-1].endswith("= 50 tokens/s")
     assert forest.get_title().endswith(f"({MAX_FOREST_ROWS} of {values}, evenly spaced)")
     assert ticks[1] == f"required speed per copy = {result['required_tokens_per_s'].values[picked[1]]:.4g} tokens/s"
     assert fig.get_size_inches()[1] <= 0.32 * MAX_FOREST_ROWS + 1.6 + 1e-9

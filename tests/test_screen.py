@@ -319,7 +319,8 @@ def test_a_long_sweep_shows_max_rows_spread_over_its_whole_range(tmp_path, value
         assert row[1] == format_value(float(s["quantile"]), float(s["quantile_mcse"]))
     note = f"{MAX_ROWS} of the {values} scenario rows, evenly spaced from the first to the last; all of them: " \
         "--full, --json or --csv."
-    assert (note in " ".join(lines)) == (values > MAX_ROWS) and ("evenly spaced" in " ".join(lines)) == (values > MAX_ROWS)
+    text = " ".join(lines)
+    assert (note in text) == ("evenly spaced" in text) == (values > MAX_ROWS)
 
 
 def test_a_long_sweep_spreads_its_indicator_rows_too(tmp_path):

@@ -264,15 +264,16 @@ def _report(args) -> None:
         experiment = scenarios.base
         methods = ["given_data", "tornado"] + ([] if experiment.correlations else ["sobol"])
         sens = []  # one analysis per scenario, so the report ranks the inputs of every one
-        ranked = spread(range(len(scenarios.experiments)), MAX_DISTRIBUTIONS)
-        if len(ranked) < len(scenarios.experiments):
-            print(f"overhang: note: sensitivity of {len(ranked)} of the {len(scenarios.experiments)} scenarios, "
-                  "evenly spaced from the first to the last (overhang sensitivity ranks any other)", file=sys.stderr)
+        every = scenarios.experiments
+        ranked = spread(range(len(every)), MAX_DISTRIBUTIONS)
+        if len(ranked) < len(every):
+            print(f"overhang: note: sensitivity of {len(ranked)} of the {len(every)} scenarios, evenly spaced "
+                  "from the first to the last (overhang sensitivity ranks any other)", file=sys.stderr)
         left_out: dict[str, list[dict]] = {}  # why -> the scenarios
         for index in ranked:
             cell = scenarios.labels(index) if scenarios.dims else {}
             try:  # the run's own draws serve the given-data indices: the model is not evaluated again
-                sens.append((cell, sensitivity(scenarios.experiments[index], methods=methods, sobol_samples=2**12,
+                sens.append((cell, sensitivity(every[index], methods=methods, sobol_samples=2**12,
                                                run=result.sel(cell) if cell else result)))
             except OverhangError as error:  # e.g. every input fixed: nothing to rank
                 left_out.setdefault(error.problem, []).append(cell)

@@ -25,8 +25,8 @@ from .labels import axis_label, human_unit, quantity_label
 from .summaries import main_output
 from .tables import spread
 
-__all__ = ["FORMATS", "MAX_FOREST_ROWS", "PALETTE", "REFERENCES", "plot_convergence", "plot_distribution", "plot_frontier",
-           "plot_scenarios", "plot_sensitivity", "save_figure"]
+__all__ = ["FORMATS", "MAX_FOREST_ROWS", "PALETTE", "REFERENCES", "plot_convergence", "plot_distribution",
+           "plot_frontier", "plot_scenarios", "plot_sensitivity", "save_figure"]
 
 #: Okabe & Ito's colour-blind-safe palette, in the order the figures use it.
 PALETTE: Mapping[str, str] = {
@@ -413,8 +413,9 @@ def plot_scenarios(result: xr.Dataset, output: str | None = None, *, axis: str |
         Left: one row per scenario (labelled by its axis values) with the median (dot)
         and the 50 % (thick) and 90 % (thin) equal-tailed intervals of the output [its
         unit, log axis]; of more than :data:`MAX_FOREST_ROWS` scenarios, that many,
-        evenly spaced from the first to the last (the title says so). Right: the median against `axis` as a line, the intervals as
-        bands, one colour per combination of the other axes (log y).
+        evenly spaced from the first to the last (the title says so). Right: the median
+        against `axis` as a line, the intervals as bands, one colour per combination of
+        the other axes (log y).
     """
     output = output or main_output(result)
     axes = [d for d in result.dims if d not in (*SAMPLE_DIMS, *SUMMARY_DIMS)]

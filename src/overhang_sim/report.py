@@ -281,8 +281,9 @@ def _distributions(result: xr.Dataset, cells: list[dict], main: str) -> str:
                     "distribution", _label(cell) if cell else "")
              for cell in spread(cells, MAX_DISTRIBUTIONS)]
     if len(cells) > MAX_DISTRIBUTIONS:
-        parts.append(f"<p class=note>Distribution figures of {MAX_DISTRIBUTIONS} of the {len(cells)} scenarios, "
-                     "evenly spaced from the first to the last; <code>overhang plot</code> draws any other.</p>")
+        parts.append(f"<p class=note>Distribution figures of {MAX_DISTRIBUTIONS} of the {len(cells)} "
+                     "scenarios, evenly spaced from the first to the last; <code>overhang plot</code> draws any "
+                     "other.</p>")
     parts.append(_drawn(lambda: plot_exceedance(result, main), f"P({main} ≥ x) per scenario, ±2 Monte Carlo "
                         "standard errors", "exceedance"))
     return "".join(parts)

@@ -39,8 +39,8 @@ from .labels import human_unit
 from .summaries import main_output
 from .tables import aligned, cell_labels, cell_values, format_value, is_binary, is_point, spread, summary_part
 
-__all__ = ["MAX_ROWS", "QUOTED_MASS", "WIDTH", "comparison_lines", "first_screen", "fit_table", "frontier_lines", "lead_output",
-           "point_lines", "quoted_mass", "run_lines", "scenario_lines", "wrap"]
+__all__ = ["MAX_ROWS", "QUOTED_MASS", "WIDTH", "comparison_lines", "first_screen", "fit_table", "frontier_lines",
+           "lead_output", "point_lines", "quoted_mass", "run_lines", "scenario_lines", "wrap"]
 
 WIDTH = 80
 QUOTED_MASS = 0.9
@@ -49,7 +49,8 @@ MAX_ROWS = 20  # the most scenario rows a first screen shows; beyond it, MAX_ROW
 
 
 def _spread_note(shown: int, total: int, rows: str, width: int) -> list[str]:
-    """Where :func:`~overhang_sim.tables.spread` showed `shown` of `total` rows, a line saying so and where they all are."""
+    """Where :func:`~overhang_sim.tables.spread` showed `shown` of `total` rows, a line saying so and where
+    they all are."""
     if shown == total:
         return []
     return wrap(f"{shown} of the {total} {rows}, evenly spaced from the first to the last; all of them: --full, "
@@ -338,7 +339,8 @@ def _scenario_indicators(summary: xr.Dataset, dims: tuple[str, ...], width: int)
         return []
     shown = spread(rows, MAX_ROWS)
     return ["", *wrap("P(indicator = 1): the share of draws in which each holds (e.g. which bound binds)", width),
-            *fit_table(shown, width, left=(0, 1, 2), shrink=0), *_spread_note(len(shown), len(rows), "rows", width)]
+            *fit_table(shown, width, left=(0, 1, 2), shrink=0),
+            *_spread_note(len(shown), len(rows), "rows", width)]
 
 
 def scenario_lines(result: xr.Dataset, dims: tuple[str, ...], width: int = WIDTH) -> list[str]:

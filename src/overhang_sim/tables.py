@@ -12,7 +12,9 @@ import xarray as xr
 
 from .summaries import main_output
 
-__all__ = ["aligned", "cell_labels", "cell_values", "each_cell", "format_value", "is_binary", "is_point", "frontier_table", "scenario_tables", "spread", "sensitivity_cell", "sensitivity_header", "sensitivity_table", "summary_json", "summary_part", "summary_table"]
+__all__ = ["aligned", "cell_labels", "cell_values", "each_cell", "format_value", "is_binary", "is_point",
+           "frontier_table", "scenario_tables", "spread", "sensitivity_cell", "sensitivity_header",
+           "sensitivity_table", "summary_json", "summary_part", "summary_table"]
 
 MAX_DIGITS = 6
 
