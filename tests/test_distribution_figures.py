@@ -11,7 +11,6 @@ from strategies import SWEEP
 from overhang_sim import batch
 from overhang_sim.distribution_figures import (MAX_CURVES, MAX_PANELS, exceedance_curve, plot_distributions,
                                                plot_exceedance)
-from overhang_sim.errors import ConfigError
 from overhang_sim.labels import LABELS, axis_label, human_unit
 from overhang_sim.plotting import REFERENCES, plot_convergence, plot_distribution, plot_scenarios
 from overhang_sim.scenarios import load_scenarios
@@ -72,11 +71,21 @@ def test_every_reference_line_is_in_the_legend(sweep):
                           if line.get_gid() == "reference"))
 
 
-def test_too_many_panels_is_a_clear_error(sweep):
-    many = sweep.isel(required_tokens_per_s=[0] * (MAX_PANELS // 2 + 1))  # 2 years x 13 > MAX_PANELS
-    many = many.assign_coords(required_tokens_per_s=np.arange(many.sizes["required_tokens_per_s"]))
-    with pytest.raises(ConfigError, match=f"at most {MAX_PANELS}"):
-        plot_distributions(many)
+def test_more_scenarios_than_panels_draws_max_panels_spread_over_them(sweep):
+    """Of more than MAX_PANELS scenarios, that many panels evenly spaced from the first to the last (it was an
+    error, so `overhang plot` of a large grid skipped the figure), each its own scenario's histogram."""
+    many = sweep.isel(required_tokens_per_s=[0, 1, 2] * 5)  # 2 years x 15 = 30 > MAX_PANELS
+    many = many.assign_coords(required_tokens_per_s=10.0 + np.arange(many.sizes["required_tokens_per_s"]))
+    axes = [d for d in many["instances"].dims if d not in ("chain", "draw")]
+    cells = [dict(zip(axes, key)) for key in itertools.product(*(many[a].values for a in axes))]
+    fig = plot_distributions(many)
+    picked = [cells[i] for i in np.linspace(0, len(cells) - 1, MAX_PANELS).round().astype(int)]
+    assert len(fig.axes) == MAX_PANELS and picked[-1] == cells[-1]
+    for ax, cell in zip(fig.axes, picked, strict=True):
+        draws = many["instances"].sel(cell).values.ravel()
+        median = [line for line in ax.lines if line.get_gid() == "median"][0].get_xdata()[0]
+        assert median == pytest.approx(float(np.median(draws[draws > 0])))
+    assert fig.get_suptitle().endswith(f"({MAX_PANELS} of {len(cells)} scenarios, evenly spaced)")
 
 
 def test_exceedance_curve_known_answer_and_mcse():

@@ -27,7 +27,8 @@ from .tables import spread
 
 __all__ = ["MAX_CURVES", "MAX_PANELS", "exceedance_curve", "plot_distributions", "plot_exceedance"]
 
-#: The most scenarios :func:`plot_distributions` draws as panels (a taller figure is unreadable).
+#: The most scenarios :func:`plot_distributions` draws as panels (a taller figure is unreadable); of more,
+#: that many evenly spaced from the first to the last.
 MAX_PANELS = 24
 #: The most scenarios :func:`plot_exceedance` draws, one colour each; of more, that many evenly spaced
 #: from the first to the last.
@@ -68,16 +69,14 @@ def plot_distributions(result: xr.Dataset, output: str | None = None, *,
     Returns
     -------
     matplotlib.figure.Figure
-        One panel per scenario (at most :data:`MAX_PANELS`), labelled by its axis values:
-        density per order of magnitude of the output [its unit, log axis], its 90 %
-        equal-tailed interval shaded and its median as a solid line; the share of
-        draws equal to 0 (not drawable on a log axis) is written in the panel.
+        One panel per scenario, labelled by its axis values (of more than
+        :data:`MAX_PANELS` scenarios, that many evenly spaced from the first to the last;
+        the title says so): density per order of magnitude of the output [its unit, log
+        axis], its 90 % equal-tailed interval shaded and its median as a solid line; the
+        share of draws equal to 0 (not drawable on a log axis) is written in the panel.
     """
     output = output or main_output(result)
-    cells, _ = _scenario_values(result, output, "plot_distributions")
-    if len(cells) > MAX_PANELS:
-        raise ConfigError(f"the result has {len(cells)} scenarios; plot_distributions draws at most {MAX_PANELS} "
-                          "panels (select scenarios with result.sel(...) first)", key="scenarios")
+    cells, scenarios = _scenario_values(result, output, "plot_distributions", MAX_PANELS)
     positive = np.concatenate([v[np.isfinite(v) & (v > 0)] for _, v in cells])
     if positive.size == 0 or positive.min() == positive.max():
         raise ConfigError(f"{output!r} has no spread of positive finite values to draw on a log axis", key=output)
@@ -96,7 +95,8 @@ def plot_distributions(result: xr.Dataset, output: str | None = None, *,
     _log(panels[-1], "x")
     panels[-1].set_xlabel(_label(output, _unit(result, output), result))
     fig.supylabel("density per order of magnitude", fontsize="medium")
-    fig.suptitle(f"Distribution of {quantity_label(output, _long_name(result, output))} by scenario")
+    some = "" if len(cells) == scenarios else f"\n({len(cells)} of {scenarios} scenarios, evenly spaced)"
+    fig.suptitle(f"Distribution of {quantity_label(output, _long_name(result, output))} by scenario{some}")
     fig.legend(handles=panels[0].get_legend_handles_labels()[0], loc="outside lower center", ncols=3,
                fontsize="small", frameon=False)
     return fig
